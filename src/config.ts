@@ -1,0 +1,82 @@
+import { z } from 'zod';
+
+/**
+ * All configuration, read once from the environment. A bad value fails at start
+ * with a message that names the variable, never later in the middle of a request.
+ */
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `must be a URL starting with ${protocols.join(' or ')}//`,
+  );
+
+const hostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7233');
+
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().nonnegative();
+const csv = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean),
+);
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  /** Where the embedded Postgres keeps its data when DATABASE_URL is not set. */
+  EMBEDDED_PG_DIR: z.string().default('.data/postgres'),
+  EMBEDDED_PG_PORT: positiveInt.max(65535).default(54329),
+  TEMPORAL_ADDRESS: hostPort.optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('sagaflow'),
+  TEMPORAL_CLI_PATH: z.string().min(1).optional(),
+  TEMPORAL_DEV_PORT: positiveInt.max(65535).default(7233),
+  TEMPORAL_UI_PORT: positiveInt.max(65535).default(8233),
+  /** Base URL of the Temporal Web UI, used to build links to a saga's page. */
+  TEMPORAL_UI_URL: url(['http:', 'https:']).optional(),
+  PORT: nonNegativeInt.max(65535).default(3000),
+  HOST: z.string().default('127.0.0.1'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PG_POOL_MAX: positiveInt.default(10),
+  /** Kills a session that sits idle inside a transaction, which would hold every catch-up reader back. */
+  PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: positiveInt.default(10_000),
+  SNAPSHOT_EVERY: positiveInt.default(100),
+  APPROVAL_THRESHOLD: nonNegativeInt.default(100_000),
+  APPROVAL_TIMEOUT: z.string().default('24h'),
+  MERCHANT_ACCOUNT_ID: z.string().min(1).default('merchant-revenue'),
+  UNSERVED_COUNTRIES: csv.default(['KP', 'IR', 'SY', 'CU']),
+  ACTIVITY_START_TO_CLOSE: z.string().default('30s'),
+  ACTIVITY_MAX_ATTEMPTS: positiveInt.default(10),
+  COMPENSATION_MAX_ATTEMPTS: positiveInt.default(20),
+  API_KEYS: z.string().optional(),
+  METRICS_PORT: nonNegativeInt.max(65535).default(9464),
+});
+
+export type Config = z.infer<typeof schema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .map((issue) => `  ${issue.path.join('.')}: ${issue.message}`)
+      .join('\n');
+    throw new ConfigError(`Invalid configuration:\n${problems}`);
+  }
+  return parsed.data;
+}

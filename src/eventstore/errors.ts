@@ -1,0 +1,22 @@
+import type { ExpectedVersion } from './types';
+
+export class WrongExpectedVersionError extends Error {
+  override readonly name = 'WrongExpectedVersionError';
+  constructor(
+    readonly streamId: string,
+    readonly expected: ExpectedVersion,
+    readonly actual: number,
+  ) {
+    super(`Stream ${streamId}: expected version ${String(expected)}, actual ${actual}`);
+  }
+}
+
+/** A retry that resends only part of an earlier batch: the caller changed its mind. */
+export class PartialDuplicateAppendError extends Error {
+  override readonly name = 'PartialDuplicateAppendError';
+}
+
+/** The append was not the first write of its transaction (see append_to_stream). */
+export class AppendNotFirstWriteError extends Error {
+  override readonly name = 'AppendNotFirstWriteError';
+}

@@ -1,0 +1,29 @@
+import type {
+  AppendOptions,
+  AppendResult,
+  NewEvent,
+  ReadAllOptions,
+  ReadAllResult,
+  ReaderHoldback,
+  ReadStreamOptions,
+  RecordedEvent,
+  Snapshot,
+} from './types';
+
+/** What domain code, activities and projections see. Only the Postgres implementation imports pg. */
+export interface EventStore {
+  append(
+    streamId: string,
+    events: readonly NewEvent[],
+    options: AppendOptions,
+  ): Promise<AppendResult>;
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  /** The stream's current version, 0 when it does not exist. */
+  streamVersion(streamId: string): Promise<number>;
+  readAll(options: ReadAllOptions): Promise<ReadAllResult>;
+  readSnapshot(streamId: string): Promise<Snapshot | undefined>;
+  writeSnapshot(snapshot: Snapshot): Promise<void>;
+  readerHoldback(): Promise<ReaderHoldback>;
+  /** Position of the newest event readers may see (the head for lag figures). */
+  headPosition(): Promise<bigint>;
+}

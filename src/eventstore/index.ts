@@ -1,0 +1,10 @@
+export * from './errors';
+export * from './eventIds';
+export * from './eventStore';
+export * from './postgresEventStore';
+export * from './types';
+export * from './upcasting';
+export { migrate } from './migrate';
+export { createPool } from './pool';
+export type { SqlExecutor } from './schema/executor';
+export * from './aggregateLoader';

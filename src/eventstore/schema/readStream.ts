@@ -1,0 +1,21 @@
+import type { ReadStreamOptions } from '../types';
+import type { SqlExecutor } from './executor';
+import { EVENT_COLUMNS, type EventRow } from './eventRow';
+
+/** A stream's events in version order, optionally bounded by version or by time. */
+export async function readStreamRows(
+  db: SqlExecutor,
+  streamId: string,
+  options: ReadStreamOptions = {},
+): Promise<EventRow[]> {
+  const result = await db.query<EventRow>(
+    `SELECT ${EVENT_COLUMNS} FROM events
+      WHERE stream_id = $1
+        AND version >= $2
+        AND ($3::int IS NULL OR version <= $3)
+        AND ($4::timestamptz IS NULL OR created_at <= $4)
+      ORDER BY version`,
+    [streamId, options.fromVersion ?? 1, options.toVersion ?? null, options.at ?? null],
+  );
+  return result.rows;
+}

@@ -1,0 +1,93 @@
+/** What callers append. The store assigns version, position, transaction id and time. */
+export interface NewEvent<Type extends string = string, Data = unknown> {
+  /** Deterministic ids make retried appends idempotent (see eventIds.ts). */
+  eventId: string;
+  type: Type;
+  data: Data;
+  schemaVersion?: number;
+  metadata?: EventMetadata;
+}
+
+export interface EventMetadata {
+  correlation_id?: string;
+  causation_id?: string;
+  [key: string]: unknown;
+}
+
+/** An event as read back from the store, already upcast to its current schema. */
+export interface RecordedEvent<Type extends string = string, Data = unknown> {
+  globalPosition: bigint;
+  streamId: string;
+  streamType: string;
+  version: number;
+  eventId: string;
+  type: Type;
+  schemaVersion: number;
+  data: Data;
+  metadata: EventMetadata;
+  transactionId: bigint;
+  createdAt: Date;
+}
+
+export type ExpectedVersion = number | 'no_stream' | 'stream_exists' | 'any';
+
+export interface AppendOptions {
+  expectedVersion: ExpectedVersion;
+  /** Defaults to the part of the stream id before the first '-'. */
+  streamType?: string;
+  /** Merged into every event's metadata (event metadata wins). */
+  metadata?: EventMetadata;
+}
+
+export interface AppendResult {
+  /** The stream's version after the append. */
+  nextExpectedVersion: number;
+  firstPosition: bigint;
+  lastPosition: bigint;
+  /** True when every event id was already in the stream: nothing was written. */
+  duplicate: boolean;
+}
+
+export interface ReadStreamOptions {
+  /** Inclusive, 1-based. */
+  fromVersion?: number;
+  /** Inclusive. */
+  toVersion?: number;
+  /** Time travel: only events recorded at or before this instant. */
+  at?: Date;
+  /** Skip upcasting (e.g. for audit tooling). */
+  raw?: boolean;
+}
+
+export interface ReadAllOptions {
+  /** Global position of the last event already seen; 0n for the start. */
+  after: bigint;
+  limit: number;
+  /** Only these event types (others are skipped but the position still advances). */
+  eventTypes?: readonly string[];
+}
+
+export interface ReadAllResult {
+  events: RecordedEvent[];
+  /** Global position to pass as `after` next time. Equals `after` when nothing new is safe. */
+  lastPosition: bigint;
+}
+
+export interface Snapshot<State = unknown> {
+  streamId: string;
+  streamType: string;
+  version: number;
+  stateSchemaVersion: number;
+  state: State;
+}
+
+/**
+ * How far catch-up readers are held back by in-flight transactions: events committed
+ * above the oldest running transaction are not handed out until it ends.
+ */
+export interface ReaderHoldback {
+  /** Committed events readers cannot see yet. */
+  heldBackEvents: number;
+  /** Age of the oldest transaction that holds readers back, 0 when none. */
+  oldestTransactionAgeSeconds: number;
+}

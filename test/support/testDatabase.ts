@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto';
+import { Client, type Pool } from 'pg';
+import { createPool, migrate, PostgresEventStore } from '../../src/eventstore';
+import { TEST_DATABASE_URL } from './infrastructure';
+
+export interface TestDatabase {
+  url: string;
+  pool: Pool;
+  eventStore: PostgresEventStore;
+  drop(): Promise<void>;
+}
+
+function serverUrl(): string {
+  const url = process.env[TEST_DATABASE_URL] ?? process.env.DATABASE_URL;
+  if (!url) throw new Error('No test database: run the tests through jest (globalSetup sets it)');
+  return url;
+}
+
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/** A fresh, migrated database for one test file. */
+export async function createTestDatabase(label = 'test'): Promise<TestDatabase> {
+  const name = `sagaflow_${label.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
+  const admin = new Client({ connectionString: serverUrl() });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = withDatabase(serverUrl(), name);
+  await migrate(url);
+  const pool = createPool(url, { max: 20 });
+  return {
+    url,
+    pool,
+    eventStore: new PostgresEventStore(pool),
+    async drop() {
+      await pool.end();
+      const client = new Client({ connectionString: serverUrl() });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
