@@ -63,7 +63,8 @@ export async function snapshotIfDue<State>(
 ): Promise<boolean> {
   const policy = definition.snapshot;
   if (!policy) return false;
-  if (Math.floor(newVersion / policy.every) <= Math.floor(previousVersion / policy.every)) return false;
+  if (Math.floor(newVersion / policy.every) <= Math.floor(previousVersion / policy.every))
+    return false;
   await store.writeSnapshot({
     streamId,
     streamType: definition.streamType,
