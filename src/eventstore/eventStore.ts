@@ -18,6 +18,8 @@ export interface EventStore {
     options: AppendOptions,
   ): Promise<AppendResult>;
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  /** Events of one stream with these ids (to recognise a command that already ran). */
+  readEventsById(streamId: string, eventIds: readonly string[]): Promise<RecordedEvent[]>;
   /** The stream's current version, 0 when it does not exist. */
   streamVersion(streamId: string): Promise<number>;
   readAll(options: ReadAllOptions): Promise<ReadAllResult>;

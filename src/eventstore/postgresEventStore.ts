@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import type { EventStore } from './eventStore';
 import { appendToStream } from './schema/appendToStream';
-import { toRecordedEvent, type EventRow } from './schema/eventRow';
+import { EVENT_COLUMNS, toRecordedEvent, type EventRow } from './schema/eventRow';
 import { readAllRows } from './schema/readAll';
 import { readReaderHoldback } from './schema/readerHoldback';
 import { readStreamRows } from './schema/readStream';
@@ -50,6 +50,14 @@ export class PostgresEventStore implements EventStore {
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     const rows = await readStreamRows(this.pool, streamId, options);
     return rows.map((row) => (options.raw ? toRecordedEvent(row) : this.upcast(row)));
+  }
+
+  async readEventsById(streamId: string, eventIds: readonly string[]): Promise<RecordedEvent[]> {
+    const result = await this.pool.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND event_id = ANY($2::uuid[]) ORDER BY version`,
+      [streamId, eventIds],
+    );
+    return result.rows.map((row) => this.upcast(row));
   }
 
   async streamVersion(streamId: string): Promise<number> {

@@ -27,6 +27,9 @@ export async function startEmbeddedPostgres(options: {
     persistent: true,
     // Postgres refuses to run as root; in a root-only container the package creates a user.
     createPostgresUser: process.getuid?.() === 0,
+    // The package asks initdb for en_US.UTF-8 messages, a locale minimal machines lack;
+    // later flags win, so the C locale (always present) makes init work everywhere.
+    initdbFlags: ['--locale=C', '--lc-messages=C', '--encoding=UTF8'],
     postgresFlags: ['-c', 'max_connections=200'],
     onLog: (line: string) => options.log?.(String(line).trim()),
     onError: (line: unknown) => options.log?.(String(line).trim()),

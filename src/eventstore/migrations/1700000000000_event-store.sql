@@ -76,11 +76,16 @@ BEGIN
 
   PERFORM pg_advisory_xact_lock(hashtextextended(p_stream_id, 0));
 
-  -- An idempotent retry: the same event ids are already there.
-  SELECT count(*)::integer, max(e.version), min(e.global_position), max(e.global_position)
-    INTO v_found, stream_version, first_position, last_position
+  -- One index scan answers both questions: is this an idempotent retry (the same event
+  -- ids are already there), and what is the stream's current version.
+  SELECT count(*) FILTER (WHERE e.event_id = ANY (p_event_ids))::integer,
+         max(e.version) FILTER (WHERE e.event_id = ANY (p_event_ids)),
+         min(e.global_position) FILTER (WHERE e.event_id = ANY (p_event_ids)),
+         max(e.global_position) FILTER (WHERE e.event_id = ANY (p_event_ids)),
+         coalesce(max(e.version), 0)
+    INTO v_found, stream_version, first_position, last_position, v_current
     FROM events e
-   WHERE e.stream_id = p_stream_id AND e.event_id = ANY (p_event_ids);
+   WHERE e.stream_id = p_stream_id;
   IF v_found = v_count THEN
     outcome := 'duplicate';
     RETURN NEXT;
@@ -89,8 +94,6 @@ BEGIN
     RAISE EXCEPTION 'append to % repeats % of % event ids: a retry must resend the same batch',
       p_stream_id, v_found, v_count USING ERRCODE = 'SF003';
   END IF;
-
-  SELECT coalesce(max(e.version), 0) INTO v_current FROM events e WHERE e.stream_id = p_stream_id;
 
   IF (p_expected = 'no_stream' AND v_current <> 0)
      OR (p_expected = 'stream_exists' AND v_current = 0)
@@ -113,8 +116,14 @@ BEGIN
   )
   SELECT min(global_position), max(global_position) INTO first_position, last_position FROM inserted;
 
-  -- Delivered at commit; identical payloads in one transaction collapse into one.
-  PERFORM pg_notify('sagaflow_events', p_stream_type);
+  -- Wake catch-up readers. A transaction that notified takes a database-wide lock at commit
+  -- and holds it through its WAL flush, which would make every append commit one after
+  -- another. So only one in-flight append notifies at a time; the others skip. Readers
+  -- re-read after each wake-up and poll as a fallback, so a skipped notify delays them a
+  -- little, never loses an event.
+  IF pg_try_advisory_xact_lock(7261746) THEN
+    PERFORM pg_notify('sagaflow_events', '');
+  END IF;
 
   outcome := 'appended';
   stream_version := v_current + v_count;

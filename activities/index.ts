@@ -1,0 +1,238 @@
+import { type CommandHandler, type CommandResult } from '../src/application/commandHandler';
+import type { Command, Decider } from '../src/domain/decider';
+import { accountDecider } from '../src/domain/account';
+import { inventoryDecider } from '../src/domain/inventory';
+import { orderDecider, type OrderCommand } from '../src/domain/order';
+import { shipmentDecider } from '../src/domain/shipment';
+import { transferDecider, type TransferCommand } from '../src/domain/transfer';
+import { loadAggregate, type DomainEvent, type EventStore } from '../src/eventstore';
+import { asActivity, stepContext, type Correlated } from './sagaActivityContext';
+
+export interface ActivityDependencies {
+  commands: CommandHandler;
+  eventStore: EventStore;
+  /** Destinations the carrier does not serve (country codes). */
+  unservedCountries: readonly string[];
+  now?: () => Date;
+}
+
+/** What a step reports back: where its events landed (for read-your-writes), never aggregates. */
+export interface StepResult {
+  version: number;
+  position: string | null;
+  noop: boolean;
+}
+
+/** A command's type and payload without the ids and metadata the activity fills in. */
+type Payload<C extends Command, Omitted extends string> =
+  C extends Command<infer T, infer D> ? { type: T } & Omit<D, Omitted> : never;
+export type OrderProgressCommand = Exclude<
+  Payload<OrderCommand, 'orderId'>,
+  { type: 'PlaceOrder' }
+>;
+export type TransferProgressCommand = Payload<TransferCommand, 'transferId'>;
+
+const stepResult = (result: CommandResult<unknown>): StepResult => ({
+  version: result.version,
+  position: result.lastPosition?.toString() ?? null,
+  noop: result.noop,
+});
+
+/**
+ * Saga steps: each runs one command on one aggregate. Retries are safe: event ids derive
+ * from the workflow id and the step, and the deciders treat a repeated reference as done.
+ */
+export function createActivities(deps: ActivityDependencies) {
+  const { commands } = deps;
+  const metadata = () => ({ now: (deps.now?.() ?? new Date()).toISOString() });
+
+  const run = <S, C extends Command, E extends DomainEvent>(
+    decider: Decider<S, C, E>,
+    aggregateId: string,
+    command: Omit<C, 'metadata'>,
+    step: string,
+    input: Correlated,
+  ) =>
+    asActivity(async () =>
+      stepResult(
+        await commands.handle(
+          decider,
+          aggregateId,
+          { ...command, metadata: metadata() } as C,
+          stepContext(step, input),
+        ),
+      ),
+    );
+
+  return {
+    async reserveStock(input: { orderId: string; sku: string; quantity: number } & Correlated) {
+      return run(
+        inventoryDecider,
+        input.sku,
+        {
+          type: 'ReserveStock',
+          data: { sku: input.sku, orderId: input.orderId, quantity: input.quantity },
+        },
+        `reserve/${input.sku}`,
+        input,
+      );
+    },
+
+    async releaseStock(input: { orderId: string; sku: string } & Correlated) {
+      return run(
+        inventoryDecider,
+        input.sku,
+        { type: 'ReleaseReservation', data: { sku: input.sku, orderId: input.orderId } },
+        `release/${input.sku}`,
+        input,
+      );
+    },
+
+    async commitStock(input: { orderId: string; sku: string } & Correlated) {
+      return run(
+        inventoryDecider,
+        input.sku,
+        { type: 'CommitReservation', data: { sku: input.sku, orderId: input.orderId } },
+        `commit/${input.sku}`,
+        input,
+      );
+    },
+
+    /** Reads the destination from the order (workflows never carry addresses). */
+    async bookShipment(
+      input: { orderId: string } & Correlated,
+    ): Promise<StepResult & { shipmentId: string }> {
+      const order = await loadAggregate(
+        deps.eventStore,
+        orderDecider.streamId(input.orderId),
+        orderDecider,
+      );
+      const country =
+        'shippingAddress' in order.state ? order.state.shippingAddress.country : undefined;
+      if (!country) {
+        throw new Error(`order ${input.orderId} has no shipping address: was it placed?`);
+      }
+      const shipmentId = input.orderId;
+      const result = await run(
+        shipmentDecider,
+        shipmentId,
+        {
+          type: 'BookShipment',
+          data: {
+            shipmentId,
+            orderId: input.orderId,
+            destinationCountry: country,
+            unservedCountries: [...deps.unservedCountries],
+          },
+        },
+        'book-shipment',
+        input,
+      );
+      return { ...result, shipmentId };
+    },
+
+    async cancelShipment(input: { orderId: string; reason: string } & Correlated) {
+      return run(
+        shipmentDecider,
+        input.orderId,
+        { type: 'CancelShipment', data: { shipmentId: input.orderId, reason: input.reason } },
+        'cancel-shipment',
+        input,
+      );
+    },
+
+    async dispatchShipment(input: { orderId: string } & Correlated) {
+      return run(
+        shipmentDecider,
+        input.orderId,
+        { type: 'DispatchShipment', data: { shipmentId: input.orderId } },
+        'dispatch-shipment',
+        input,
+      );
+    },
+
+    async debitAccount(
+      input: { accountId: string; amount: number; reference: string } & Correlated,
+    ) {
+      return run(
+        accountDecider,
+        input.accountId,
+        {
+          type: 'DebitAccount',
+          data: { accountId: input.accountId, amount: input.amount, reference: input.reference },
+        },
+        `debit/${input.reference}`,
+        input,
+      );
+    },
+
+    async creditAccount(
+      input: { accountId: string; amount: number; reference: string } & Correlated,
+    ) {
+      return run(
+        accountDecider,
+        input.accountId,
+        {
+          type: 'CreditAccount',
+          data: { accountId: input.accountId, amount: input.amount, reference: input.reference },
+        },
+        `credit/${input.reference}`,
+        input,
+      );
+    },
+
+    /** Pays back a debit only if it happened: a compensation must be harmless otherwise. */
+    async refundDebit(
+      input: {
+        accountId: string;
+        amount: number;
+        debitReference: string;
+        refundReference: string;
+      } & Correlated,
+    ) {
+      return run(
+        accountDecider,
+        input.accountId,
+        {
+          type: 'RefundDebit',
+          data: {
+            accountId: input.accountId,
+            amount: input.amount,
+            debitReference: input.debitReference,
+            refundReference: input.refundReference,
+          },
+        },
+        `refund/${input.debitReference}`,
+        input,
+      );
+    },
+
+    async applyOrderCommand(
+      input: { orderId: string; command: OrderProgressCommand } & Correlated,
+    ) {
+      const { type, ...data } = input.command;
+      return run(
+        orderDecider,
+        input.orderId,
+        { type, data: { ...data, orderId: input.orderId } },
+        `order/${type}`,
+        input,
+      );
+    },
+
+    async applyTransferCommand(
+      input: { transferId: string; command: TransferProgressCommand } & Correlated,
+    ) {
+      const { type, ...data } = input.command;
+      return run(
+        transferDecider,
+        input.transferId,
+        { type, data: { ...data, transferId: input.transferId } },
+        `transfer/${type}`,
+        input,
+      );
+    },
+  };
+}
+
+export type SagaActivities = ReturnType<typeof createActivities>;

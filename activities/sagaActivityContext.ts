@@ -1,0 +1,40 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { CommandContext } from '../src/application/commandHandler';
+import { DomainRejection } from '../src/domain/decider';
+
+/** Every activity input may carry the saga's correlation id (added by workflows/correlated.ts). */
+export interface Correlated {
+  correlationId?: string;
+}
+
+/**
+ * The idempotency key of a saga step: the workflow id plus the step. Both stay the same
+ * across retries (and across worker restarts), so the events it appends do too.
+ */
+export function stepContext(step: string, input: Correlated): CommandContext {
+  const workflowId = Context.current().info.workflowExecution?.workflowId;
+  if (!workflowId) throw new Error(`saga step ${step} must run inside a workflow`);
+  return {
+    commandId: `${workflowId}/${step}`,
+    correlationId: input.correlationId,
+    causationId: workflowId,
+  };
+}
+
+/** Business rejections become non-retryable failures with a type the workflow can match. */
+export async function asActivity<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof DomainRejection) {
+      const rejection = error;
+      throw ApplicationFailure.create({
+        type: 'DomainRejection',
+        message: rejection.message,
+        nonRetryable: true,
+        details: [{ code: rejection.code, details: rejection.details ?? {} }],
+      });
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,161 @@
+import type { Command, Decider } from '../domain/decider';
+import { DomainRejection, isRejection } from '../domain/decider';
+import {
+  eventIdFor,
+  loadAggregate,
+  snapshotIfDue,
+  WrongExpectedVersionError,
+  type DomainEvent,
+  type EventStore,
+  type RecordedEvent,
+} from '../eventstore';
+
+export interface CommandContext {
+  /** Stable across retries (e.g. workflow id + step): event ids derive from it. */
+  commandId: string;
+  correlationId?: string;
+  /** What caused this command; defaults to the command id. */
+  causationId?: string;
+}
+
+export interface CommandResult<State> {
+  streamId: string;
+  state: State;
+  /** Stream version after the command (unchanged for a no-op). */
+  version: number;
+  /** Global position of the last event written by this command, if any. */
+  lastPosition: bigint | undefined;
+  /** The events this command produced (also when an earlier attempt wrote them). */
+  events: RecordedEvent[];
+  /** The decider found nothing to do. */
+  noop: boolean;
+  /** An earlier attempt of this same command already appended its events. */
+  alreadyApplied: boolean;
+}
+
+export interface CommandHandlerOptions {
+  /** Attempts when another writer moved the stream between load and append. */
+  maxConflictRetries?: number;
+  /** Called with a command's new events after they are stored (inline projections). */
+  afterAppend?: (events: RecordedEvent[]) => Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs one command against one aggregate: load (snapshot + tail), decide, append with the
+ * loaded version as the expected version. A version conflict means someone else wrote in
+ * between: reload and decide again, with bounded, jittered backoff.
+ */
+export class CommandHandler {
+  private readonly maxConflictRetries: number;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly options: CommandHandlerOptions = {},
+  ) {
+    this.maxConflictRetries = options.maxConflictRetries ?? 8;
+  }
+
+  async handle<State, Cmd extends Command, Event extends DomainEvent>(
+    decider: Decider<State, Cmd, Event>,
+    aggregateId: string,
+    command: Cmd,
+    context: CommandContext,
+  ): Promise<CommandResult<State>> {
+    const streamId = decider.streamId(aggregateId);
+    const metadata = {
+      correlation_id: context.correlationId ?? context.commandId,
+      causation_id: context.causationId ?? context.commandId,
+      command_id: context.commandId,
+      command_type: command.type,
+    };
+
+    for (let attempt = 0; ; attempt++) {
+      // A retry of a command whose append already committed: answer with what it wrote.
+      const earlier = await this.store.readEventsById(streamId, [eventIdFor(context.commandId, 0)]);
+      if (earlier.length > 0) {
+        const loaded = await loadAggregate(this.store, streamId, decider);
+        const events = await this.eventsOfCommand(streamId, context.commandId, earlier[0]!.version);
+        return {
+          streamId,
+          state: loaded.state,
+          version: loaded.version,
+          lastPosition: events[events.length - 1]?.globalPosition,
+          events,
+          noop: false,
+          alreadyApplied: true,
+        };
+      }
+
+      const loaded = await loadAggregate(this.store, streamId, decider);
+      const decision = decider.decide(command, loaded.state);
+      if (isRejection(decision)) throw decision;
+      if (decision.length === 0) {
+        return {
+          streamId,
+          state: loaded.state,
+          version: loaded.version,
+          lastPosition: undefined,
+          events: [],
+          noop: true,
+          alreadyApplied: false,
+        };
+      }
+
+      try {
+        const result = await this.store.append(
+          streamId,
+          decision.map((event, index) => ({
+            eventId: eventIdFor(context.commandId, index),
+            type: event.type,
+            data: event.data,
+          })),
+          { expectedVersion: loaded.version, streamType: decider.streamType, metadata },
+        );
+        const state = decision.reduce(decider.evolve, loaded.state);
+        await snapshotIfDue(
+          this.store,
+          streamId,
+          decider,
+          state,
+          loaded.version,
+          result.nextExpectedVersion,
+        );
+        const events = await this.store.readStream(streamId, {
+          fromVersion: result.nextExpectedVersion - decision.length + 1,
+          toVersion: result.nextExpectedVersion,
+        });
+        if (!result.duplicate) await this.options.afterAppend?.(events);
+        return {
+          streamId,
+          state,
+          version: result.nextExpectedVersion,
+          lastPosition: result.lastPosition,
+          events,
+          noop: false,
+          alreadyApplied: result.duplicate,
+        };
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersionError) || attempt >= this.maxConflictRetries)
+          throw error;
+        // Full jitter: spreads out writers that collided so they do not collide again.
+        await sleep(Math.random() * Math.min(250, 5 * 2 ** attempt));
+      }
+    }
+  }
+
+  private async eventsOfCommand(
+    streamId: string,
+    commandId: string,
+    firstVersion: number,
+  ): Promise<RecordedEvent[]> {
+    const candidates = await this.store.readStream(streamId, {
+      fromVersion: firstVersion,
+      toVersion: firstVersion + 63,
+    });
+    return candidates.filter((event) => event.metadata.command_id === commandId);
+  }
+}
+
+export { DomainRejection };

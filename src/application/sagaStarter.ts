@@ -1,0 +1,170 @@
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Config } from '../config';
+import { orderDecider, type OrderItem, type ShippingAddress } from '../domain/order';
+import { sagaSettingsFrom } from '../sagas/sagaSettings';
+import { orderSagaId, transferSagaId } from '../sagas/sagaIds';
+import type { MoneyTransferInput, OrderFulfillmentInput } from '../../workflows/definitions';
+import {
+  CORRELATION_ID,
+  CUSTOMER_ID,
+  SAGA_STATUS,
+  SAGA_TYPE,
+} from '../../workflows/searchAttributes';
+import type { CommandHandler } from './commandHandler';
+
+export interface SagaStarterDependencies {
+  client: Client;
+  commands: CommandHandler;
+  config: Pick<
+    Config,
+    | 'TEMPORAL_TASK_QUEUE'
+    | 'APPROVAL_THRESHOLD'
+    | 'APPROVAL_TIMEOUT'
+    | 'MERCHANT_ACCOUNT_ID'
+    | 'ACTIVITY_START_TO_CLOSE'
+    | 'ACTIVITY_MAX_ATTEMPTS'
+    | 'COMPENSATION_MAX_ATTEMPTS'
+  >;
+  now?: () => Date;
+}
+
+export interface PlaceOrderRequest {
+  orderId: string;
+  customerId: string;
+  paymentAccountId: string;
+  items: OrderItem[];
+  shippingAddress: ShippingAddress;
+  correlationId: string;
+}
+
+export interface StartedSaga {
+  sagaId: string;
+  runId: string | undefined;
+  /** Position of the event the start produced (read-your-writes). */
+  position: string | null;
+  /** False when a saga for this business id already existed and we attached to it. */
+  started: boolean;
+}
+
+const money = (minor: number) => (minor / 100).toFixed(2);
+const shortId = (id: string) => (id.length > 8 ? `${id.slice(0, 8)}…` : id);
+
+/**
+ * Places the order (its personal data stays in the event store) and starts its saga with
+ * ids and amounts only. Both steps are idempotent: the order id names the command and the
+ * workflow, so a retry attaches to what the first attempt did.
+ */
+export async function placeOrderAndStartSaga(
+  deps: SagaStarterDependencies,
+  request: PlaceOrderRequest,
+): Promise<StartedSaga & { total: number }> {
+  const placed = await deps.commands.handle(
+    orderDecider,
+    request.orderId,
+    {
+      type: 'PlaceOrder',
+      data: {
+        orderId: request.orderId,
+        customerId: request.customerId,
+        paymentAccountId: request.paymentAccountId,
+        items: request.items,
+        shippingAddress: request.shippingAddress,
+      },
+      metadata: { now: (deps.now?.() ?? new Date()).toISOString() },
+    },
+    { commandId: `place-order/${request.orderId}`, correlationId: request.correlationId },
+  );
+  const total = request.items.reduce((sum, item) => sum + item.quantity * item.unitPrice, 0);
+  const input: OrderFulfillmentInput = {
+    orderId: request.orderId,
+    customerId: request.customerId,
+    paymentAccountId: request.paymentAccountId,
+    lines: request.items.map(({ sku, quantity, unitPrice }) => ({ sku, quantity, unitPrice })),
+    total,
+    correlationId: request.correlationId,
+    merchantAccountId: deps.config.MERCHANT_ACCOUNT_ID,
+    approvalThreshold: deps.config.APPROVAL_THRESHOLD,
+    approvalTimeout: deps.config.APPROVAL_TIMEOUT,
+    settings: sagaSettingsFrom(deps.config as Config),
+  };
+  const lines = request.items.length;
+  const started = await startOrAttach(
+    deps.client,
+    'orderFulfillment',
+    orderSagaId(request.orderId),
+    [input],
+    {
+      taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
+      staticSummary: `Order ${shortId(request.orderId)} · ${lines} line${lines === 1 ? '' : 's'} · ${money(total)} · customer ${request.customerId}`,
+      searchAttributes: [
+        { key: SAGA_TYPE, value: 'orderFulfillment' },
+        { key: SAGA_STATUS, value: 'PLACED' },
+        { key: CUSTOMER_ID, value: request.customerId },
+        { key: CORRELATION_ID, value: request.correlationId },
+      ],
+    },
+  );
+  return { ...started, position: placed.lastPosition?.toString() ?? null, total };
+}
+
+export interface StartTransferRequest {
+  transferId: string;
+  fromAccountId: string;
+  toAccountId: string;
+  amount: number;
+  correlationId: string;
+}
+
+export async function startTransferSaga(
+  deps: SagaStarterDependencies,
+  request: StartTransferRequest,
+): Promise<StartedSaga> {
+  const input: MoneyTransferInput = {
+    ...request,
+    settings: sagaSettingsFrom(deps.config as Config),
+  };
+  return startOrAttach(deps.client, 'moneyTransfer', transferSagaId(request.transferId), [input], {
+    taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
+    staticSummary: `Transfer ${shortId(request.transferId)} · ${money(request.amount)} · ${request.fromAccountId} → ${request.toAccountId}`,
+    searchAttributes: [
+      { key: SAGA_TYPE, value: 'moneyTransfer' },
+      { key: SAGA_STATUS, value: 'REQUESTED' },
+      { key: CORRELATION_ID, value: request.correlationId },
+    ],
+  });
+}
+
+async function startOrAttach(
+  client: Client,
+  workflowType: 'orderFulfillment' | 'moneyTransfer',
+  workflowId: string,
+  args: [OrderFulfillmentInput] | [MoneyTransferInput],
+  options: {
+    taskQueue: string;
+    staticSummary: string;
+    searchAttributes: Array<{ key: typeof SAGA_TYPE; value: string }>;
+  },
+): Promise<StartedSaga> {
+  try {
+    const handle = await client.workflow.start(workflowType, {
+      workflowId,
+      taskQueue: options.taskQueue,
+      args,
+      // A running saga for this business id: attach instead of starting a second.
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      // A finished one: refuse, and answer with it (below).
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      typedSearchAttributes: options.searchAttributes,
+      staticSummary: options.staticSummary,
+    });
+    return { sagaId: workflowId, runId: handle.firstExecutionRunId, position: null, started: true };
+  } catch (error) {
+    if (
+      error instanceof WorkflowExecutionAlreadyStartedError ||
+      (error as Error).name === 'WorkflowExecutionAlreadyStartedError'
+    ) {
+      return { sagaId: workflowId, runId: undefined, position: null, started: false };
+    }
+    throw error;
+  }
+}

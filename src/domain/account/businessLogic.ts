@@ -1,0 +1,163 @@
+import { type Command, type Decision, isPositiveInteger, reject, unknownCommand } from '../decider';
+import {
+  type AccountEvent,
+  type AccountState,
+  type FrozenAccountState,
+  type MovementKind,
+  type OpenAccountState,
+  movementKey,
+} from './account';
+
+// Commands: imperative.
+
+export type OpenAccount = Command<
+  'OpenAccount',
+  { accountId: string; ownerId: string; initialDeposit?: number }
+>;
+export type DepositFunds = Command<
+  'DepositFunds',
+  { accountId: string; amount: number; reference: string }
+>;
+export type DebitAccount = Command<
+  'DebitAccount',
+  { accountId: string; amount: number; reference: string }
+>;
+export type CreditAccount = Command<
+  'CreditAccount',
+  { accountId: string; amount: number; reference: string }
+>;
+/**
+ * Compensation of a debit: credits `amount` back under `refundReference`, but only when the
+ * debit `debitReference` was applied (a refund of a debit that never happened is a no-op).
+ * Allowed on a frozen account: it returns money the saga took, it is not a new movement.
+ */
+export type RefundDebit = Command<
+  'RefundDebit',
+  { accountId: string; amount: number; debitReference: string; refundReference: string }
+>;
+export type FreezeAccount = Command<'FreezeAccount', { accountId: string; reason: string }>;
+
+export type AccountCommand =
+  OpenAccount | DepositFunds | DebitAccount | CreditAccount | RefundDebit | FreezeAccount;
+
+/** Reference of the deposit emitted by OpenAccount with an initial deposit. */
+export const INITIAL_DEPOSIT_REFERENCE = 'initial-deposit';
+
+export function decideAccount(
+  command: AccountCommand,
+  state: AccountState,
+): Decision<AccountEvent> {
+  switch (command.type) {
+    case 'OpenAccount':
+      return openAccount(command, state);
+    case 'DepositFunds':
+      return moveMoney('deposit', command.data, state);
+    case 'DebitAccount':
+      return moveMoney('debit', command.data, state);
+    case 'CreditAccount':
+      return moveMoney('credit', command.data, state);
+    case 'RefundDebit':
+      return refundDebit(command, state);
+    case 'FreezeAccount': {
+      const { accountId, reason } = command.data;
+      if (state.status === 'none') return accountNotFound(accountId);
+      if (state.status === 'frozen') return [];
+      return [{ type: 'AccountFrozen', data: { accountId, reason } }];
+    }
+    default:
+      return unknownCommand(command);
+  }
+}
+
+function openAccount({ data, metadata }: OpenAccount, state: AccountState): Decision<AccountEvent> {
+  const { accountId, ownerId, initialDeposit } = data;
+  if (initialDeposit !== undefined && initialDeposit !== 0 && !isPositiveInteger(initialDeposit))
+    return invalidAmount(initialDeposit);
+  if (state.status !== 'none') {
+    if (state.ownerId === ownerId) return [];
+    return reject('ACCOUNT_ALREADY_EXISTS', `Account ${accountId} already exists`, {
+      accountId,
+      ownerId: state.ownerId,
+    });
+  }
+  const events: AccountEvent[] = [
+    { type: 'AccountOpened', data: { accountId, ownerId, openedAt: metadata.now } },
+  ];
+  if (initialDeposit !== undefined && initialDeposit > 0)
+    events.push({
+      type: 'FundsDeposited',
+      data: {
+        accountId,
+        amount: initialDeposit,
+        reference: INITIAL_DEPOSIT_REFERENCE,
+        balanceAfter: initialDeposit,
+      },
+    });
+  return events;
+}
+
+const MOVEMENT_EVENT = {
+  deposit: 'FundsDeposited',
+  debit: 'AccountDebited',
+  credit: 'AccountCredited',
+} as const satisfies Record<MovementKind, AccountEvent['type']>;
+
+function moveMoney(
+  kind: MovementKind,
+  data: { accountId: string; amount: number; reference: string },
+  state: AccountState,
+): Decision<AccountEvent> {
+  const { accountId, amount, reference } = data;
+  if (!isPositiveInteger(amount)) return invalidAmount(amount);
+  if (state.status === 'none') return accountNotFound(accountId);
+  // A retry of a movement that already committed: its effect is there, do nothing.
+  if (alreadyApplied(state, kind, reference)) return [];
+  if (state.status === 'frozen')
+    return reject('ACCOUNT_FROZEN', `Account ${accountId} is frozen: ${state.frozenReason}`, {
+      accountId,
+      reason: state.frozenReason,
+    });
+  const balanceAfter = kind === 'debit' ? state.balance - amount : state.balance + amount;
+  if (balanceAfter < 0)
+    return reject(
+      'INSUFFICIENT_FUNDS',
+      `Account ${accountId}: balance ${state.balance} < ${amount}`,
+      { accountId, requested: amount, available: state.balance },
+    );
+  if (!Number.isSafeInteger(balanceAfter)) return invalidAmount(amount);
+  return [{ type: MOVEMENT_EVENT[kind], data: { accountId, amount, reference, balanceAfter } }];
+}
+
+function refundDebit({ data }: RefundDebit, state: AccountState): Decision<AccountEvent> {
+  const { accountId, amount, debitReference, refundReference } = data;
+  if (!isPositiveInteger(amount)) return invalidAmount(amount);
+  if (state.status === 'none') return [];
+  if (!alreadyApplied(state, 'debit', debitReference)) return [];
+  if (alreadyApplied(state, 'credit', refundReference)) return [];
+  const balanceAfter = state.balance + amount;
+  if (!Number.isSafeInteger(balanceAfter)) return invalidAmount(amount);
+  return [
+    {
+      type: 'AccountCredited',
+      data: { accountId, amount, reference: refundReference, balanceAfter },
+    },
+  ];
+}
+
+const alreadyApplied = (
+  state: OpenAccountState | FrozenAccountState,
+  kind: MovementKind,
+  reference: string,
+): boolean => state.appliedReferences.includes(movementKey(kind, reference));
+
+const accountNotFound = (accountId: string) =>
+  reject('ACCOUNT_NOT_FOUND', `Account ${accountId} does not exist`, { accountId });
+
+const invalidAmount = (amount: unknown) =>
+  reject(
+    'INVALID_AMOUNT',
+    `Amount must be a positive integer in minor units, got ${String(amount)}`,
+    {
+      amount,
+    },
+  );

@@ -1,0 +1,77 @@
+import { type Command, type Decision, reject, unknownCommand } from '../decider';
+import type { ShipmentEvent, ShipmentState } from './shipment';
+
+// Commands: imperative.
+
+export type BookShipment = Command<
+  'BookShipment',
+  {
+    shipmentId: string;
+    orderId: string;
+    destinationCountry: string;
+    /** The carrier's configurable exclusion list travels in the command: decide stays pure. */
+    unservedCountries: readonly string[];
+  }
+>;
+export type CancelShipment = Command<'CancelShipment', { shipmentId: string; reason: string }>;
+export type DispatchShipment = Command<'DispatchShipment', { shipmentId: string }>;
+
+export type ShipmentCommand = BookShipment | CancelShipment | DispatchShipment;
+
+const normalizeCountry = (country: string): string => country.trim().toUpperCase();
+
+export function decideShipment(
+  command: ShipmentCommand,
+  state: ShipmentState,
+): Decision<ShipmentEvent> {
+  switch (command.type) {
+    case 'BookShipment': {
+      const { shipmentId, orderId, destinationCountry, unservedCountries } = command.data;
+      // Booked before (whatever happened since): a repeat books nothing new.
+      if (state.status !== 'none') return [];
+      const destination = normalizeCountry(destinationCountry);
+      if (unservedCountries.some((country) => normalizeCountry(country) === destination))
+        return reject(
+          'DESTINATION_NOT_SERVED',
+          `Shipment ${shipmentId}: no carrier serves ${destinationCountry}`,
+          { shipmentId, destinationCountry },
+        );
+      return [{ type: 'ShipmentBooked', data: { shipmentId, orderId, destinationCountry } }];
+    }
+    case 'CancelShipment': {
+      const { shipmentId, reason } = command.data;
+      // Compensation for a booking that never happened, or already compensated: harmless.
+      if (state.status === 'none' || state.status === 'cancelled') return [];
+      if (state.status === 'dispatched')
+        return reject('SHIPMENT_DISPATCHED', `Shipment ${shipmentId} was already dispatched`, {
+          shipmentId,
+        });
+      return [{ type: 'ShipmentCancelled', data: { shipmentId, reason } }];
+    }
+    case 'DispatchShipment':
+      return dispatchShipment(command, state);
+    default:
+      return unknownCommand(command);
+  }
+}
+
+function dispatchShipment(
+  { data: { shipmentId } }: DispatchShipment,
+  state: ShipmentState,
+): Decision<ShipmentEvent> {
+  switch (state.status) {
+    case 'none':
+      return reject('SHIPMENT_NOT_FOUND', `Shipment ${shipmentId} was never booked`, {
+        shipmentId,
+      });
+    case 'cancelled':
+      return reject('SHIPMENT_CANCELLED', `Shipment ${shipmentId} was cancelled`, {
+        shipmentId,
+        reason: state.reason,
+      });
+    case 'dispatched':
+      return [];
+    case 'booked':
+      return [{ type: 'ShipmentDispatched', data: { shipmentId } }];
+  }
+}

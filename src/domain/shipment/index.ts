@@ -1,0 +1,22 @@
+import type { Decider } from '../decider';
+import { type ShipmentCommand, decideShipment } from './businessLogic';
+import {
+  SHIPMENT_EVENT_SCHEMA_VERSIONS,
+  SHIPMENT_STREAM_TYPE,
+  type ShipmentEvent,
+  type ShipmentState,
+  evolveShipment,
+  initialShipmentState,
+} from './shipment';
+
+export * from './businessLogic';
+export * from './shipment';
+
+export const shipmentDecider: Decider<ShipmentState, ShipmentCommand, ShipmentEvent> = {
+  streamType: SHIPMENT_STREAM_TYPE,
+  streamId: (shipmentId) => `${SHIPMENT_STREAM_TYPE}-${shipmentId}`,
+  initialState: initialShipmentState,
+  evolve: evolveShipment,
+  decide: decideShipment,
+  eventSchemaVersions: SHIPMENT_EVENT_SCHEMA_VERSIONS,
+};

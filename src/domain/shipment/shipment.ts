@@ -1,0 +1,87 @@
+import { type DomainEvent, schemaVersions } from '../decider';
+
+export const SHIPMENT_STREAM_TYPE = 'shipment';
+
+// Events: past tense.
+
+export type ShipmentBooked = DomainEvent<
+  'ShipmentBooked',
+  { shipmentId: string; orderId: string; destinationCountry: string }
+>;
+export type ShipmentCancelled = DomainEvent<
+  'ShipmentCancelled',
+  { shipmentId: string; reason: string }
+>;
+export type ShipmentDispatched = DomainEvent<'ShipmentDispatched', { shipmentId: string }>;
+
+export type ShipmentEvent = ShipmentBooked | ShipmentCancelled | ShipmentDispatched;
+
+export const SHIPMENT_EVENT_TYPES = [
+  'ShipmentBooked',
+  'ShipmentCancelled',
+  'ShipmentDispatched',
+] as const satisfies readonly ShipmentEvent['type'][];
+
+export const SHIPMENT_EVENT_SCHEMA_VERSIONS =
+  schemaVersions<ShipmentEvent['type']>(SHIPMENT_EVENT_TYPES);
+
+// State: a union keyed on status.
+
+export const SHIPMENT_STATUSES = ['none', 'booked', 'cancelled', 'dispatched'] as const;
+export type ShipmentStatus = (typeof SHIPMENT_STATUSES)[number];
+
+export interface NoShipment {
+  status: 'none';
+}
+
+interface ExistingShipment {
+  shipmentId: string;
+  orderId: string;
+  destinationCountry: string;
+}
+
+export interface BookedShipment extends ExistingShipment {
+  status: 'booked';
+}
+
+export interface CancelledShipment extends ExistingShipment {
+  status: 'cancelled';
+  reason: string;
+}
+
+export interface DispatchedShipment extends ExistingShipment {
+  status: 'dispatched';
+}
+
+export type ShipmentState = NoShipment | BookedShipment | CancelledShipment | DispatchedShipment;
+
+export const initialShipmentState = (): ShipmentState => ({ status: 'none' });
+
+export function evolveShipment(state: ShipmentState, event: ShipmentEvent): ShipmentState {
+  const { type, data } = event;
+  switch (type) {
+    case 'ShipmentBooked':
+      if (state.status !== 'none') return state;
+      return {
+        status: 'booked',
+        shipmentId: data.shipmentId,
+        orderId: data.orderId,
+        destinationCountry: data.destinationCountry,
+      };
+    case 'ShipmentCancelled':
+      if (state.status === 'none') return state;
+      return { ...state, status: 'cancelled', reason: data.reason };
+    case 'ShipmentDispatched':
+      if (state.status === 'none') return state;
+      return {
+        status: 'dispatched',
+        shipmentId: state.shipmentId,
+        orderId: state.orderId,
+        destinationCountry: state.destinationCountry,
+      };
+    default: {
+      const _unknown: never = type;
+      return state;
+    }
+  }
+}

@@ -1,0 +1,97 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+/** Statuses operators filter on (SagaStatus search attribute) and the API reports. */
+export const ORDER_SAGA_STATUSES = [
+  'PLACED',
+  'STOCK_RESERVED',
+  'SHIPMENT_BOOKED',
+  'AWAITING_APPROVAL',
+  'PAID',
+  'DISPATCHED',
+  'COMPLETED',
+  'COMPENSATING',
+  'CANCELLED',
+  'COMPENSATION_FAILED',
+] as const;
+export type OrderSagaStatus = (typeof ORDER_SAGA_STATUSES)[number];
+
+export const TRANSFER_SAGA_STATUSES = [
+  'REQUESTED',
+  'DEBITED',
+  'COMPLETED',
+  'FAILED',
+  'COMPENSATING',
+  'COMPENSATED',
+  'COMPENSATION_FAILED',
+] as const;
+export type TransferSagaStatus = (typeof TRANSFER_SAGA_STATUSES)[number];
+
+export type SagaType = 'orderFulfillment' | 'moneyTransfer';
+export type SagaOutcome =
+  'RUNNING' | 'COMPLETED' | 'CANCELLED' | 'FAILED' | 'COMPENSATED' | 'COMPENSATION_FAILED';
+
+/** The answer of the `status` query, and of GET /orders/{id}/saga. */
+export interface SagaStatusView {
+  sagaType: SagaType;
+  businessId: string;
+  status: OrderSagaStatus | TransferSagaStatus;
+  outcome: SagaOutcome;
+  currentStep: string | null;
+  completedSteps: string[];
+  compensationsRegistered: string[];
+  compensationsRun: string[];
+  /** The compensation that keeps failing while the saga is parked. */
+  failingCompensation: string | null;
+  failureReason: string | null;
+  cancelRefusedReason: string | null;
+}
+
+/** Settings fixed when a saga starts (recorded in its history, so replays see the same). */
+export interface SagaSettings {
+  activityStartToClose: string;
+  activityMaxAttempts: number;
+  compensationMaxAttempts: number;
+}
+
+export interface OrderLine {
+  sku: string;
+  quantity: number;
+  /** Minor units (cents). */
+  unitPrice: number;
+}
+
+/** Ids and amounts only: no names, emails or addresses ever enter Temporal. */
+export interface OrderFulfillmentInput {
+  orderId: string;
+  customerId: string;
+  paymentAccountId: string;
+  lines: OrderLine[];
+  total: number;
+  correlationId: string;
+  merchantAccountId: string;
+  approvalThreshold: number;
+  approvalTimeout: string;
+  settings: SagaSettings;
+}
+
+export interface MoneyTransferInput {
+  transferId: string;
+  fromAccountId: string;
+  toAccountId: string;
+  amount: number;
+  correlationId: string;
+  settings: SagaSettings;
+}
+
+export interface SagaResult {
+  outcome: SagaOutcome;
+  status: string;
+  reason: string | null;
+}
+
+export const statusQuery = defineQuery<SagaStatusView>('status');
+export const approveSignal = defineSignal<[{ approvedBy?: string }?]>('approve');
+export const cancelSignal = defineSignal<[{ reason?: string }?]>('cancel');
+export const retryCompensationSignal = defineSignal('retryCompensation');
+/** The API's synchronous cancel: rejected with a reason once the payment was taken. */
+export const cancelUpdate = defineUpdate<{ accepted: true }, [{ reason?: string }]>('cancelOrder');

@@ -1,0 +1,130 @@
+import { log, setHandler } from '@temporalio/workflow';
+import type { SagaActivities } from '../activities';
+import { compensationOptions, forwardOptions, pivotOptions, stepOptions } from './activityOptions';
+import { CompensationStack } from './compensations';
+import { correlatedActivities } from './correlated';
+import {
+  retryCompensationSignal,
+  statusQuery,
+  type MoneyTransferInput,
+  type SagaResult,
+  type TransferSagaStatus,
+} from './definitions';
+import { businessReason } from './failures';
+import { SagaState } from './sagaState';
+
+/**
+ * Debit the source (compensatable: refund), credit the destination (the pivot), complete.
+ * A rejected debit fails the transfer with nothing to undo; a rejected credit (e.g. a frozen
+ * destination) refunds the source.
+ */
+export async function moneyTransfer(input: MoneyTransferInput): Promise<SagaResult> {
+  const { transferId } = input;
+  const steps = correlatedActivities(stepOptions(input.settings), input.correlationId);
+  const forward = correlatedActivities(forwardOptions(input.settings), input.correlationId);
+  const undo = correlatedActivities(compensationOptions(input.settings), input.correlationId);
+  const pivot = correlatedActivities(pivotOptions(input.settings), input.correlationId);
+
+  const saga = new SagaState<TransferSagaStatus>('moneyTransfer', transferId, 'REQUESTED');
+  const compensations = new CompensationStack();
+  let retryRequested = false;
+  setHandler(statusQuery, () => saga.view);
+  setHandler(retryCompensationSignal, () => {
+    retryRequested = true;
+  });
+
+  const transferStep = (
+    name: string,
+    command: Parameters<SagaActivities['applyTransferCommand']>[0]['command'],
+  ) => saga.step(name, () => forward.applyTransferCommand({ transferId, command }));
+
+  saga.publish();
+  await saga.step('request transfer', () =>
+    steps.applyTransferCommand({
+      transferId,
+      command: {
+        type: 'RequestTransfer',
+        fromAccountId: input.fromAccountId,
+        toAccountId: input.toAccountId,
+        amount: input.amount,
+      },
+    }),
+  );
+
+  const compensate = (reason: string) =>
+    compensations.unwind({
+      onRun: (name) => saga.compensationRan(name),
+      onParked: async (name) => {
+        saga.view.failingCompensation = name;
+        saga.finish('COMPENSATION_FAILED', 'COMPENSATION_FAILED', reason);
+        await undo
+          .applyTransferCommand({
+            transferId,
+            command: { type: 'MarkTransferCompensationFailed', reason: `${name} failed` },
+          })
+          .catch(() => undefined);
+      },
+      onResumed: () => {
+        saga.view.outcome = 'RUNNING';
+        saga.setStatus('COMPENSATING');
+      },
+      retryRequested: () => retryRequested,
+      clearRetryRequest: () => {
+        retryRequested = false;
+      },
+    });
+
+  const debitReference = `transfer-${transferId}/debit`;
+  try {
+    // Registered first: a debit can time out after it committed. The refund pays back only
+    // a debit that happened, so for a rejected debit it does nothing.
+    compensations.register('refund source', () =>
+      undo.refundDebit({
+        accountId: input.fromAccountId,
+        amount: input.amount,
+        debitReference,
+        refundReference: `transfer-${transferId}/refund`,
+      }),
+    );
+    saga.registerCompensation('refund source');
+    await saga.step('debit source', () =>
+      steps.debitAccount({
+        accountId: input.fromAccountId,
+        amount: input.amount,
+        reference: debitReference,
+      }),
+    );
+  } catch (error) {
+    const reason = businessReason(error) ?? `STEP_FAILED: ${(error as Error).message}`;
+    saga.view.failureReason = reason;
+    await compensate(reason);
+    await transferStep('fail transfer', { type: 'FailTransfer', reason });
+    saga.finish('FAILED', 'FAILED', reason);
+    return { outcome: 'FAILED', status: 'FAILED', reason };
+  }
+  await transferStep('mark debited', { type: 'MarkTransferDebited' });
+  saga.setStatus('DEBITED');
+
+  try {
+    await saga.step('credit destination', () =>
+      pivot.creditAccount({
+        accountId: input.toAccountId,
+        amount: input.amount,
+        reference: `transfer-${transferId}/credit`,
+      }),
+    );
+  } catch (error) {
+    const reason = businessReason(error) ?? `STEP_FAILED: ${(error as Error).message}`;
+    log.info('transfer compensating', { transferId, reason });
+    saga.view.failureReason = reason;
+    saga.setStatus('COMPENSATING');
+    await compensate(reason);
+    await transferStep('mark compensated', { type: 'MarkTransferCompensated', reason });
+    saga.finish('COMPENSATED', 'COMPENSATED', reason);
+    return { outcome: 'COMPENSATED', status: 'COMPENSATED', reason };
+  }
+  await transferStep('mark credited', { type: 'MarkTransferCredited' });
+  await transferStep('complete transfer', { type: 'CompleteTransfer' });
+  saga.finish('COMPLETED', 'COMPLETED', null);
+  return { outcome: 'COMPLETED', status: 'COMPLETED', reason: null };
+}
