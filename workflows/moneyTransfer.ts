@@ -97,8 +97,8 @@ export async function moneyTransfer(input: MoneyTransferInput): Promise<SagaResu
   } catch (error) {
     const reason = businessReason(error) ?? `STEP_FAILED: ${(error as Error).message}`;
     saga.view.failureReason = reason;
-    await compensate(reason);
     await transferStep('fail transfer', { type: 'FailTransfer', reason });
+    await compensate(reason);
     saga.finish('FAILED', 'FAILED', reason);
     return { outcome: 'FAILED', status: 'FAILED', reason };
   }
@@ -118,6 +118,7 @@ export async function moneyTransfer(input: MoneyTransferInput): Promise<SagaResu
     log.info('transfer compensating', { transferId, reason });
     saga.view.failureReason = reason;
     saga.setStatus('COMPENSATING');
+    await transferStep('fail transfer', { type: 'FailTransfer', reason });
     await compensate(reason);
     await transferStep('mark compensated', { type: 'MarkTransferCompensated', reason });
     saga.finish('COMPENSATED', 'COMPENSATED', reason);
