@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type SagaActivities } from '../../activities';
-import { CommandHandler } from '../../src/application/commandHandler';
+import { CommandHandler, type CommandHandlerOptions } from '../../src/application/commandHandler';
 import { DirectCommands } from '../../src/application/directCommands';
 import {
   placeOrderAndStartSaga,
@@ -22,6 +22,8 @@ export interface HarnessOptions {
   /** Replace or wrap activities (fault injection). */
   wrapActivities?: (real: SagaActivities) => SagaActivities;
   config?: Record<string, string>;
+  /** E.g. `{ afterAppend: inlineProjector }` to keep read models up to date. */
+  commandHandlerOptions?: (db: TestDatabase) => CommandHandlerOptions;
 }
 
 /**
@@ -65,7 +67,7 @@ export class SagaHarness {
       UNSERVED_COUNTRIES: 'KP,XX',
       ...this.options.config,
     });
-    this.commands = new CommandHandler(this.db.eventStore);
+    this.commands = new CommandHandler(this.db.eventStore, this.options.commandHandlerOptions?.(this.db));
     this.direct = new DirectCommands(this.commands);
     const real = createActivities({
       commands: this.commands,
