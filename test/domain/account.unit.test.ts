@@ -56,6 +56,7 @@ describe('Account decider', () => {
       AccountDebited: 1,
       AccountCredited: 1,
       AccountFrozen: 1,
+      DebitVoided: 1,
     });
   });
 
@@ -208,9 +209,32 @@ describe('Account decider', () => {
         .when(refund())
         .then([refunded]);
     });
-    it('is harmless when the debit never happened or the account does not exist', () => {
-      spec.given(history).when(refund(30, 'other')).thenNothing();
+    it('voids the debit reference when the debit never happened', () => {
+      spec
+        .given(history)
+        .when(refund(30, 'other'))
+        .then([{ type: 'DebitVoided', data: { accountId: 'acc-1', reference: 'other' } }]);
+      spec
+        .given([
+          ...history,
+          { type: 'DebitVoided', data: { accountId: 'acc-1', reference: 'other' } },
+        ])
+        .when(refund(30, 'other'))
+        .thenNothing();
       spec.when(refund()).thenNothing();
+    });
+    it('makes a debit that arrives after its compensation a no-op (late zombie)', () => {
+      spec
+        .given([
+          ...history,
+          { type: 'DebitVoided', data: { accountId: 'acc-1', reference: 'late' } },
+        ])
+        .when({
+          type: 'DebitAccount',
+          data: { accountId: 'acc-1', amount: 10, reference: 'late' },
+          metadata,
+        })
+        .thenNothing();
     });
     it('is idempotent per refund reference', () => {
       spec

@@ -127,7 +127,7 @@ describe('InventoryItem decider', () => {
       spec
         .given([restocked(10)])
         .when(release('toString'))
-        .thenNothing();
+        .then([released('toString', 0)]);
       spec
         .given([restocked(10)])
         .when(commit('__proto__'))
@@ -143,14 +143,26 @@ describe('InventoryItem decider', () => {
         .then([released('o-1', 4)]);
       expect(state).toMatchObject({ available: 10, reserved: 0, committed: 0 });
     });
-    it('is harmless when the reservation never happened or was already released', () => {
+    it('records a zero-quantity tombstone when the reservation never happened', () => {
       spec
         .given([restocked(10)])
         .when(release('o-1'))
+        .then([released('o-1', 0)]);
+      spec.when(release('o-1')).then([released('o-1', 0)]);
+    });
+    it('makes a reserve that arrives after its compensation a no-op (late zombie)', () => {
+      spec
+        .given([restocked(10), released('o-1', 0)])
+        .when(reserve('o-1', 4))
         .thenNothing();
-      spec.when(release('o-1')).thenNothing();
+    });
+    it('is harmless when already released', () => {
       spec
         .given([restocked(10), reserved('o-1', 4), released('o-1', 4)])
+        .when(release('o-1'))
+        .thenNothing();
+      spec
+        .given([restocked(10), released('o-1', 0)])
         .when(release('o-1'))
         .thenNothing();
     });

@@ -64,9 +64,15 @@ describe('Shipment decider', () => {
     it('cancels a booked shipment', () => {
       spec.given([booked]).when(cancel).then([cancelled]);
     });
-    it('is harmless when never booked or already cancelled', () => {
-      spec.when(cancel).thenNothing();
+    it('voids the shipment when it was never booked, and is harmless when already cancelled', () => {
+      const state = spec.when(cancel).then([cancelled]);
+      expect(state).toMatchObject({ status: 'voided' });
+      spec.given([cancelled]).when(cancel).thenNothing();
       spec.given([booked, cancelled]).when(cancel).thenNothing();
+    });
+    it('makes a booking that arrives after its cancellation a no-op (late zombie)', () => {
+      spec.given([cancelled]).when(book()).thenNothing();
+      spec.given([cancelled]).when(dispatch).thenRejects('SHIPMENT_CANCELLED');
     });
     it('rejects cancelling a dispatched shipment', () => {
       spec.given([booked, dispatched]).when(cancel).thenRejects('SHIPMENT_DISPATCHED');

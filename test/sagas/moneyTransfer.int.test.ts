@@ -31,7 +31,11 @@ describe('moneyTransfer saga', () => {
     const result = await h.result(sagaId);
     expect(result.outcome).toBe('FAILED');
     expect(result.reason).toMatch(/^INSUFFICIENT_FUNDS/);
-    expect(await h.eventTypes('account-t-poor')).toEqual(['AccountOpened', 'FundsDeposited']);
+    expect(await h.eventTypes('account-t-poor')).toEqual([
+      'AccountOpened',
+      'FundsDeposited',
+      'DebitVoided',
+    ]);
     expect(await h.eventTypes('transfer-poor')).toEqual(['TransferRequested', 'TransferFailed']);
     expect(await h.balance('t-rich')).toBe(0);
   });

@@ -21,9 +21,11 @@ export type AccountCredited = DomainEvent<
   { accountId: string; amount: number; reference: string; balanceAfter: number }
 >;
 export type AccountFrozen = DomainEvent<'AccountFrozen', { accountId: string; reason: string }>;
+/** A debit was compensated before it happened: a late debit with this reference does nothing. */
+export type DebitVoided = DomainEvent<'DebitVoided', { accountId: string; reference: string }>;
 
 export type AccountEvent =
-  AccountOpened | FundsDeposited | AccountDebited | AccountCredited | AccountFrozen;
+  AccountOpened | FundsDeposited | AccountDebited | AccountCredited | AccountFrozen | DebitVoided;
 
 export const ACCOUNT_EVENT_TYPES = [
   'AccountOpened',
@@ -31,6 +33,7 @@ export const ACCOUNT_EVENT_TYPES = [
   'AccountDebited',
   'AccountCredited',
   'AccountFrozen',
+  'DebitVoided',
 ] as const satisfies readonly AccountEvent['type'][];
 
 export const ACCOUNT_EVENT_SCHEMA_VERSIONS =
@@ -70,8 +73,10 @@ export interface FrozenAccountState extends ExistingAccount {
 export type AccountState = NoAccount | OpenAccountState | FrozenAccountState;
 
 export type MovementKind = 'deposit' | 'debit' | 'credit';
+/** Kinds recorded in appliedReferences: movements, plus debits voided before they happened. */
+export type ReferenceKind = MovementKind | 'void';
 
-export const movementKey = (kind: MovementKind, reference: string): string =>
+export const movementKey = (kind: ReferenceKind, reference: string): string =>
   `${kind}:${reference}`;
 
 export const initialAccountState = (): AccountState => ({ status: 'none' });
@@ -95,6 +100,12 @@ export function evolveAccount(state: AccountState, event: AccountEvent): Account
       return applyMovement(state, 'debit', data.reference, data.balanceAfter);
     case 'AccountCredited':
       return applyMovement(state, 'credit', data.reference, data.balanceAfter);
+    case 'DebitVoided':
+      if (state.status === 'none') return state;
+      return {
+        ...state,
+        appliedReferences: [...state.appliedReferences, movementKey('void', data.reference)],
+      };
     case 'AccountFrozen':
       if (state.status === 'none') return state;
       return { ...state, status: 'frozen', frozenReason: data.reason };

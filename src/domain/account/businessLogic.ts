@@ -4,6 +4,7 @@ import {
   type AccountState,
   type FrozenAccountState,
   type MovementKind,
+  type ReferenceKind,
   type OpenAccountState,
   movementKey,
 } from './account';
@@ -112,6 +113,8 @@ function moveMoney(
   if (state.status === 'none') return accountNotFound(accountId);
   // A retry of a movement that already committed: its effect is there, do nothing.
   if (alreadyApplied(state, kind, reference)) return [];
+  // A debit whose saga already compensated it (see refundDebit): too late, do nothing.
+  if (kind === 'debit' && alreadyApplied(state, 'void', reference)) return [];
   if (state.status === 'frozen')
     return reject('ACCOUNT_FROZEN', `Account ${accountId} is frozen: ${state.frozenReason}`, {
       accountId,
@@ -132,7 +135,12 @@ function refundDebit({ data }: RefundDebit, state: AccountState): Decision<Accou
   const { accountId, amount, debitReference, refundReference } = data;
   if (!isPositiveInteger(amount)) return invalidAmount(amount);
   if (state.status === 'none') return [];
-  if (!alreadyApplied(state, 'debit', debitReference)) return [];
+  if (!alreadyApplied(state, 'debit', debitReference)) {
+    // The debit never happened (yet): void its reference, so a debit that arrives late
+    // (a timed-out attempt still running) takes nothing.
+    if (alreadyApplied(state, 'void', debitReference)) return [];
+    return [{ type: 'DebitVoided', data: { accountId, reference: debitReference } }];
+  }
   if (alreadyApplied(state, 'credit', refundReference)) return [];
   const balanceAfter = state.balance + amount;
   if (!Number.isSafeInteger(balanceAfter)) return invalidAmount(amount);
@@ -146,7 +154,7 @@ function refundDebit({ data }: RefundDebit, state: AccountState): Decision<Accou
 
 const alreadyApplied = (
   state: OpenAccountState | FrozenAccountState,
-  kind: MovementKind,
+  kind: ReferenceKind,
   reference: string,
 ): boolean => state.appliedReferences.includes(movementKey(kind, reference));
 

@@ -44,8 +44,12 @@ export function decideInventoryItem(
     case 'ReleaseReservation': {
       const { sku, orderId } = command.data;
       const reservation = reservationOf(state, orderId);
-      // Compensation for a step that never happened, or already compensated: harmless.
-      if (!reservation || reservation.status === 'released') return [];
+      if (reservation?.status === 'released') return [];
+      // The reserve step never happened (yet): record a zero-quantity release as a
+      // tombstone, so a reserve that arrives late (a timed-out attempt still running)
+      // finds this order's reservation done and reserves nothing.
+      if (!reservation)
+        return [{ type: 'ReservationReleased', data: { sku, orderId, quantity: 0 } }];
       if (reservation.status === 'committed')
         return reject(
           'RESERVATION_COMMITTED',

@@ -40,8 +40,11 @@ export function decideShipment(
     }
     case 'CancelShipment': {
       const { shipmentId, reason } = command.data;
-      // Compensation for a booking that never happened, or already compensated: harmless.
-      if (state.status === 'none' || state.status === 'cancelled') return [];
+      if (state.status === 'voided' || state.status === 'cancelled') return [];
+      // The booking never happened (yet): record the cancellation anyway, so a booking
+      // that arrives late (a timed-out attempt still running) books nothing.
+      if (state.status === 'none')
+        return [{ type: 'ShipmentCancelled', data: { shipmentId, reason } }];
       if (state.status === 'dispatched')
         return reject('SHIPMENT_DISPATCHED', `Shipment ${shipmentId} was already dispatched`, {
           shipmentId,
@@ -64,6 +67,7 @@ function dispatchShipment(
       return reject('SHIPMENT_NOT_FOUND', `Shipment ${shipmentId} was never booked`, {
         shipmentId,
       });
+    case 'voided':
     case 'cancelled':
       return reject('SHIPMENT_CANCELLED', `Shipment ${shipmentId} was cancelled`, {
         shipmentId,

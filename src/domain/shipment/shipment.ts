@@ -53,7 +53,15 @@ export interface DispatchedShipment extends ExistingShipment {
   status: 'dispatched';
 }
 
-export type ShipmentState = NoShipment | BookedShipment | CancelledShipment | DispatchedShipment;
+/** Cancelled before any booking arrived: a late booking for this id books nothing. */
+export interface VoidedShipment {
+  status: 'voided';
+  shipmentId: string;
+  reason: string;
+}
+
+export type ShipmentState =
+  NoShipment | VoidedShipment | BookedShipment | CancelledShipment | DispatchedShipment;
 
 export const initialShipmentState = (): ShipmentState => ({ status: 'none' });
 
@@ -69,10 +77,12 @@ export function evolveShipment(state: ShipmentState, event: ShipmentEvent): Ship
         destinationCountry: data.destinationCountry,
       };
     case 'ShipmentCancelled':
-      if (state.status === 'none') return state;
+      if (state.status === 'none')
+        return { status: 'voided', shipmentId: data.shipmentId, reason: data.reason };
+      if (state.status === 'voided') return state;
       return { ...state, status: 'cancelled', reason: data.reason };
     case 'ShipmentDispatched':
-      if (state.status === 'none') return state;
+      if (state.status === 'none' || state.status === 'voided') return state;
       return {
         status: 'dispatched',
         shipmentId: state.shipmentId,
