@@ -1,0 +1,56 @@
+import type { Pool } from 'pg';
+import { createActivities } from '../../activities';
+import { CommandHandler, type CommandHandlerOptions } from '../application/commandHandler';
+import { DirectCommands } from '../application/directCommands';
+import type { Config } from '../config';
+import type { EventStore } from '../eventstore';
+import type { Logger } from '../logger';
+import { connectWorker } from '../temporal/connection';
+import { createSagaWorker } from './createWorker';
+
+export interface RunningWorker {
+  /** Resolves when the worker has stopped (after shutdown(), or on a fatal error). */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Connects to Temporal and runs the saga worker: workflows plus activities wired to the
+ * event store. Makes sure the merchant revenue account exists first, since every order's
+ * forward steps credit it.
+ */
+export async function startSagaWorker(deps: {
+  config: Config;
+  temporalAddress: string;
+  pool: Pool;
+  eventStore: EventStore;
+  commandHandlerOptions?: CommandHandlerOptions;
+  logger: Logger;
+}): Promise<RunningWorker> {
+  const { config, logger } = deps;
+  const commands = new CommandHandler(deps.eventStore, deps.commandHandlerOptions);
+  await new DirectCommands(commands).openAccount(
+    { accountId: config.MERCHANT_ACCOUNT_ID, ownerId: 'merchant' },
+    { commandId: `bootstrap/merchant-account/${config.MERCHANT_ACCOUNT_ID}` },
+  );
+  const connection = await connectWorker({ address: deps.temporalAddress, namespace: config.TEMPORAL_NAMESPACE });
+  const worker = await createSagaWorker({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    activities: createActivities({
+      commands,
+      eventStore: deps.eventStore,
+      unservedCountries: config.UNSERVED_COUNTRIES,
+    }),
+  });
+  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'saga worker running');
+  const done = worker.run().finally(() => connection.close());
+  return {
+    done,
+    async shutdown() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}
