@@ -1,0 +1,42 @@
+import { ConfigError, loadConfig } from '../../src/config';
+
+describe('configuration', () => {
+  it('applies defaults for everything optional', () => {
+    const config = loadConfig({});
+    expect(config.DATABASE_URL).toBeUndefined();
+    expect(config.TEMPORAL_ADDRESS).toBeUndefined();
+    expect(config).toMatchObject({
+      TEMPORAL_NAMESPACE: 'default',
+      TEMPORAL_TASK_QUEUE: 'sagaflow',
+      PORT: 3000,
+      LOG_LEVEL: 'info',
+    });
+  });
+
+  it('reads and coerces values', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://u@db:5432/app',
+      TEMPORAL_ADDRESS: 'temporal:7233',
+      PORT: '8080',
+      UNSERVED_COUNTRIES: 'KP, ir ,',
+    });
+    expect(config.PORT).toBe(8080);
+    expect(config.UNSERVED_COUNTRIES).toEqual(['KP', 'ir']);
+  });
+
+  it.each([
+    ['DATABASE_URL', 'mysql://x'],
+    ['TEMPORAL_ADDRESS', 'no-port'],
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['LOG_LEVEL', 'loud'],
+    ['APPROVAL_THRESHOLD', '-1'],
+  ])('fails at start naming %s when it is %p', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`\\b${name}\\b`));
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '' }).DATABASE_URL).toBeUndefined();
+  });
+});
