@@ -1,4 +1,5 @@
 import type { EventStore } from './eventStore';
+import type { RecordedEvent } from './types';
 
 /** A domain event as deciders see it: no storage details. */
 export interface DomainEvent<Type extends string = string, Data = unknown> {
@@ -25,6 +26,8 @@ export interface LoadedAggregate<State> {
   version: number;
   /** Version of the snapshot the load started from, if any. */
   snapshotVersion: number | undefined;
+  /** The events read after the snapshot (all of them without one). */
+  tail: RecordedEvent[];
 }
 
 /** Latest snapshot (when fresh) plus the tail of the stream. */
@@ -49,7 +52,7 @@ export async function loadAggregate<State, Event extends DomainEvent>(
     state = definition.evolve(state, { type: event.type, data: event.data } as Event);
     version = event.version;
   }
-  return { state, version, snapshotVersion };
+  return { state, version, snapshotVersion, tail };
 }
 
 /** Writes a snapshot when the append crossed a multiple of `every`. */
