@@ -8,3 +8,5 @@ export { migrate } from './migrate';
 export { createPool } from './pool';
 export type { SqlExecutor } from './schema/executor';
 export * from './aggregateLoader';
+export * from './personalData/policy';
+export { CryptoShredder } from './personalData/cryptoShredder';

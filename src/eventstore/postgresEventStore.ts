@@ -18,6 +18,13 @@ import type {
   Snapshot,
 } from './types';
 import { UpcasterRegistry } from './upcasting';
+import { CryptoShredder } from './personalData/cryptoShredder';
+import { DEFAULT_PERSONAL_DATA_POLICY, type PersonalDataPolicy } from './personalData/policy';
+
+export interface EventStoreOptions {
+  /** Personal fields to crypto-shred; `false` turns protection off (benchmarks, tooling). */
+  personalData?: PersonalDataPolicy | false;
+}
 
 export interface EventStoreHooks {
   /** Called after every successful append (metrics). */
@@ -25,11 +32,18 @@ export interface EventStoreHooks {
 }
 
 export class PostgresEventStore implements EventStore {
+  /** Seals personal data on append, opens it on read, erases it by destroying keys. */
+  readonly personalData: CryptoShredder | undefined;
+
   constructor(
     private readonly pool: Pool,
     readonly upcasters: UpcasterRegistry = new UpcasterRegistry(),
     private readonly hooks: EventStoreHooks = {},
-  ) {}
+    options: EventStoreOptions = {},
+  ) {
+    const policy = options.personalData ?? DEFAULT_PERSONAL_DATA_POLICY;
+    this.personalData = policy ? new CryptoShredder(pool, policy) : undefined;
+  }
 
   async append(
     streamId: string,
@@ -37,7 +51,8 @@ export class PostgresEventStore implements EventStore {
     options: AppendOptions,
   ): Promise<AppendResult> {
     const started = process.hrtime.bigint();
-    const result = await appendToStream(this.pool, streamId, events, options);
+    const sealed = this.personalData ? await this.personalData.protect(events) : events;
+    const result = await appendToStream(this.pool, streamId, sealed, options);
     this.hooks.onAppend?.(
       options.streamType ?? streamId.split('-')[0] ?? streamId,
       result.duplicate ? 0 : events.length,
@@ -49,7 +64,7 @@ export class PostgresEventStore implements EventStore {
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     const rows = await readStreamRows(this.pool, streamId, options);
-    return rows.map((row) => (options.raw ? toRecordedEvent(row) : this.upcast(row)));
+    return options.raw ? rows.map(toRecordedEvent) : this.materialize(rows);
   }
 
   async readEventsById(streamId: string, eventIds: readonly string[]): Promise<RecordedEvent[]> {
@@ -57,7 +72,7 @@ export class PostgresEventStore implements EventStore {
       `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND event_id = ANY($2::uuid[]) ORDER BY version`,
       [streamId, eventIds],
     );
-    return result.rows.map((row) => this.upcast(row));
+    return this.materialize(result.rows);
   }
 
   async streamVersion(streamId: string): Promise<number> {
@@ -75,7 +90,7 @@ export class PostgresEventStore implements EventStore {
       options.limit,
       options.eventTypes,
     );
-    return { events: rows.map((row) => this.upcast(row)), lastPosition: scannedTo };
+    return { events: await this.materialize(rows), lastPosition: scannedTo };
   }
 
   readSnapshot(streamId: string): Promise<Snapshot | undefined> {
@@ -97,13 +112,17 @@ export class PostgresEventStore implements EventStore {
     return BigInt(result.rows[0]?.head ?? '0');
   }
 
-  private upcast(row: EventRow): RecordedEvent {
-    const event = toRecordedEvent(row);
-    const { schemaVersion, data } = this.upcasters.upcast(
-      event.type,
-      event.schemaVersion,
-      event.data,
-    );
-    return { ...event, schemaVersion, data };
+  /** Rows as domain code sees them: personal data opened (or erased), then upcast. */
+  private async materialize(rows: EventRow[]): Promise<RecordedEvent[]> {
+    const recorded = rows.map(toRecordedEvent);
+    const revealed = this.personalData ? await this.personalData.reveal(recorded) : recorded;
+    return revealed.map((event) => {
+      const { schemaVersion, data } = this.upcasters.upcast(
+        event.type,
+        event.schemaVersion,
+        event.data,
+      );
+      return { ...event, schemaVersion, data };
+    });
   }
 }
