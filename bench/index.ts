@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../src/infra/embeddedPostgres';
 import { eventStoreSuite } from './eventStore.bench';
+import { projectionsSuite } from './projections.bench';
 import { sagasSuite } from './sagas.bench';
 import { mergeResults, RESULTS_FILE } from './results';
 import { DatabaseFactory, serverVersion } from './support/database';
@@ -17,7 +18,7 @@ import type { BenchContext, BenchEntries, BenchSuite } from './support/suite';
 import { renderTable } from './support/table';
 
 /** Every suite, in run order. A new suite is one more line here. */
-const SUITES: readonly BenchSuite[] = [eventStoreSuite, sagasSuite];
+const SUITES: readonly BenchSuite[] = [eventStoreSuite, sagasSuite, projectionsSuite];
 
 const EMBEDDED_PORT = 54330;
 const EMBEDDED_DATA_DIR = path.join(__dirname, '..', '.data', 'bench-postgres');

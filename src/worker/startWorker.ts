@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { createActivities } from '../../activities';
+import { withFaultInjection } from '../../activities/faultInjection';
 import { CommandHandler, type CommandHandlerOptions } from '../application/commandHandler';
 import { DirectCommands } from '../application/directCommands';
 import type { Config } from '../config';
@@ -33,18 +34,29 @@ export async function startSagaWorker(deps: {
     { accountId: config.MERCHANT_ACCOUNT_ID, ownerId: 'merchant' },
     { commandId: `bootstrap/merchant-account/${config.MERCHANT_ACCOUNT_ID}` },
   );
-  const connection = await connectWorker({ address: deps.temporalAddress, namespace: config.TEMPORAL_NAMESPACE });
+  const real = createActivities({
+    commands,
+    eventStore: deps.eventStore,
+    unservedCountries: config.UNSERVED_COUNTRIES,
+  });
+  const activities =
+    config.FAULT_INJECTION === 'enabled' ? withFaultInjection(real, deps.pool) : real;
+  if (config.FAULT_INJECTION === 'enabled')
+    logger.warn('fault injection is enabled: rows in fault_injections break activities');
+  const connection = await connectWorker({
+    address: deps.temporalAddress,
+    namespace: config.TEMPORAL_NAMESPACE,
+  });
   const worker = await createSagaWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    activities: createActivities({
-      commands,
-      eventStore: deps.eventStore,
-      unservedCountries: config.UNSERVED_COUNTRIES,
-    }),
+    activities,
   });
-  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'saga worker running');
+  logger.info(
+    { taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE },
+    'saga worker running',
+  );
   const done = worker.run().finally(() => connection.close());
   return {
     done,

@@ -1,0 +1,321 @@
+import type { ClientBase } from 'pg';
+import type { EventStore, RecordedEvent } from '../eventstore';
+import { readCheckpoint, type CheckpointRow } from './checkpoints';
+import { generationTable, type Projection } from './types';
+
+/** Which generation a step writes: the active one, or the one a rebuild is building. */
+export type StepMode = 'live' | 'rebuild';
+
+export interface EngineOptions {
+  /** Events read per step and applied in one transaction with one checkpoint update. */
+  batchSize: number;
+  /** Attempts per failing event before the projection stops there. */
+  maxAttempts: number;
+  /** First retry delay; doubles per attempt (capped at 30 s). */
+  retryBaseMs: number;
+  /** Test hook: runs after the handler, before the checkpoint update and commit. */
+  beforeCheckpoint?: (projection: string, events: readonly RecordedEvent[]) => void | Promise<void>;
+  log: (message: string, error?: unknown) => void;
+  /** Tells a waiting retry to give up (runner stopping). */
+  isStopped?: () => boolean;
+}
+
+export interface StepResult {
+  /** 'empty': nothing new; 'stale': someone else moved the checkpoint, read again. */
+  outcome: 'empty' | 'applied' | 'stale';
+  /** Events handed to the handler (committed). */
+  applied: number;
+}
+
+/** The projection gave up on an event; its checkpoint stays just before it. */
+export class ProjectionFailedError extends Error {
+  override readonly name = 'ProjectionFailedError';
+  constructor(
+    readonly projection: string,
+    readonly position: bigint,
+    override readonly cause: unknown,
+  ) {
+    super(`projection ${projection} failed at position ${position}: ${messageOf(cause)}`);
+  }
+}
+
+class StaleCheckpoint extends Error {}
+
+export const messageOf = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Cursor {
+  table: string;
+  position: bigint;
+  generation: number;
+}
+
+function cursorOf(checkpoint: CheckpointRow, mode: StepMode): Cursor | undefined {
+  if (mode === 'live') {
+    return {
+      table: generationTable(checkpoint.name, checkpoint.generation),
+      position: checkpoint.position,
+      generation: checkpoint.generation,
+    };
+  }
+  if (checkpoint.rebuildGeneration === null || checkpoint.rebuildPosition === null)
+    return undefined;
+  return {
+    table: generationTable(checkpoint.name, checkpoint.rebuildGeneration),
+    position: checkpoint.rebuildPosition,
+    generation: checkpoint.rebuildGeneration,
+  };
+}
+
+async function inTransaction<T>(conn: ClientBase, work: () => Promise<T>): Promise<T> {
+  await conn.query('BEGIN');
+  try {
+    const result = await work();
+    await conn.query('COMMIT');
+    return result;
+  } catch (error) {
+    await conn.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * One catch-up step: reads the next batch after the checkpoint (outside any transaction,
+ * so no transaction of ours holds readers back while we read), then in one short
+ * transaction locks the checkpoint row, checks nobody moved it, applies the events and
+ * advances the checkpoint. A crash anywhere before COMMIT leaves both untouched.
+ */
+export async function runStep(
+  conn: ClientBase,
+  store: EventStore,
+  projection: Projection,
+  mode: StepMode,
+  options: EngineOptions,
+): Promise<StepResult> {
+  const checkpoint = await readCheckpoint(conn, projection.name);
+  if (!checkpoint) throw new Error(`no checkpoint row for projection ${projection.name}`);
+  const cursor = cursorOf(checkpoint, mode);
+  if (!cursor) return { outcome: 'empty', applied: 0 };
+  const { events, lastPosition } = await store.readAll({
+    after: cursor.position,
+    limit: options.batchSize,
+    eventTypes: projection.eventTypes,
+  });
+  if (lastPosition === cursor.position) return { outcome: 'empty', applied: 0 };
+
+  try {
+    await applyInTransaction(conn, projection, mode, cursor, events, lastPosition, options);
+    return { outcome: 'applied', applied: events.length };
+  } catch (error) {
+    if (error instanceof StaleCheckpoint) return { outcome: 'stale', applied: 0 };
+    if (events.length === 0) throw error; // only the checkpoint update failed: retry later
+    options.log(
+      `projection ${projection.name}: batch failed, retrying event by event: ${messageOf(error)}`,
+    );
+  }
+
+  // Find the failing event: apply one event per transaction, retrying each with backoff.
+  let position = cursor.position;
+  let applied = 0;
+  try {
+    for (const event of events) {
+      await applyWithRetry(conn, projection, mode, { ...cursor, position }, event, options);
+      position = event.globalPosition;
+      applied++;
+    }
+    if (position !== lastPosition) {
+      await applyInTransaction(
+        conn,
+        projection,
+        mode,
+        { ...cursor, position },
+        [],
+        lastPosition,
+        options,
+      );
+    }
+  } catch (error) {
+    if (error instanceof StaleCheckpoint) return { outcome: 'stale', applied };
+    throw error;
+  }
+  return { outcome: 'applied', applied };
+}
+
+async function applyWithRetry(
+  conn: ClientBase,
+  projection: Projection,
+  mode: StepMode,
+  cursor: Cursor,
+  event: RecordedEvent,
+  options: EngineOptions,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await applyInTransaction(
+        conn,
+        projection,
+        mode,
+        cursor,
+        [event],
+        event.globalPosition,
+        options,
+      );
+      return;
+    } catch (error) {
+      if (error instanceof StaleCheckpoint) throw error;
+      if (attempt >= options.maxAttempts || options.isStopped?.()) {
+        await recordFailure(conn, projection.name, event.globalPosition, error).catch(
+          (recordError: unknown) =>
+            options.log('could not record a projection failure', recordError),
+        );
+        throw new ProjectionFailedError(projection.name, event.globalPosition, error);
+      }
+      const delay = Math.min(30_000, options.retryBaseMs * 2 ** (attempt - 1));
+      options.log(
+        `projection ${projection.name}: event ${event.globalPosition} failed (attempt ${attempt}/${options.maxAttempts}), retrying in ${delay} ms: ${messageOf(error)}`,
+      );
+      await sleep(delay);
+    }
+  }
+}
+
+async function applyInTransaction(
+  conn: ClientBase,
+  projection: Projection,
+  mode: StepMode,
+  cursor: Cursor,
+  events: readonly RecordedEvent[],
+  nextPosition: bigint,
+  options: EngineOptions,
+): Promise<void> {
+  await inTransaction(conn, async () => {
+    const locked = await readCheckpoint(conn, projection.name, true);
+    const current = locked && cursorOf(locked, mode);
+    if (
+      !current ||
+      current.position !== cursor.position ||
+      current.generation !== cursor.generation
+    ) {
+      throw new StaleCheckpoint();
+    }
+    for (const event of events) await projection.handle(conn, event, cursor.table);
+    await options.beforeCheckpoint?.(projection.name, events);
+    if (mode === 'live') {
+      await conn.query(
+        `UPDATE projection_checkpoints
+            SET position = $2, error_position = NULL, error_message = NULL, updated_at = now()
+          WHERE name = $1`,
+        [projection.name, nextPosition.toString()],
+      );
+    } else {
+      await conn.query(
+        `UPDATE projection_checkpoints
+            SET rebuild_position = $2, error_position = NULL, error_message = NULL, updated_at = now()
+          WHERE name = $1`,
+        [projection.name, nextPosition.toString()],
+      );
+    }
+  });
+}
+
+async function recordFailure(
+  conn: ClientBase,
+  name: string,
+  position: bigint,
+  error: unknown,
+): Promise<void> {
+  await conn.query(
+    `UPDATE projection_checkpoints
+        SET error_position = $2, error_message = $3, events_per_second = 0, updated_at = now()
+      WHERE name = $1`,
+    [name, position.toString(), messageOf(error).slice(0, 2000)],
+  );
+}
+
+/** Records a recent throughput figure for status reports. */
+export async function recordRate(conn: ClientBase, name: string, eventsPerSecond: number) {
+  await conn.query(
+    'UPDATE projection_checkpoints SET events_per_second = $2, updated_at = now() WHERE name = $1',
+    [name, eventsPerSecond],
+  );
+}
+
+/**
+ * Starts a rebuild: a fresh generation table, its own checkpoint at 0. An unfinished
+ * earlier rebuild (its process died) is dropped and started afresh.
+ */
+export async function beginRebuild(conn: ClientBase, projection: Projection): Promise<number> {
+  return inTransaction(conn, async () => {
+    const checkpoint = await readCheckpoint(conn, projection.name, true);
+    if (!checkpoint) throw new Error(`no checkpoint row for projection ${projection.name}`);
+    if (checkpoint.rebuildGeneration !== null) {
+      await conn.query(
+        `DROP TABLE IF EXISTS ${generationTable(projection.name, checkpoint.rebuildGeneration)}`,
+      );
+    }
+    const generation = Math.max(checkpoint.generation, checkpoint.rebuildGeneration ?? 0) + 1;
+    const table = generationTable(projection.name, generation);
+    await conn.query(`DROP TABLE IF EXISTS ${table}`);
+    await projection.createTables(conn, table);
+    await conn.query(
+      `UPDATE projection_checkpoints
+          SET rebuild_generation = $2, rebuild_version = $3, rebuild_position = 0,
+              error_position = NULL, error_message = NULL, updated_at = now()
+        WHERE name = $1`,
+      [projection.name, generation, projection.version],
+    );
+    return generation;
+  });
+}
+
+/**
+ * Switches readers to the rebuilt generation when it has caught up: in one transaction
+ * the view is repointed, the checkpoint takes the rebuild's position and the old tables
+ * go. Returns false (nothing changed) when there are still events to apply.
+ */
+export async function trySwitchOver(
+  conn: ClientBase,
+  store: EventStore,
+  projection: Projection,
+): Promise<boolean> {
+  return inTransaction(conn, async () => {
+    const checkpoint = await readCheckpoint(conn, projection.name, true);
+    if (
+      !checkpoint ||
+      checkpoint.rebuildGeneration === null ||
+      checkpoint.rebuildPosition === null
+    ) {
+      throw new Error(`projection ${projection.name} has no rebuild in progress`);
+    }
+    const next = await store.readAll({
+      after: checkpoint.rebuildPosition,
+      limit: 1,
+      eventTypes: projection.eventTypes,
+    });
+    if (next.lastPosition !== checkpoint.rebuildPosition) return false;
+    const table = generationTable(projection.name, checkpoint.rebuildGeneration);
+    await conn.query('SAVEPOINT switch_view');
+    try {
+      await conn.query(`CREATE OR REPLACE VIEW ${projection.name} AS SELECT * FROM ${table}`);
+    } catch {
+      // The new version changed the columns in a way a view replacement cannot follow.
+      await conn.query('ROLLBACK TO SAVEPOINT switch_view');
+      await conn.query(`DROP VIEW ${projection.name}`);
+      await conn.query(`CREATE VIEW ${projection.name} AS SELECT * FROM ${table}`);
+    }
+    await conn.query(
+      `UPDATE projection_checkpoints
+          SET generation = rebuild_generation, version = rebuild_version, position = rebuild_position,
+              rebuild_generation = NULL, rebuild_version = NULL, rebuild_position = NULL,
+              error_position = NULL, error_message = NULL, updated_at = now()
+        WHERE name = $1`,
+      [projection.name],
+    );
+    await conn.query(
+      `DROP TABLE IF EXISTS ${generationTable(projection.name, checkpoint.generation)}`,
+    );
+    return true;
+  });
+}

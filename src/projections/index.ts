@@ -1,0 +1,21 @@
+export { ALL_PROJECTIONS } from './all';
+export type { Projection } from './types';
+export { generationTable } from './types';
+export { ProjectionRunner, EVENTS_CHANNEL, type ProjectionRunnerOptions } from './runner';
+export { createInlineProjector, type InlineProjector } from './inline';
+export { getProjectionStatuses, type ProjectionState, type ProjectionStatus } from './status';
+export {
+  rebuildProjection,
+  RebuildInProgressError,
+  UnknownProjectionError,
+  type RebuildOptions,
+  type RebuildProgress,
+  type RebuildResult,
+} from './rebuild';
+export { ensureProjection, projectionOwnerPid } from './checkpoints';
+export { ProjectionFailedError } from './engine';
+export { accountBalanceProjection } from './readModels/accountBalance';
+export { inventoryLevelProjection } from './readModels/inventoryLevel';
+export { orderSummaryProjection } from './readModels/orderSummary';
+export { transferSummaryProjection } from './readModels/transferSummary';
+export * from './queries';

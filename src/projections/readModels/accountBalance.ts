@@ -1,0 +1,62 @@
+import type { ClientBase } from 'pg';
+import type { AccountEvent } from '../../domain/account';
+import { ACCOUNT_EVENT_TYPES } from '../../domain/account';
+import type { RecordedEvent, SqlExecutor } from '../../eventstore';
+import type { Projection } from '../types';
+
+/** Balance and status per account (stream `account-<id>`). */
+export const accountBalanceProjection: Projection = {
+  name: 'account_balance',
+  version: 1,
+  eventTypes: ACCOUNT_EVENT_TYPES,
+
+  async createTables(db: SqlExecutor, table: string) {
+    await db.query(`CREATE TABLE IF NOT EXISTS ${table} (
+      account_id      text        PRIMARY KEY,
+      owner_id        text        NOT NULL,
+      balance         bigint      NOT NULL,
+      status          text        NOT NULL,
+      version         integer     NOT NULL,
+      last_changed_at timestamptz NOT NULL,
+      last_position   bigint      NOT NULL
+    )`);
+  },
+
+  async handle(db: ClientBase, recorded: RecordedEvent, table: string) {
+    const event = recorded as unknown as AccountEvent;
+    const position = recorded.globalPosition.toString();
+    if (event.type === 'AccountOpened') {
+      if (recorded.version !== 1) return;
+      await db.query(
+        `INSERT INTO ${table} (account_id, owner_id, balance, status, version, last_changed_at, last_position)
+         VALUES ($1, $2, 0, 'OPEN', 1, $3, $4) ON CONFLICT (account_id) DO NOTHING`,
+        [event.data.accountId, event.data.ownerId, recorded.createdAt, position],
+      );
+      return;
+    }
+    if (recorded.version === 1) return; // a stream must start with AccountOpened
+    // Every event of the stream bumps the version (the chain must not break); only some
+    // change the figures. Unknown future types just bump the version.
+    let balance: number | null = null;
+    let status: string | null = null;
+    switch (event.type) {
+      case 'FundsDeposited':
+      case 'AccountDebited':
+      case 'AccountCredited':
+        balance = event.data.balanceAfter;
+        break;
+      case 'AccountFrozen':
+        status = 'FROZEN';
+        break;
+      default:
+        break;
+    }
+    await db.query(
+      `UPDATE ${table}
+          SET balance = coalesce($3, balance), status = coalesce($4, status),
+              version = $2, last_changed_at = $5, last_position = $6
+        WHERE account_id = $1 AND version = $2 - 1`,
+      [event.data.accountId, recorded.version, balance, status, recorded.createdAt, position],
+    );
+  },
+};

@@ -1,0 +1,276 @@
+import { Client, type Pool } from 'pg';
+import { PostgresEventStore, type EventStore, type RecordedEvent } from '../eventstore';
+import { ALL_PROJECTIONS } from './all';
+import {
+  advisoryUnlock,
+  ensureProjection,
+  ownerLockKey,
+  readCheckpoint,
+  rebuildLockKey,
+  tryAdvisoryLock,
+} from './checkpoints';
+import { messageOf, ProjectionFailedError, recordRate, runStep } from './engine';
+import { engineOptions, runRebuild } from './rebuild';
+import type { Projection } from './types';
+
+/** The channel append_to_stream notifies (see the event-store migration). */
+export const EVENTS_CHANNEL = 'sagaflow_events';
+
+export interface ProjectionRunnerOptions {
+  pool: Pool;
+  eventStore?: EventStore;
+  projections?: readonly Projection[];
+  /** Events per transaction (default 1000). */
+  batchSize?: number;
+  /** Fallback poll when no notification arrives, also the takeover period (default 1000 ms). */
+  pollIntervalMs?: number;
+  /** Attempts per failing event before the projection stops (default 5). */
+  maxAttempts?: number;
+  /** First retry delay, doubling per attempt (default 200 ms). */
+  retryBaseMs?: number;
+  /** Opens a dedicated connection (one per projection plus one for LISTEN). */
+  connect?: () => Promise<Client>;
+  /** Test hook: after the handler ran, before the checkpoint is written and committed. */
+  beforeCheckpoint?: (projection: string, events: readonly RecordedEvent[]) => void | Promise<void>;
+  log?: (message: string, error?: unknown) => void;
+}
+
+interface Worker {
+  projection: Projection;
+  wakePending: boolean;
+  wake?: () => void;
+  done?: Promise<void>;
+  owned: boolean;
+  failed: boolean;
+  recent: Array<{ at: number; events: number }>;
+  lastRateWrite: number;
+}
+
+const RATE_WINDOW_MS = 10_000;
+
+/**
+ * Catch-up runner: one loop per projection, each on a dedicated connection that holds the
+ * projection's session-level advisory lock (one owner at a time across processes) and runs
+ * its short batch transactions. When that connection dies, the lock goes with it and
+ * another runner takes over within a poll interval. Loops wake on LISTEN sagaflow_events,
+ * re-read until nothing is left, and poll as a fallback.
+ */
+export class ProjectionRunner {
+  private readonly pool: Pool;
+  private readonly store: EventStore;
+  private readonly pollIntervalMs: number;
+  private readonly workers: Worker[];
+  private readonly log: (message: string, error?: unknown) => void;
+  private listener: Client | undefined;
+  private listenerRetry: NodeJS.Timeout | undefined;
+  private stopped = true;
+
+  constructor(private readonly options: ProjectionRunnerOptions) {
+    this.pool = options.pool;
+    this.store = options.eventStore ?? new PostgresEventStore(options.pool);
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.log = options.log ?? (() => {});
+    this.workers = (options.projections ?? ALL_PROJECTIONS).map((projection) => ({
+      projection,
+      wakePending: false,
+      owned: false,
+      failed: false,
+      recent: [],
+      lastRateWrite: 0,
+    }));
+  }
+
+  /** Names of the projections this runner currently owns. */
+  get owned(): string[] {
+    return this.workers.filter((w) => w.owned).map((w) => w.projection.name);
+  }
+
+  async start(): Promise<void> {
+    if (!this.stopped) return;
+    this.stopped = false;
+    // Checkpoint rows, tables and views exist once start() resolves (status works at once).
+    const client = await this.pool.connect();
+    try {
+      for (const worker of this.workers) await ensureProjection(client, worker.projection);
+    } finally {
+      client.release();
+    }
+    await this.listen();
+    for (const worker of this.workers) worker.done = this.loop(worker);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.listenerRetry);
+    for (const worker of this.workers) worker.wake?.();
+    await Promise.all(this.workers.map((worker) => worker.done ?? Promise.resolve()));
+    const listener = this.listener;
+    this.listener = undefined;
+    await listener?.end().catch(() => undefined);
+  }
+
+  /** Wakes every loop (as a notification would). */
+  wakeAll(): void {
+    for (const worker of this.workers) {
+      worker.wakePending = true;
+      worker.wake?.();
+    }
+  }
+
+  private connect(): Promise<Client> {
+    if (this.options.connect) return this.options.connect();
+    const client = new Client({ ...this.pool.options, application_name: 'sagaflow-projector' });
+    return client.connect().then(() => client);
+  }
+
+  private async listen(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const client = await this.connect();
+      client.on('notification', () => this.wakeAll());
+      client.on('error', (error) => {
+        this.log('projection runner: LISTEN connection lost; polling until it is back', error);
+        if (this.listener === client) this.listener = undefined;
+        client.end().catch(() => undefined);
+        this.listenerRetry = setTimeout(() => void this.listen(), this.pollIntervalMs);
+      });
+      await client.query(`LISTEN ${EVENTS_CHANNEL}`);
+      if (this.stopped) {
+        await client.end();
+        return;
+      }
+      this.listener = client;
+      // Anything appended while we were not listening is picked up by this wake-up.
+      this.wakeAll();
+    } catch (error) {
+      this.log('projection runner: could not LISTEN; polling', error);
+      this.listenerRetry = setTimeout(() => void this.listen(), this.pollIntervalMs);
+    }
+  }
+
+  private wait(worker: Worker): Promise<void> {
+    if (worker.wakePending || this.stopped) {
+      worker.wakePending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, this.pollIntervalMs);
+      function done() {
+        clearTimeout(timer);
+        worker.wake = undefined;
+        worker.wakePending = false;
+        resolve();
+      }
+      worker.wake = done;
+    });
+  }
+
+  private async loop(worker: Worker): Promise<void> {
+    const { projection } = worker;
+    const options = engineOptions({
+      ...(this.options.batchSize !== undefined && { batchSize: this.options.batchSize }),
+      ...(this.options.maxAttempts !== undefined && { maxAttempts: this.options.maxAttempts }),
+      ...(this.options.retryBaseMs !== undefined && { retryBaseMs: this.options.retryBaseMs }),
+      ...(this.options.beforeCheckpoint && { beforeCheckpoint: this.options.beforeCheckpoint }),
+      isStopped: () => this.stopped,
+      log: this.log,
+    });
+    let conn: Client | undefined;
+    let broken = false;
+    const drop = async () => {
+      const old = conn;
+      conn = undefined;
+      if (worker.owned) this.log(`projection ${projection.name}: lost ownership`);
+      worker.owned = false;
+      await old?.end().catch(() => undefined);
+    };
+
+    while (!this.stopped) {
+      try {
+        if (conn && broken) await drop();
+        if (!conn) {
+          broken = false;
+          const client = await this.connect();
+          client.on('error', () => {
+            broken = true;
+          });
+          client.on('end', () => {
+            broken = true;
+          });
+          conn = client;
+        }
+        if (!worker.owned) {
+          await ensureProjection(conn, projection);
+          worker.owned = await tryAdvisoryLock(conn, ownerLockKey(projection.name));
+          if (!worker.owned) {
+            await this.wait(worker);
+            continue;
+          }
+          worker.failed = false;
+          this.log(`projection ${projection.name}: owned by this runner`);
+        }
+        if (worker.failed) {
+          await this.wait(worker);
+          continue;
+        }
+        const checkpoint = await readCheckpoint(conn, projection.name);
+        if (checkpoint && checkpoint.version !== projection.version) {
+          await this.rebuildForNewVersion(conn, projection, options);
+          continue;
+        }
+        const step = await runStep(conn, this.store, projection, 'live', options);
+        await this.trackRate(conn, worker, step.applied);
+        if (step.outcome === 'empty') await this.wait(worker);
+      } catch (error) {
+        if (error instanceof ProjectionFailedError) {
+          worker.failed = true;
+          this.log(error.message, error.cause);
+          continue;
+        }
+        if (this.stopped) break;
+        this.log(`projection ${projection.name}: ${messageOf(error)}; retrying`, error);
+        broken = true;
+        await this.wait(worker);
+      }
+    }
+    if (conn && worker.owned && !broken) {
+      await advisoryUnlock(conn, ownerLockKey(projection.name)).catch(() => undefined);
+    }
+    await drop();
+  }
+
+  /** A new projection version: rebuild into a fresh generation while the old one serves. */
+  private async rebuildForNewVersion(
+    conn: Client,
+    projection: Projection,
+    options: ReturnType<typeof engineOptions>,
+  ): Promise<void> {
+    const key = rebuildLockKey(projection.name);
+    if (!(await tryAdvisoryLock(conn, key))) {
+      await new Promise((resolve) => setTimeout(resolve, this.pollIntervalMs)); // a CLI rebuild runs
+      return;
+    }
+    try {
+      this.log(`projection ${projection.name}: version ${projection.version} needs a rebuild`);
+      await runRebuild(conn, this.store, projection, options);
+    } finally {
+      await advisoryUnlock(conn, key).catch(() => undefined);
+    }
+  }
+
+  private async trackRate(conn: Client, worker: Worker, applied: number): Promise<void> {
+    const now = Date.now();
+    if (applied > 0) worker.recent.push({ at: now, events: applied });
+    while (worker.recent.length > 0 && worker.recent[0]!.at < now - RATE_WINDOW_MS) {
+      worker.recent.shift();
+    }
+    if (now - worker.lastRateWrite < 1000 && applied > 0) return;
+    if (applied === 0 && worker.lastRateWrite === -1) return; // already reported idle
+    const events = worker.recent.reduce((sum, entry) => sum + entry.events, 0);
+    const span = Math.max(1000, now - (worker.recent[0]?.at ?? now));
+    const rate = events === 0 ? 0 : (events * 1000) / span;
+    await recordRate(conn, worker.projection.name, rate);
+    worker.lastRateWrite = rate === 0 ? -1 : now;
+  }
+}

@@ -1,0 +1,101 @@
+import type { Pool } from 'pg';
+import type { SqlExecutor } from '../eventstore';
+import { ALL_PROJECTIONS } from './all';
+import {
+  ownerLockKey,
+  readCheckpoints,
+  advisoryLockHolder,
+  type CheckpointRow,
+} from './checkpoints';
+import type { Projection } from './types';
+
+export type ProjectionState = 'running' | 'rebuilding' | 'failed' | 'idle';
+
+export interface ProjectionStatus {
+  name: string;
+  version: number;
+  generation: number;
+  /** Global position applied up to (decimal string: positions are bigint). */
+  checkpoint: string;
+  /** Events of the projection's types readable after the checkpoint. */
+  lagEvents: number;
+  /** Age of the oldest unprocessed event, 0 when caught up. */
+  lagSeconds: number;
+  /** Recent throughput of the owning runner. */
+  eventsPerSecond: number;
+  /** failed: stopped at `error.position`; rebuilding: a new generation is being built;
+   *  running: a runner owns it; idle: no runner owns it. */
+  state: ProjectionState;
+  error: { position: string; message: string } | null;
+  /** Progress of a rebuild in progress, else null. */
+  rebuild: { generation: number; version: number; checkpoint: string } | null;
+}
+
+/** A rate not refreshed for this long is stale: the runner is gone or idle. */
+const RATE_STALE_MS = 15_000;
+
+export async function getProjectionStatuses(
+  pool: Pool | SqlExecutor,
+  projections: readonly Projection[] = ALL_PROJECTIONS,
+): Promise<ProjectionStatus[]> {
+  const checkpoints = await readCheckpoints(pool);
+  const typesByName = new Map(projections.map((p) => [p.name, p.eventTypes]));
+  return Promise.all(
+    checkpoints
+      .filter((checkpoint) => projections.length === 0 || typesByName.has(checkpoint.name))
+      .map((checkpoint) => statusOf(pool, checkpoint, typesByName.get(checkpoint.name))),
+  );
+}
+
+async function statusOf(
+  db: SqlExecutor,
+  checkpoint: CheckpointRow,
+  eventTypes: readonly string[] | undefined,
+): Promise<ProjectionStatus> {
+  // Same order as readAll: after the checkpoint's (transaction_id, global_position) pair,
+  // only finished transactions.
+  const lag = await db.query<{ events: string; oldest_age: number | null }>(
+    `WITH checkpoint AS (
+       SELECT coalesce((SELECT transaction_id FROM events WHERE global_position = $1), '0'::xid8) AS tx
+     )
+     SELECT count(*) AS events,
+            extract(epoch FROM (clock_timestamp() - min(created_at)))::float8 AS oldest_age
+       FROM events, checkpoint
+      WHERE (transaction_id, global_position) > (checkpoint.tx, $1::bigint)
+        AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        AND ($2::text[] IS NULL OR event_type = ANY($2))`,
+    [checkpoint.position.toString(), eventTypes ?? null],
+  );
+  const owner = await advisoryLockHolder(db, ownerLockKey(checkpoint.name));
+  const state: ProjectionState =
+    checkpoint.errorPosition !== null
+      ? 'failed'
+      : checkpoint.rebuildGeneration !== null
+        ? 'rebuilding'
+        : owner !== null
+          ? 'running'
+          : 'idle';
+  const fresh = Date.now() - checkpoint.updatedAt.getTime() < RATE_STALE_MS;
+  return {
+    name: checkpoint.name,
+    version: checkpoint.version,
+    generation: checkpoint.generation,
+    checkpoint: checkpoint.position.toString(),
+    lagEvents: Number(lag.rows[0]?.events ?? 0),
+    lagSeconds: Math.max(0, lag.rows[0]?.oldest_age ?? 0),
+    eventsPerSecond: fresh && state !== 'failed' ? checkpoint.eventsPerSecond : 0,
+    state,
+    error:
+      checkpoint.errorPosition === null
+        ? null
+        : { position: checkpoint.errorPosition.toString(), message: checkpoint.errorMessage ?? '' },
+    rebuild:
+      checkpoint.rebuildGeneration === null
+        ? null
+        : {
+            generation: checkpoint.rebuildGeneration,
+            version: checkpoint.rebuildVersion ?? checkpoint.version,
+            checkpoint: (checkpoint.rebuildPosition ?? 0n).toString(),
+          },
+  };
+}

@@ -1,0 +1,39 @@
+import type { ClientBase } from 'pg';
+import type { RecordedEvent, SqlExecutor } from '../eventstore';
+
+/**
+ * A projection keeps one read model up to date. Its rows live in `<name>_g<generation>`
+ * tables; readers use the view `<name>`, which a rebuild repoints in one transaction.
+ *
+ * `handle` runs inside a transaction it is given (a pg PoolClient or Client) and must be
+ * idempotent: every row keyed by a stream records the stream version it reflects, and an
+ * event is applied only when `event.version === row.version + 1` (or the row is absent and
+ * the version is 1). Inline and catch-up projection can then both deliver the same event.
+ * A projection must therefore handle every event type of the streams it keys rows by.
+ */
+export interface Projection {
+  /** Lower-case SQL identifier; also the name of the view readers query. */
+  readonly name: string;
+  /** Bump to rebuild from position 0 (new logic or new columns). */
+  readonly version: number;
+  readonly eventTypes: readonly string[];
+  /** Creates the table(s) of one generation; `table` is e.g. `order_summary_g2`. */
+  createTables(db: SqlExecutor, table: string): Promise<void>;
+  /** Applies one event to `table` inside the caller's transaction. */
+  handle(db: ClientBase, event: RecordedEvent, table: string): Promise<void>;
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,40}$/;
+
+export function assertProjectionName(name: string): void {
+  if (!IDENTIFIER.test(name)) {
+    throw new Error(`projection name ${JSON.stringify(name)} must match ${IDENTIFIER}`);
+  }
+}
+
+export const generationTable = (name: string, generation: number): string => {
+  assertProjectionName(name);
+  if (!Number.isInteger(generation) || generation < 1)
+    throw new Error(`bad generation ${generation}`);
+  return `${name}_g${generation}`;
+};
