@@ -38,10 +38,11 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
   let cancelReason: string | undefined;
   let retryRequested = false;
 
+  const cancelRefusal = () =>
+    `order ${orderId} is ${saga.status}: the payment was taken, so it can no longer be cancelled`;
   const refuseCancel = () => {
-    saga.view.cancelRefusedReason = `order ${orderId} is ${saga.status}: the payment was taken, so it can no longer be cancelled`;
+    saga.view.cancelRefusedReason = cancelRefusal();
     saga.publish();
-    return saga.view.cancelRefusedReason;
   };
 
   setHandler(statusQuery, () => saga.view);
@@ -59,8 +60,10 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
       return Promise.resolve({ accepted: true as const });
     },
     {
+      // Validators must not change state: a rejected update leaves no trace in history, so
+      // a change made here would vanish on replay. The caller gets the reason instead.
       validator: (_args: { reason?: string }) => {
-        if (pivotReached) throw new Error(refuseCancel());
+        if (pivotReached) throw new Error(cancelRefusal());
       },
     },
   );
