@@ -12,7 +12,9 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL, 'worker');
   if (!config.DATABASE_URL || !config.TEMPORAL_ADDRESS) {
-    throw new Error('start:worker needs DATABASE_URL and TEMPORAL_ADDRESS (npm start runs everything embedded)');
+    throw new Error(
+      'start:worker needs DATABASE_URL and TEMPORAL_ADDRESS (npm start runs everything embedded)',
+    );
   }
   installTemporalRuntime({ logLevel: config.LOG_LEVEL, metricsPort: config.METRICS_PORT });
   await migrate(config.DATABASE_URL);

@@ -22,7 +22,9 @@ export function installTemporalRuntime(options: { logLevel: string; metricsPort:
   Runtime.install({
     logger: new DefaultLogger(SDK_LEVELS[options.logLevel] ?? 'INFO'),
     ...(options.metricsPort > 0 && {
-      telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${options.metricsPort}` } } },
+      telemetryOptions: {
+        metrics: { prometheus: { bindAddress: `127.0.0.1:${options.metricsPort}` } },
+      },
     }),
     // The process decides when to stop (graceful shutdown in main/worker entry points).
     shutdownSignals: [],
