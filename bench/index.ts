@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../src/infra/embeddedPostgres';
 import { eventStoreSuite } from './eventStore.bench';
+import { httpSuite } from './http.bench';
 import { projectionsSuite } from './projections.bench';
 import { sagasSuite } from './sagas.bench';
 import { mergeResults, RESULTS_FILE } from './results';
@@ -18,7 +19,7 @@ import type { BenchContext, BenchEntries, BenchSuite } from './support/suite';
 import { renderTable } from './support/table';
 
 /** Every suite, in run order. A new suite is one more line here. */
-const SUITES: readonly BenchSuite[] = [eventStoreSuite, sagasSuite, projectionsSuite];
+const SUITES: readonly BenchSuite[] = [eventStoreSuite, sagasSuite, projectionsSuite, httpSuite];
 
 const EMBEDDED_PORT = 54330;
 const EMBEDDED_DATA_DIR = path.join(__dirname, '..', '.data', 'bench-postgres');

@@ -130,8 +130,12 @@ function decodeCursor(raw: string): OrderCursor {
       parsed &&
       typeof parsed === 'object' &&
       typeof (parsed as OrderCursor).p === 'string' &&
-      /^-?\d{1,20}$/.test((parsed as OrderCursor).p) &&
-      typeof (parsed as OrderCursor).o === 'string'
+      // Microseconds since 1970, within what to_timestamp accepts (until year ~2286).
+      /^\d{1,16}$/.test((parsed as OrderCursor).p) &&
+      typeof (parsed as OrderCursor).o === 'string' &&
+      // An order id: Postgres text cannot hold NUL, and ids are short.
+      (parsed as OrderCursor).o.length <= 200 &&
+      !(parsed as OrderCursor).o.includes(String.fromCharCode(0))
     ) {
       return parsed as OrderCursor;
     }

@@ -67,7 +67,10 @@ export class SagaHarness {
       UNSERVED_COUNTRIES: 'KP,XX',
       ...this.options.config,
     });
-    this.commands = new CommandHandler(this.db.eventStore, this.options.commandHandlerOptions?.(this.db));
+    this.commands = new CommandHandler(
+      this.db.eventStore,
+      this.options.commandHandlerOptions?.(this.db),
+    );
     this.direct = new DirectCommands(this.commands);
     const real = createActivities({
       commands: this.commands,

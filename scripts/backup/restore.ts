@@ -1,0 +1,300 @@
+/**
+ * `npm run restore -- <file>`: restores a backup (backup.ts) into DATABASE_URL, which must
+ * be EMPTY (a fresh database, or a migrated one with no data): a restore never merges.
+ *
+ * 1. Checks the target is empty and the backup's migrations are all known to this code.
+ * 2. Runs the migrations.
+ * 3. Loads every section in ONE transaction (a failed or truncated restore leaves nothing
+ *    behind: events cannot be deleted afterwards), checks the row counts against the
+ *    file's trailer, and moves the global_position sequence past the highest restored one.
+ * 4. Rebuilds every projection from scratch, so read models and checkpoints are valid.
+ *
+ * TRANSACTION IDS. Catch-up readers order events by (transaction_id, global_position) and
+ * only hand out rows whose transaction_id is below pg_snapshot_xmin(pg_current_snapshot())
+ * (src/eventstore/schema/readAll.ts). The source's transaction ids mean nothing in the
+ * target cluster: kept as they are, a restored row could carry an xid far above the new
+ * cluster's counter, so (a) it would stay invisible to readers until the counter got there
+ * and (b) new appends (smaller xids) would sort BEFORE it, so a reader checkpointed on a
+ * restored event would skip every new event. So every restored event gets transaction_id
+ * '1'::xid8 (the bootstrap xid: below every real transaction, hence visible at once and
+ * ordered before anything appended later). Among themselves restored events then order by
+ * global_position, which keeps each stream's versions in order (appends to a stream are
+ * serialized by its lock, so a later version always has a higher position). Appends after
+ * the restore get real xids (> 1) and positions above the restored maximum (the identity
+ * sequence is reset), so they sort after all restored history. A reader's checkpoint from
+ * the SOURCE database may not be reused (cross-stream order can differ from the source's
+ * (xid, position) order): projections are rebuilt from position 0, and external consumers
+ * must re-read from 0 too.
+ */
+import { Client, Pool } from 'pg';
+import { readdir } from 'node:fs/promises';
+import { migrate } from '../../src/eventstore';
+import { MIGRATIONS_DIR } from '../../src/eventstore/migrate';
+import { ALL_PROJECTIONS, rebuildProjection, type RebuildResult } from '../../src/projections';
+import {
+  BACKUP_TABLES,
+  FORMAT,
+  FORMAT_VERSION,
+  quoteIdent,
+  readBackupLines,
+  type BackupHeader,
+  type SectionEnd,
+  type SectionStart,
+  type Trailer,
+} from './format';
+
+export interface RestoreOptions {
+  /** Rows per INSERT (default 5000). */
+  batchRows?: number;
+  /** Skip the projection rebuild (then run `npm run projections` yourself). */
+  skipRebuild?: boolean;
+  log?: (message: string) => void;
+}
+
+export interface RestoreResult {
+  rows: Record<string, number>;
+  maxGlobalPosition: string | null;
+  loadSeconds: number;
+  rebuildSeconds: number;
+  rebuilt: RebuildResult[];
+}
+
+export class RestoreRefusedError extends Error {
+  override readonly name = 'RestoreRefusedError';
+}
+
+/** Tables the migrations fill themselves; every other table must be empty. */
+const SEEDED_BY_MIGRATIONS = new Set(['pgmigrations', 'projection_checkpoints']);
+
+/** Refuses unless every table of the target (any schema but the system ones) is empty. */
+export async function assertEmptyDatabase(db: Client): Promise<void> {
+  const tables = await db.query<{ schema: string; name: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p')
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+      ORDER BY 1, 2`,
+  );
+  const nonEmpty: string[] = [];
+  for (const { schema, name } of tables.rows) {
+    if (SEEDED_BY_MIGRATIONS.has(name)) continue;
+    const qualified = `${quoteIdent(schema)}.${quoteIdent(name)}`;
+    const any = await db.query(`SELECT 1 FROM ${qualified} LIMIT 1`);
+    if (any.rowCount) nonEmpty.push(`${schema}.${name}`);
+  }
+  if (nonEmpty.length > 0) {
+    throw new RestoreRefusedError(
+      `refusing to restore into a database that holds data (${nonEmpty.join(', ')}): restore needs an empty database`,
+    );
+  }
+}
+
+interface Section {
+  table: string;
+  columns: string[];
+  /** The INSERT for one batch; $1 is a JSON array of row objects. */
+  insert: string;
+}
+
+/** Builds the batch INSERT of one section, typed by the TARGET table's columns. */
+async function prepareSection(db: Client, start: SectionStart): Promise<Section> {
+  const target = await db.query<{ name: string; type: string }>(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
+       FROM pg_attribute a
+      WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`,
+    [quoteIdent(start.section)],
+  );
+  if (target.rows.length === 0) {
+    throw new RestoreRefusedError(`the backup has table ${start.section}, which this schema lacks`);
+  }
+  const types = new Map(target.rows.map((row) => [row.name, row.type]));
+  const missing = start.columns.filter((column) => !types.has(column));
+  if (missing.length > 0) {
+    throw new RestoreRefusedError(
+      `table ${start.section} lacks column(s) ${missing.join(', ')} of the backup: restore with the code that made it`,
+    );
+  }
+  const isEvents = start.section === 'events';
+  // Events: the source transaction id is dropped; see the comment at the top of the file.
+  const columns = start.columns.filter((column) => !(isEvents && column === 'transaction_id'));
+  const recordType = columns.map((c) => `${quoteIdent(c)} ${types.get(c)!}`).join(', ');
+  const targetColumns = [...columns, ...(isEvents ? ['transaction_id'] : [])];
+  const values = [...columns.map((c) => `r.${quoteIdent(c)}`), ...(isEvents ? ["'1'::xid8"] : [])];
+  // OVERRIDING SYSTEM VALUE: events.global_position is GENERATED ALWAYS; positions are kept.
+  const insert = `INSERT INTO ${quoteIdent(start.section)} (${targetColumns.map(quoteIdent).join(', ')})
+    OVERRIDING SYSTEM VALUE
+    SELECT ${values.join(', ')} FROM json_to_recordset($1::json) AS r(${recordType})`;
+  return { table: start.section, columns, insert };
+}
+
+async function migrationFiles(): Promise<Set<string>> {
+  const files = await readdir(MIGRATIONS_DIR);
+  return new Set(files.map((file) => file.replace(/\.[^.]+$/, '')));
+}
+
+const parseControl = <T>(line: string): T => JSON.parse(line.slice(1)) as T;
+
+export async function restoreDatabase(
+  databaseUrl: string,
+  file: string,
+  options: RestoreOptions = {},
+): Promise<RestoreResult> {
+  const log = options.log ?? (() => {});
+  const batchRows = options.batchRows ?? 5000;
+  const lines = readBackupLines(file);
+
+  const first = await lines.next();
+  if (first.done || !first.value.startsWith('#'))
+    throw new RestoreRefusedError(`${file} is not a Sagaflow backup`);
+  const header = parseControl<BackupHeader>(first.value);
+  if (header.format !== FORMAT || header.formatVersion > FORMAT_VERSION) {
+    throw new RestoreRefusedError(
+      `${file}: unsupported backup format ${header.format} v${header.formatVersion}`,
+    );
+  }
+  const known = await migrationFiles();
+  const unknown = header.migrations.filter((name) => !known.has(name));
+  if (unknown.length > 0) {
+    throw new RestoreRefusedError(
+      `the backup comes from a newer schema (unknown migrations: ${unknown.join(', ')}): restore with newer code`,
+    );
+  }
+
+  const db = new Client({ connectionString: databaseUrl, application_name: 'sagaflow-restore' });
+  await db.connect();
+  const loadStarted = performance.now();
+  const rows: Record<string, number> = {};
+  let maxGlobalPosition: string | null | undefined;
+  try {
+    await assertEmptyDatabase(db);
+    await migrate(databaseUrl);
+
+    await db.query('BEGIN');
+    // Nobody may write while we load; then re-check emptiness under the locks.
+    const lockable = await db.query<{ name: string }>(
+      `SELECT table_name AS name FROM information_schema.tables
+        WHERE table_schema = current_schema() AND table_name = ANY($1)`,
+      [[...BACKUP_TABLES]],
+    );
+    await db.query(
+      `LOCK TABLE ${lockable.rows.map((row) => quoteIdent(row.name)).join(', ')} IN ACCESS EXCLUSIVE MODE`,
+    );
+    await assertEmptyDatabase(db);
+
+    let section: Section | undefined;
+    let batch: string[] = [];
+    let count = 0;
+    let trailer: Trailer | undefined;
+    const flush = async () => {
+      if (!section || batch.length === 0) return;
+      await db.query(section.insert, [`[${batch.join(',')}]`]);
+      count += batch.length;
+      batch = [];
+      if (section.table === 'events' && count % 100_000 < batchRows)
+        log(`restore: ${count} events`);
+    };
+    for await (const line of lines) {
+      if (line.length === 0) continue;
+      if (!line.startsWith('#')) {
+        if (!section) throw new Error('corrupt backup: a row outside any section');
+        batch.push(line);
+        if (batch.length >= batchRows) await flush();
+        continue;
+      }
+      const control = parseControl<Partial<SectionStart & SectionEnd & Trailer>>(line);
+      if (control.section !== undefined) {
+        if (section)
+          throw new Error(`corrupt backup: section ${control.section} inside ${section.table}`);
+        section = await prepareSection(db, control as SectionStart);
+        count = 0;
+      } else if (control.end !== undefined) {
+        await flush();
+        if (!section || section.table !== control.end || count !== control.rows) {
+          throw new Error(
+            `corrupt backup: section ${control.end} ends after ${count} rows, the file says ${control.rows}`,
+          );
+        }
+        rows[section.table] = count;
+        section = undefined;
+      } else if (control.complete) {
+        trailer = control as Trailer;
+      }
+    }
+    if (!trailer || section)
+      throw new Error(`${file} is truncated: no trailer (the backup did not finish)`);
+    if (JSON.stringify(trailer.rows) !== JSON.stringify(rows)) {
+      throw new Error(
+        `corrupt backup: trailer counts ${JSON.stringify(trailer.rows)} ≠ restored ${JSON.stringify(rows)}`,
+      );
+    }
+    maxGlobalPosition = trailer.maxGlobalPosition;
+    // New appends must get positions above every restored one.
+    const max = await db.query<{ max: string | null }>(
+      'SELECT max(global_position)::text AS max FROM events',
+    );
+    if (max.rows[0]?.max) {
+      await db.query(
+        "SELECT setval(pg_get_serial_sequence('events', 'global_position'), $1::bigint, true)",
+        [max.rows[0].max],
+      );
+    }
+    await db.query('COMMIT');
+  } catch (error) {
+    await db.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    await db.end().catch(() => undefined);
+    await lines.return(undefined);
+  }
+  const loadSeconds = (performance.now() - loadStarted) / 1000;
+  log(`restore: loaded ${JSON.stringify(rows)} in ${loadSeconds.toFixed(1)} s`);
+
+  const rebuilt: RebuildResult[] = [];
+  const rebuildStarted = performance.now();
+  if (!options.skipRebuild) {
+    const pool = new Pool({ connectionString: databaseUrl, max: ALL_PROJECTIONS.length + 2 });
+    try {
+      // From scratch, all at once (each on its own connection): each scans the whole log.
+      rebuilt.push(
+        ...(await Promise.all(
+          ALL_PROJECTIONS.map((projection) => rebuildProjection(pool, projection.name)),
+        )),
+      );
+    } finally {
+      await pool.end();
+    }
+    log(
+      `restore: projections rebuilt in ${((performance.now() - rebuildStarted) / 1000).toFixed(1)} s`,
+    );
+  }
+  return {
+    rows,
+    maxGlobalPosition: maxGlobalPosition ?? null,
+    loadSeconds,
+    rebuildSeconds: (performance.now() - rebuildStarted) / 1000,
+    rebuilt,
+  };
+}
+
+async function main(): Promise<void> {
+  const file = process.argv[2];
+  const url = process.env.DATABASE_URL;
+  if (!file || !url) {
+    console.error(
+      'usage: DATABASE_URL=postgres://<empty database> npm run restore -- <file> [--skip-rebuild]',
+    );
+    process.exit(2);
+  }
+  const result = await restoreDatabase(url, file, {
+    skipRebuild: process.argv.includes('--skip-rebuild'),
+    log: (message) => console.error(message),
+  });
+  console.log(JSON.stringify(result));
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(error instanceof RestoreRefusedError ? 3 : 1);
+  });
+}

@@ -1,0 +1,113 @@
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { DirectCommands } from '../application/directCommands';
+import { Metrics } from '../observability/metrics';
+import type { RouteContext } from './context';
+import type { AppDeps, AppOptions } from './deps';
+import { authPlugin } from './plugins/auth';
+import { correlationIdOf, correlationPlugin } from './plugins/correlation';
+import { errorsPlugin } from './plugins/errors';
+import { idempotencyPlugin } from './plugins/idempotency';
+import { httpMetricsPlugin } from './plugins/metrics';
+import { swaggerPlugin } from './plugins/swagger';
+import { accountRoutes } from './routes/accounts';
+import { adminRoutes } from './routes/admin';
+import { eventRoutes } from './routes/events';
+import { healthRoutes } from './routes/health';
+import { inventoryRoutes } from './routes/inventory';
+import { orderRoutes } from './routes/orders';
+import { transferRoutes } from './routes/transfers';
+
+export type { AppDeps, AppOptions, ReadModels, ReadModelRow } from './deps';
+
+/**
+ * Bodies are validated strictly (no type coercion: "100" is not an amount, unknown fields
+ * are refused); path, query and headers arrive as strings and are coerced.
+ */
+function validators() {
+  const make = (coerce: boolean) => {
+    const ajv = new Ajv({
+      allErrors: true,
+      coerceTypes: coerce ? 'array' : false,
+      removeAdditional: false,
+      useDefaults: true,
+      strict: false,
+    });
+    addFormats(ajv);
+    return ajv;
+  };
+  const body = make(false);
+  const other = make(true);
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
+    (httpPart === 'body' ? body : other).compile(schema);
+}
+
+/**
+ * The HTTP API as a tree of plugins: shared plumbing (errors, correlation, auth,
+ * idempotency, metrics, OpenAPI) first, then one plugin per area. Tests use `app.inject`;
+ * `server.ts` listens.
+ */
+export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstance {
+  const production = deps.config.NODE_ENV === 'production';
+  if (production && !deps.config.API_KEYS?.trim()) {
+    throw new Error(
+      'Refusing to start: API_KEYS must be set when NODE_ENV=production (key:role,...)',
+    );
+  }
+  const logger: FastifyServerOptions['logger'] =
+    options.logger === false
+      ? false
+      : {
+          level: deps.config.LOG_LEVEL,
+          redact: ['req.headers.authorization', 'req.headers["x-api-key"]'],
+          ...(typeof options.logger === 'object' ? options.logger : {}),
+        };
+  const app = Fastify({
+    logger,
+    bodyLimit: options.bodyLimit ?? 64 * 1024,
+    genReqId: correlationIdOf,
+    logController: new LogController({ requestIdLogLabel: 'correlationId' }),
+    requestIdHeader: false,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(validators());
+  // JSON only: any other body is 415 (Fastify would otherwise parse text/plain as a string).
+  app.removeContentTypeParser('text/plain');
+
+  const metrics = deps.metrics ?? new Metrics({ defaultMetrics: false });
+  const context: RouteContext = {
+    deps,
+    direct: new DirectCommands(deps.commands, deps.now),
+    starter: {
+      client: deps.temporal,
+      commands: deps.commands,
+      config: deps.config,
+      ...(deps.now && { now: deps.now }),
+    },
+    metrics,
+    options: {
+      readWaitMs: options.readWaitMs ?? 2000,
+      ssePollMs: options.ssePollMs ?? 250,
+      sseHeartbeatMs: options.sseHeartbeatMs ?? 15_000,
+    },
+  };
+
+  void app.register(errorsPlugin);
+  void app.register(correlationPlugin);
+  void app.register(httpMetricsPlugin, { metrics });
+  void app.register(authPlugin, { apiKeys: deps.config.API_KEYS, production });
+  void app.register(idempotencyPlugin, { pool: deps.pool });
+  void app.register(swaggerPlugin, { ui: options.swaggerUi ?? true });
+
+  void app.register(healthRoutes, context);
+  void app.register(accountRoutes, context);
+  void app.register(inventoryRoutes, context);
+  void app.register(orderRoutes, context);
+  void app.register(transferRoutes, context);
+  void app.register(eventRoutes, context);
+  void app.register(adminRoutes, context);
+  return app;
+}

@@ -1,0 +1,59 @@
+import type { Client } from '@temporalio/client';
+import type { Pool } from 'pg';
+import type { CommandHandler } from '../application/commandHandler';
+import type { Config } from '../config';
+import type { EventStore } from '../eventstore';
+import type { Metrics } from '../observability/metrics';
+
+/** A read-model row: whatever the projection stores, plus where it stands in the log. */
+export interface ReadModelRow {
+  version: number;
+  /** Global position of the last event the row reflects (decimal string). */
+  lastPosition: string;
+}
+
+/** What the API needs from src/projections (queries.ts and index.ts), injected. */
+export interface ReadModels {
+  getOrderSummary(db: Pool, orderId: string): Promise<ReadModelRow | null | undefined>;
+  listOrderSummaries(
+    db: Pool,
+    query: { customerId?: string; status?: string; limit: number; cursor?: string },
+  ): Promise<{ items: ReadModelRow[]; nextCursor: string | null | undefined }>;
+  getAccountBalance(db: Pool, accountId: string): Promise<ReadModelRow | null | undefined>;
+  getInventoryLevel(db: Pool, sku: string): Promise<ReadModelRow | null | undefined>;
+  getTransferSummary(db: Pool, transferId: string): Promise<ReadModelRow | null | undefined>;
+  getProjectionStatuses(db: Pool): Promise<Array<{ name: string }>>;
+  rebuildProjection(db: Pool, name: string): Promise<unknown>;
+}
+
+/** Everything buildApp needs; the server wires real ones, tests their own. */
+export interface AppDeps {
+  pool: Pool;
+  eventStore: EventStore;
+  /** Runs commands (with an inline projector as `afterAppend` if reads must see writes at once). */
+  commands: CommandHandler;
+  temporal: Client;
+  config: Config;
+  readModels: ReadModels;
+  /** Defaults to a fresh registry per app. */
+  metrics?: Metrics;
+  now?: () => Date;
+}
+
+export interface AppOptions {
+  /** Pino options, or false. Default: level from config.LOG_LEVEL. */
+  logger?: boolean | { level?: string; [key: string]: unknown };
+  /** Max request body in bytes (default 64 KiB). */
+  bodyLimit?: number;
+  /** How long reads wait for `minPosition` (default 2000 ms). */
+  readWaitMs?: number;
+  /** SSE: how often the store is polled for new events (default 250 ms). */
+  ssePollMs?: number;
+  /**
+   * Serve Swagger UI at /docs (default true). Jest on Node 20 cannot load its ESM-only
+   * dependencies, so tests turn it off; /docs/json is served either way.
+   */
+  swaggerUi?: boolean;
+  /** SSE: comment heartbeat interval (default 15 s). */
+  sseHeartbeatMs?: number;
+}

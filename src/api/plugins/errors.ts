@@ -1,0 +1,205 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { STATUS_CODES } from 'node:http';
+import { DomainRejection } from '../../domain/decider';
+import { WrongExpectedVersionError } from '../../eventstore';
+import { HttpProblem, PROBLEM_CONTENT_TYPE, problemType } from './problem';
+
+interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  code?: string;
+  correlationId?: string;
+  errors?: Array<{ field: string; in?: string; message: string }>;
+}
+
+/** HTTP status for a domain rejection code. */
+export function statusForRejection(code: string): number {
+  if (code.endsWith('_NOT_FOUND')) return 404;
+  if (
+    code.startsWith('INVALID_') ||
+    ['EMPTY_ORDER', 'SAME_ACCOUNT', 'UNKNOWN_COMMAND'].includes(code)
+  )
+    return 400;
+  // INSUFFICIENT_*, ILLEGAL_TRANSITION, ACCOUNT_FROZEN, *_ALREADY_EXISTS and other state conflicts.
+  return 409;
+}
+
+interface AjvError {
+  instancePath?: string;
+  keyword?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+/** `/items/0/quantity` → `items[0].quantity`. */
+export function fieldName(instancePath: string, child?: unknown): string {
+  const parts = instancePath
+    .split('/')
+    .slice(1)
+    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (typeof child === 'string') parts.push(child);
+  return parts.reduce(
+    (path, part) => (/^\d+$/.test(part) ? `${path}[${part}]` : path ? `${path}.${part}` : part),
+    '',
+  );
+}
+
+export function validationErrors(
+  errors: readonly AjvError[],
+  where: string | undefined,
+): Array<{ field: string; in?: string; message: string }> {
+  const seen = new Set<string>();
+  const out: Array<{ field: string; in?: string; message: string }> = [];
+  for (const error of errors) {
+    const child = error.params?.missingProperty ?? error.params?.additionalProperty;
+    const field = fieldName(error.instancePath ?? '', child) || (where ?? 'request');
+    let message = error.message ?? 'is invalid';
+    if (error.keyword === 'additionalProperties') message = 'is not allowed';
+    if (error.keyword === 'required') message = 'is required';
+    const key = `${field}|${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ field, ...(where && { in: where }), message });
+  }
+  return out;
+}
+
+function toProblem(
+  error: unknown,
+  request: FastifyRequest,
+): ProblemBody & { headers?: Record<string, string> } {
+  const base = { instance: request.url.split('?')[0], correlationId: request.id };
+  if (error instanceof HttpProblem) {
+    return {
+      type: problemType(error.extra.code ?? error.title),
+      title: error.title,
+      status: error.status,
+      detail: error.message,
+      ...(error.extra.code && { code: error.extra.code }),
+      ...(error.extra.errors && { errors: error.extra.errors }),
+      ...(error.extra.headers && { headers: error.extra.headers }),
+      ...base,
+    };
+  }
+  if (
+    error instanceof DomainRejection ||
+    (error as Error | undefined)?.name === 'DomainRejection'
+  ) {
+    const rejection = error as DomainRejection;
+    const status = statusForRejection(rejection.code);
+    return {
+      type: problemType(rejection.code),
+      title: STATUS_CODES[status] ?? 'Error',
+      status,
+      detail: rejection.message,
+      code: rejection.code,
+      ...base,
+    };
+  }
+  if (error instanceof WrongExpectedVersionError) {
+    return {
+      type: problemType('CONCURRENCY_CONFLICT'),
+      title: 'Conflict',
+      status: 409,
+      detail: 'The resource was changed concurrently; retry the request',
+      code: 'CONCURRENCY_CONFLICT',
+      ...base,
+    };
+  }
+  const name = (error as Error | undefined)?.name;
+  if (name === 'InvalidCursorError') {
+    return {
+      type: problemType('INVALID_CURSOR'),
+      title: 'Bad Request',
+      status: 400,
+      detail: 'The cursor is invalid or expired',
+      code: 'INVALID_CURSOR',
+      errors: [{ field: 'cursor', in: 'querystring', message: 'is invalid' }],
+      ...base,
+    };
+  }
+  if (name === 'WorkflowNotFoundError') {
+    return {
+      type: problemType('NOT_FOUND'),
+      title: 'Not Found',
+      status: 404,
+      detail: 'No saga exists for this id',
+      code: 'NOT_FOUND',
+      ...base,
+    };
+  }
+  const fastifyError = error as FastifyError | undefined;
+  if (fastifyError?.validation) {
+    return {
+      type: problemType('VALIDATION'),
+      title: 'Bad Request',
+      status: 400,
+      detail: `Invalid request ${fastifyError.validationContext ?? 'input'}`,
+      code: 'VALIDATION',
+      errors: validationErrors(fastifyError.validation, fastifyError.validationContext),
+      ...base,
+    };
+  }
+  const statusCode = fastifyError?.statusCode;
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+    // Fastify's own client errors: bad JSON, wrong content type, body too large, ...
+    return {
+      type: problemType(fastifyError?.code ?? 'CLIENT_ERROR'),
+      title: STATUS_CODES[statusCode] ?? 'Client Error',
+      status: statusCode,
+      detail: fastifyError?.message,
+      ...(fastifyError?.code && { code: fastifyError.code }),
+      ...base,
+    };
+  }
+  const status =
+    typeof statusCode === 'number' && statusCode >= 500 && statusCode < 600 ? statusCode : 500;
+  return {
+    type: problemType('INTERNAL'),
+    title: STATUS_CODES[status] ?? 'Internal Server Error',
+    status,
+    detail:
+      'The server could not complete the request. Quote the correlation id when reporting it.',
+    ...base,
+  };
+}
+
+export function sendProblem(
+  reply: FastifyReply,
+  problem: ProblemBody & { headers?: Record<string, string> },
+) {
+  const { headers, ...body } = problem;
+  if (headers) void reply.headers(headers);
+  return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(body);
+}
+
+/** Every error leaves as application/problem+json; 5xx never reveal their cause. */
+export const errorsPlugin = fp(
+  async (app: FastifyInstance) => {
+    app.setErrorHandler((error, request, reply) => {
+      const problem = toProblem(error, request);
+      if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+      else
+        request.log.info(
+          { status: problem.status, code: problem.code },
+          problem.detail ?? problem.title,
+        );
+      return sendProblem(reply, problem);
+    });
+    app.setNotFoundHandler((request, reply) =>
+      sendProblem(reply, {
+        type: problemType('NOT_FOUND'),
+        title: 'Not Found',
+        status: 404,
+        detail: `No route ${request.method} ${request.url.split('?')[0]}`,
+        instance: request.url.split('?')[0],
+        correlationId: request.id,
+      }),
+    );
+  },
+  { name: 'sagaflow-errors' },
+);

@@ -1,0 +1,21 @@
+import {
+  getAccountBalance,
+  getInventoryLevel,
+  getOrderSummary,
+  getProjectionStatuses,
+  getTransferSummary,
+  listOrderSummaries,
+  rebuildProjection,
+} from '../projections';
+import type { ReadModels } from './deps';
+
+/** The read models of src/projections, as the API consumes them. */
+export const projectionReadModels: ReadModels = {
+  getOrderSummary,
+  listOrderSummaries,
+  getAccountBalance,
+  getInventoryLevel,
+  getTransferSummary,
+  getProjectionStatuses: (pool) => getProjectionStatuses(pool),
+  rebuildProjection: (pool, name) => rebuildProjection(pool, name),
+};

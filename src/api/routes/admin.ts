@@ -1,0 +1,70 @@
+import type { RoutePlugin } from '../context';
+import { HttpProblem, notFound } from '../plugins/problem';
+import { jsonSafe } from '../readYourWrites';
+import { problems } from '../schemas/common';
+import { ProjectionParams, ProjectionStatuses, RebuildAccepted } from '../schemas/admin';
+
+export const adminRoutes: RoutePlugin = async (app, { deps }) => {
+  /** Rebuilds in progress, by projection name. */
+  const rebuilding = new Map<string, Promise<void>>();
+  app.addHook('onClose', async () => {
+    await Promise.allSettled(rebuilding.values());
+  });
+
+  app.get(
+    '/admin/projections',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['admin'],
+        summary: 'Projection checkpoints and lag',
+        response: { 200: ProjectionStatuses, ...problems() },
+      },
+    },
+    async () => {
+      const statuses = await deps.readModels.getProjectionStatuses(deps.pool);
+      return jsonSafe({
+        projections: statuses.map((status) => ({
+          ...status,
+          rebuilding: rebuilding.has(status.name),
+        })),
+      });
+    },
+  );
+
+  app.post(
+    '/admin/projections/:name/rebuild',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['admin'],
+        summary: 'Rebuild a projection from the start of the log (runs in the background)',
+        params: ProjectionParams,
+        response: { 202: RebuildAccepted, ...problems(404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const { name } = request.params;
+      const statuses = await deps.readModels.getProjectionStatuses(deps.pool);
+      if (!statuses.some((status) => status.name === name)) throw notFound('Projection', name);
+      if (rebuilding.has(name)) {
+        throw new HttpProblem(409, 'Conflict', `Projection ${name} is already being rebuilt`, {
+          code: 'REBUILD_IN_PROGRESS',
+        });
+      }
+      const log = request.log;
+      const run = (async () => {
+        try {
+          await deps.readModels.rebuildProjection(deps.pool, name);
+          log.info({ projection: name }, 'projection rebuilt');
+        } catch (error) {
+          log.error({ err: error, projection: name }, 'projection rebuild failed');
+        } finally {
+          rebuilding.delete(name);
+        }
+      })();
+      rebuilding.set(name, run);
+      return reply.code(202).send({ name, status: 'rebuilding' as const });
+    },
+  );
+};

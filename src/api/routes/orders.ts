@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { placeOrderAndStartSaga } from '../../application/sagaStarter';
+import { deterministicId } from '../../eventstore';
+import { orderSagaId } from '../../sagas/sagaIds';
+import { approveSignal, cancelUpdate } from '../../../workflows/definitions';
+import type { RoutePlugin } from '../context';
+import { HttpProblem, notFound } from '../plugins/problem';
+import { jsonSafe, readAtLeast } from '../readYourWrites';
+import { runningSaga, sagaReport } from '../sagas';
+import { IdempotencyHeaders, problems } from '../schemas/common';
+import {
+  ApproveBody,
+  CancelBody,
+  ListOrdersQuery,
+  OrderAccepted,
+  OrderList,
+  OrderParams,
+  OrderQuery,
+  OrderView,
+  PlaceOrderBody,
+  SagaView,
+  SignalAccepted,
+} from '../schemas/orders';
+
+const orderLinks = (orderId: string) => ({
+  self: `/orders/${orderId}`,
+  saga: `/orders/${orderId}/saga`,
+  approve: `/orders/${orderId}/approve`,
+  cancel: `/orders/${orderId}/cancel`,
+});
+
+export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) => {
+  app.post(
+    '/orders',
+    {
+      schema: {
+        tags: ['orders'],
+        summary: 'Place an order and start its fulfilment saga',
+        description:
+          'With an Idempotency-Key the order id derives from the key: retries (even concurrent ones) converge on one order and one saga.',
+        headers: IdempotencyHeaders,
+        body: PlaceOrderBody,
+        response: { 202: OrderAccepted, ...problems(409) },
+      },
+    },
+    async (request, reply) =>
+      app.idempotency.run(request, reply, async ({ scopedKey }) => {
+        const orderId = scopedKey ? deterministicId('order', scopedKey) : randomUUID();
+        const body = request.body;
+        const started = await placeOrderAndStartSaga(starter, {
+          orderId,
+          customerId: body.customerId,
+          paymentAccountId: body.paymentAccountId,
+          items: body.items.map(({ sku, quantity, unitPrice }) => ({ sku, quantity, unitPrice })),
+          shippingAddress: { ...body.shippingAddress },
+          correlationId: request.id,
+        });
+        return {
+          statusCode: 202,
+          body: {
+            orderId,
+            sagaId: started.sagaId,
+            status: 'PLACED',
+            total: started.total,
+            position: started.position,
+            links: orderLinks(orderId),
+          },
+        };
+      }),
+  );
+
+  app.get(
+    '/orders',
+    {
+      schema: {
+        tags: ['orders'],
+        summary: 'Orders, newest first, filtered by customer and status (cursor paging)',
+        querystring: ListOrdersQuery,
+        response: { 200: OrderList, ...problems() },
+      },
+    },
+    async (request) => {
+      const { customerId, status, limit, cursor } = request.query;
+      const page = await deps.readModels.listOrderSummaries(deps.pool, {
+        ...(customerId !== undefined && { customerId }),
+        ...(status !== undefined && { status }),
+        limit,
+        ...(cursor !== undefined && { cursor }),
+      });
+      return { items: page.items.map(jsonSafe), nextCursor: page.nextCursor ?? null } as never;
+    },
+  );
+
+  app.get(
+    '/orders/:id',
+    {
+      schema: {
+        tags: ['orders'],
+        summary: 'One order (read model); minPosition waits for your own write',
+        params: OrderParams,
+        querystring: OrderQuery,
+        response: { 200: OrderView, ...problems(404) },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const row = await readAtLeast(
+        () => deps.readModels.getOrderSummary(deps.pool, id),
+        request.query.minPosition,
+        options.readWaitMs,
+        reply,
+      );
+      if (!row) throw notFound('Order', id);
+      return jsonSafe(row) as never;
+    },
+  );
+
+  app.get(
+    '/orders/:id/saga',
+    {
+      schema: {
+        tags: ['orders'],
+        summary: "The order saga's live status (or its final state once closed)",
+        params: OrderParams,
+        response: { 200: SagaView, ...problems(404) },
+      },
+    },
+    async (request) => {
+      const sagaId = orderSagaId(request.params.id);
+      const report = await sagaReport(deps.temporal, deps.config, sagaId);
+      if (!report) throw notFound('Saga for order', request.params.id);
+      return report;
+    },
+  );
+
+  app.post(
+    '/orders/:id/approve',
+    {
+      schema: {
+        tags: ['orders'],
+        summary: 'Approve an order waiting for approval (signal)',
+        params: OrderParams,
+        body: ApproveBody,
+        response: { 202: SignalAccepted, ...problems(404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const sagaId = orderSagaId(request.params.id);
+      const handle = await runningSaga(deps.temporal, sagaId);
+      await handle.signal(approveSignal, {
+        approvedBy: request.body?.approvedBy ?? request.principal.id,
+      });
+      return reply.code(202).send({ orderId: request.params.id, sagaId, accepted: true });
+    },
+  );
+
+  app.post(
+    '/orders/:id/cancel',
+    {
+      schema: {
+        tags: ['orders'],
+        summary: 'Cancel an order (refused with 409 once the payment was taken)',
+        params: OrderParams,
+        body: CancelBody,
+        response: { 200: SignalAccepted, ...problems(404, 409) },
+      },
+    },
+    async (request) => {
+      const sagaId = orderSagaId(request.params.id);
+      const handle = await runningSaga(deps.temporal, sagaId);
+      try {
+        await handle.executeUpdate(cancelUpdate, {
+          args: [{ reason: request.body?.reason ?? `cancelled by ${request.principal.id}` }],
+        });
+      } catch (error) {
+        if (
+          error instanceof WorkflowUpdateFailedError ||
+          (error as Error).name === 'WorkflowUpdateFailedError'
+        ) {
+          const cause = (error as Error).cause as Error | undefined;
+          throw new HttpProblem(
+            409,
+            'Conflict',
+            cause?.message ?? 'The saga refused the cancellation',
+            {
+              code: 'CANCEL_REFUSED',
+            },
+          );
+        }
+        throw error;
+      }
+      return { orderId: request.params.id, sagaId, accepted: true };
+    },
+  );
+};

@@ -1,0 +1,109 @@
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import type { Config } from '../config';
+import type { SagaResult, SagaStatusView } from '../../workflows/definitions';
+import { HttpProblem } from './plugins/problem';
+
+export interface SagaReport extends Partial<SagaStatusView> {
+  sagaId: string;
+  runId?: string;
+  workflowStatus: string;
+  temporalUiUrl?: string;
+}
+
+export function temporalUiUrl(
+  config: Pick<Config, 'TEMPORAL_UI_URL' | 'TEMPORAL_NAMESPACE'>,
+  workflowId: string,
+): string | undefined {
+  if (!config.TEMPORAL_UI_URL) return undefined;
+  const base = config.TEMPORAL_UI_URL.replace(/\/+$/, '');
+  return `${base}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+export function isNotFound(error: unknown): boolean {
+  return (
+    error instanceof WorkflowNotFoundError ||
+    (error as Error | undefined)?.name === 'WorkflowNotFoundError'
+  );
+}
+
+export { WorkflowExecutionAlreadyStartedError };
+
+/** Execution status, or undefined when there is no such workflow. */
+export async function describeSaga(
+  handle: WorkflowHandle,
+): Promise<{ status: string; runId: string } | undefined> {
+  try {
+    const description = await handle.describe();
+    return { status: description.status.name, runId: description.runId };
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The saga's own view: the `status` query while it runs, its result once it has closed
+ * (a query on a closed run would need a worker to replay it).
+ */
+export async function sagaReport(
+  client: Client,
+  config: Pick<Config, 'TEMPORAL_UI_URL' | 'TEMPORAL_NAMESPACE'>,
+  sagaId: string,
+): Promise<SagaReport | undefined> {
+  const handle = client.workflow.getHandle(sagaId);
+  const described = await describeSaga(handle);
+  if (!described) return undefined;
+  const report: SagaReport = {
+    sagaId,
+    runId: described.runId,
+    workflowStatus: described.status,
+  };
+  const url = temporalUiUrl(config, sagaId);
+  if (url) report.temporalUiUrl = url;
+  if (described.status === 'RUNNING') {
+    try {
+      Object.assign(report, await handle.query<SagaStatusView>('status'));
+    } catch {
+      // No worker answered in time: the execution status is all we know.
+    }
+  } else if (described.status === 'COMPLETED') {
+    try {
+      const result = (await handle.result()) as SagaResult;
+      Object.assign(report, {
+        status: result.status,
+        outcome: result.outcome,
+        failureReason: result.reason,
+      });
+    } catch {
+      // Keep the execution status.
+    }
+  } else {
+    report.outcome = 'FAILED';
+  }
+  return report;
+}
+
+/** A handle on a saga that is still running; 404 if unknown, 409 if it already finished. */
+export async function runningSaga(client: Client, sagaId: string): Promise<WorkflowHandle> {
+  const handle = client.workflow.getHandle(sagaId);
+  const described = await describeSaga(handle);
+  if (!described) {
+    throw new HttpProblem(404, 'Not Found', `No saga ${sagaId}`, { code: 'NOT_FOUND' });
+  }
+  if (described.status !== 'RUNNING') {
+    throw new HttpProblem(
+      409,
+      'Conflict',
+      `Saga ${sagaId} has already finished (${described.status})`,
+      {
+        code: 'SAGA_FINISHED',
+      },
+    );
+  }
+  return handle;
+}

@@ -1,0 +1,24 @@
+import { Type } from './typebox';
+
+export const ProjectionParams = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_.-]+$' }),
+});
+
+export const ProjectionStatuses = Type.Object({
+  projections: Type.Array(Type.Record(Type.String(), Type.Unknown())),
+});
+
+export const RebuildAccepted = Type.Object({
+  name: Type.String(),
+  status: Type.Literal('rebuilding'),
+});
+
+export const Health = Type.Object({ status: Type.String() });
+
+export const Readiness = Type.Object({
+  status: Type.String(),
+  checks: Type.Record(
+    Type.String(),
+    Type.Object({ ok: Type.Boolean(), error: Type.Optional(Type.String()) }),
+  ),
+});

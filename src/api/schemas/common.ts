@@ -1,0 +1,73 @@
+import { Type, type TSchema } from './typebox';
+
+export const ProblemField = Type.Object({
+  field: Type.String({ description: 'Offending field, e.g. items[0].quantity' }),
+  in: Type.Optional(Type.String({ description: 'body, querystring, params or headers' })),
+  message: Type.String(),
+});
+
+/** RFC 9457 problem details. */
+export const Problem = Type.Object(
+  {
+    type: Type.String({ description: 'URI identifying the problem type' }),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.Optional(Type.String()),
+    instance: Type.Optional(Type.String()),
+    code: Type.Optional(Type.String({ description: 'Domain rejection code, when there is one' })),
+    correlationId: Type.Optional(Type.String()),
+    errors: Type.Optional(Type.Array(ProblemField)),
+  },
+  { description: 'application/problem+json (RFC 9457)' },
+);
+
+const problemContent = { content: { 'application/problem+json': { schema: Problem } } };
+
+/** Response schemas for the error statuses a route may answer. */
+export function problems(...statuses: number[]): Record<number, typeof problemContent> {
+  const all = [...new Set([400, 401, 403, 500, ...statuses])];
+  return Object.fromEntries(all.map((status) => [status, problemContent]));
+}
+
+/** Ids from outside: letters, digits and a few separators, no path tricks. */
+export const Id = (description: string) =>
+  Type.String({
+    minLength: 1,
+    maxLength: 128,
+    pattern: '^[A-Za-z0-9][A-Za-z0-9._:@-]*$',
+    description,
+  });
+
+/** Positive integer in minor units (cents), or a positive quantity. */
+export const MinorUnits = (description = 'Positive integer in minor units (e.g. cents)') =>
+  Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description });
+
+/** A global event-store position: a decimal string (bigint). */
+export const PositionOf = (description = 'Global position in the event store') =>
+  Type.String({ pattern: '^[0-9]{1,19}$', description });
+export const Position = PositionOf();
+
+export const minPosition = Type.Optional(
+  PositionOf('Read-your-writes: wait (at most ~2 s) until the read model reflects this position'),
+);
+
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description: 'Same key + same body → same response',
+    }),
+  ),
+});
+
+export const CommandResult = Type.Object({
+  version: Type.Integer({ description: 'Stream version after the command' }),
+  position: Type.Union([Position, Type.Null()], {
+    description: 'Global position of the last event written (null if none)',
+  }),
+});
+
+export const Links = Type.Record(Type.String(), Type.String());
+
+export type Schema = TSchema;

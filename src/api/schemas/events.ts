@@ -1,0 +1,53 @@
+import { PositionOf } from './common';
+import { Type } from './typebox';
+
+export const EventView = Type.Object({
+  globalPosition: PositionOf(),
+  streamId: Type.String(),
+  streamType: Type.String(),
+  version: Type.Integer(),
+  eventId: Type.String(),
+  type: Type.String(),
+  schemaVersion: Type.Integer(),
+  data: Type.Unknown(),
+  metadata: Type.Record(Type.String(), Type.Unknown()),
+  createdAt: Type.String({ format: 'date-time' }),
+});
+
+export const StreamParams = Type.Object({
+  streamId: Type.String({
+    minLength: 1,
+    maxLength: 300,
+    pattern: '^[A-Za-z0-9][A-Za-z0-9._:@-]*$',
+  }),
+});
+
+export const StreamQuery = Type.Object(
+  {
+    fromVersion: Type.Integer({ minimum: 1, default: 1 }),
+    toVersion: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export const StreamEvents = Type.Object({
+  streamId: Type.String(),
+  events: Type.Array(EventView),
+});
+
+export const AllQuery = Type.Object(
+  {
+    after: Type.String({
+      pattern: '^[0-9]{1,19}$',
+      default: '0',
+      description: 'Return events after this global position (0: from the start)',
+    }),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  },
+  { additionalProperties: false },
+);
+
+export const AllEvents = Type.Object({
+  events: Type.Array(EventView),
+  lastPosition: PositionOf('Pass as `after` to continue'),
+});

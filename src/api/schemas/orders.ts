@@ -1,0 +1,117 @@
+import { Id, Links, MinorUnits, minPosition, PositionOf } from './common';
+import { Type, type Static } from './typebox';
+
+export const OrderParams = Type.Object({ id: Id('Order id') });
+
+const Text = (maxLength: number) => Type.String({ minLength: 1, maxLength });
+
+export const OrderItem = Type.Object(
+  { sku: Id('SKU'), quantity: MinorUnits('Positive integer quantity'), unitPrice: MinorUnits() },
+  { additionalProperties: false },
+);
+
+export const ShippingAddress = Type.Object(
+  {
+    name: Text(200),
+    line1: Text(200),
+    city: Text(100),
+    postalCode: Text(20),
+    country: Type.String({ pattern: '^[A-Z]{2}$', description: 'ISO 3166-1 alpha-2' }),
+  },
+  { additionalProperties: false },
+);
+
+export const PlaceOrderBody = Type.Object(
+  {
+    customerId: Id('Customer id'),
+    paymentAccountId: Id('Account the order is paid from'),
+    items: Type.Array(OrderItem, { minItems: 1, maxItems: 100 }),
+    shippingAddress: ShippingAddress,
+  },
+  { additionalProperties: false },
+);
+export type PlaceOrderBody = Static<typeof PlaceOrderBody>;
+
+export const OrderAccepted = Type.Object({
+  orderId: Type.String(),
+  sagaId: Type.String(),
+  status: Type.String(),
+  total: Type.Integer(),
+  position: Type.Union([PositionOf(), Type.Null()]),
+  links: Links,
+});
+
+export const OrderQuery = Type.Object({ minPosition }, { additionalProperties: false });
+
+/** The order_summary read model (src/projections/queries.ts OrderSummary). */
+export const OrderView = Type.Object({
+  orderId: Type.String(),
+  customerId: Type.String(),
+  paymentAccountId: Type.String(),
+  status: Type.String(),
+  lines: Type.Array(
+    Type.Object({ sku: Type.String(), quantity: Type.Integer(), unitPrice: Type.Integer() }),
+  ),
+  total: Type.Integer(),
+  sagaId: Type.String(),
+  failureReason: Type.Union([Type.String(), Type.Null()]),
+  timeline: Type.Array(Type.Object({ status: Type.String(), at: Type.String() })),
+  placedAt: Type.String(),
+  updatedAt: Type.String(),
+  version: Type.Integer(),
+  lastPosition: PositionOf(),
+});
+
+export const ListOrdersQuery = Type.Object(
+  {
+    customerId: Type.Optional(Id('Only this customer')),
+    status: Type.Optional(Type.String({ pattern: '^[A-Z_]{1,40}$' })),
+    limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+  },
+  { additionalProperties: false },
+);
+
+export const OrderList = Type.Object({
+  items: Type.Array(OrderView),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const SagaView = Type.Object(
+  {
+    sagaId: Type.String(),
+    runId: Type.Optional(Type.String()),
+    workflowStatus: Type.String({
+      description: 'Temporal execution status (RUNNING, COMPLETED, ...)',
+    }),
+    sagaType: Type.Optional(Type.String()),
+    status: Type.Optional(Type.String()),
+    outcome: Type.Optional(Type.String()),
+    currentStep: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    completedSteps: Type.Optional(Type.Array(Type.String())),
+    compensationsRegistered: Type.Optional(Type.Array(Type.String())),
+    compensationsRun: Type.Optional(Type.Array(Type.String())),
+    failingCompensation: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    failureReason: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    businessId: Type.Optional(Type.String()),
+    cancelRefusedReason: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    temporalUiUrl: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+export const ApproveBody = Type.Union([
+  Type.Object({ approvedBy: Type.Optional(Text(200)) }, { additionalProperties: false }),
+  Type.Null(),
+]);
+
+export const CancelBody = Type.Union([
+  Type.Object({ reason: Type.Optional(Text(500)) }, { additionalProperties: false }),
+  Type.Null(),
+]);
+
+export const SignalAccepted = Type.Object({
+  orderId: Type.String(),
+  sagaId: Type.String(),
+  accepted: Type.Boolean(),
+});

@@ -1,0 +1,172 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EventStoreHooks } from '../eventstore';
+
+/** A projection's progress as the projections module reports it (only what the lag gauge needs). */
+export type ProjectionLagSource = () => Promise<
+  ReadonlyArray<{ name: string; lagEvents: number; lagSeconds: number }>
+>;
+
+export interface MetricsOptions {
+  /** Adds the process metrics (CPU, memory, event loop). Default true. */
+  defaultMetrics?: boolean;
+  /** Read on every scrape to fill `sagaflow_projection_lag_events`. */
+  projectionStatuses?: ProjectionLagSource;
+  /** Where the worker's Temporal Runtime exposes its Prometheus text, appended to ours. */
+  sdkMetricsUrl?: string;
+  prefix?: string;
+}
+
+/**
+ * Every Prometheus metric of the service, in a registry of its own (tests build many apps
+ * in one process; the global registry would refuse duplicate names).
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly appendedEvents: Counter<'stream_type'>;
+  readonly appendDuration: Histogram<'stream_type' | 'duplicate'>;
+  readonly sagaOutcomes: Counter<'saga_type' | 'outcome'>;
+  readonly projectionLag: Gauge<'projection'>;
+  readonly projectionLagSeconds: Gauge<'projection'>;
+  private readonly sdkMetricsUrl: string | undefined;
+
+  constructor(options: MetricsOptions = {}) {
+    const prefix = options.prefix ?? 'sagaflow_';
+    this.sdkMetricsUrl = options.sdkMetricsUrl;
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix });
+    const registers = [this.registry];
+    this.httpRequests = new Counter({
+      name: `${prefix}http_requests_total`,
+      help: 'HTTP requests answered, by route template and status code',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: `${prefix}http_request_duration_seconds`,
+      help: 'HTTP request latency, by route template and status code',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.appendedEvents = new Counter({
+      name: `${prefix}eventstore_appended_events_total`,
+      help: 'Events appended to the event store (idempotent repeats count 0)',
+      labelNames: ['stream_type'],
+      registers,
+    });
+    this.appendDuration = new Histogram({
+      name: `${prefix}eventstore_append_duration_seconds`,
+      help: 'Latency of one append call',
+      labelNames: ['stream_type', 'duplicate'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.sagaOutcomes = new Counter({
+      name: `${prefix}saga_outcomes_total`,
+      help: 'Sagas that finished, by type and outcome',
+      labelNames: ['saga_type', 'outcome'],
+      registers,
+    });
+    const source = options.projectionStatuses;
+    // One read of the statuses per scrape feeds both gauges.
+    let pending: ReturnType<ProjectionLagSource> | undefined;
+    const statuses = () => {
+      pending ??= (source ? source() : Promise.resolve([])).finally(() => {
+        pending = undefined;
+      });
+      return pending;
+    };
+    const lagGauge = (
+      name: string,
+      help: string,
+      pick: (s: { lagEvents: number; lagSeconds: number }) => number,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['projection'],
+        registers,
+        async collect() {
+          if (!source) return;
+          try {
+            const all = await statuses();
+            this.reset();
+            for (const status of all) this.set({ projection: status.name }, pick(status));
+          } catch {
+            // A scrape must not fail because the database is briefly away.
+          }
+        },
+      });
+    this.projectionLag = lagGauge(
+      `${prefix}projection_lag_events`,
+      'Events after each projection checkpoint not yet applied',
+      (s) => s.lagEvents,
+    );
+    this.projectionLagSeconds = lagGauge(
+      `${prefix}projection_lag_seconds`,
+      'Age of the oldest event each projection has not applied yet',
+      (s) => s.lagSeconds,
+    );
+  }
+
+  /** Pass as `new PostgresEventStore(pool, upcasters, metrics.eventStoreHooks())`. */
+  eventStoreHooks(): Required<EventStoreHooks> {
+    return { onAppend: this.recordAppend };
+  }
+
+  readonly recordAppend = (
+    streamType: string,
+    eventCount: number,
+    seconds: number,
+    duplicate: boolean,
+  ): void => {
+    this.appendedEvents.inc({ stream_type: streamType }, eventCount);
+    this.appendDuration.observe({ stream_type: streamType, duplicate: String(duplicate) }, seconds);
+  };
+
+  /** Call when a saga finishes (e.g. from the worker or an activity interceptor). */
+  readonly recordSagaOutcome = (sagaType: string, outcome: string): void => {
+    this.sagaOutcomes.inc({ saga_type: sagaType, outcome });
+  };
+
+  recordHttp(method: string, route: string, status: number, seconds: number): void {
+    const labels = { method, route, status: String(status) };
+    this.httpRequests.inc(labels);
+    this.httpDuration.observe(labels, seconds);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Our metrics, followed by the Temporal SDK's when a URL for them is configured. */
+  async render(): Promise<string> {
+    const ours = await this.registry.metrics();
+    if (!this.sdkMetricsUrl) return ours;
+    try {
+      const response = await fetch(this.sdkMetricsUrl, { signal: AbortSignal.timeout(1000) });
+      if (!response.ok) return ours;
+      return `${ours}\n${await response.text()}`;
+    } catch {
+      return ours;
+    }
+  }
+}
+
+let defaultMetrics: Metrics | undefined;
+
+/** The process-wide instance (server, worker); tests create their own. */
+export function processMetrics(options?: MetricsOptions): Metrics {
+  return (defaultMetrics ??= new Metrics(options));
+}
+
+/** EventStore hooks recording into the process-wide metrics. */
+export function eventStoreMetricsHooks(): Required<EventStoreHooks> {
+  return processMetrics().eventStoreHooks();
+}
+
+/** Records a saga outcome in the process-wide metrics. */
+export function recordSagaOutcome(sagaType: string, outcome: string): void {
+  processMetrics().recordSagaOutcome(sagaType, outcome);
+}
