@@ -74,37 +74,55 @@ export async function placeOrderAndStartSaga(
     },
     { commandId: `place-order/${request.orderId}`, correlationId: request.correlationId },
   );
-  const total = request.items.reduce((sum, item) => sum + item.quantity * item.unitPrice, 0);
+  const started = await startOrderSaga(deps, request);
+  return { ...started, position: placed.lastPosition?.toString() ?? null };
+}
+
+/** The facts an order saga starts from: ids and amounts, never the address. */
+export type OrderSagaFacts = Pick<
+  PlaceOrderRequest,
+  'orderId' | 'customerId' | 'paymentAccountId' | 'items' | 'correlationId'
+>;
+
+/**
+ * Starts (or attaches to) the saga of an order that is already placed. Used right after
+ * placing it, and by the reconciler for orders whose saga never started.
+ */
+export async function startOrderSaga(
+  deps: SagaStarterDependencies,
+  order: OrderSagaFacts,
+): Promise<StartedSaga & { total: number }> {
+  const total = order.items.reduce((sum, item) => sum + item.quantity * item.unitPrice, 0);
   const input: OrderFulfillmentInput = {
-    orderId: request.orderId,
-    customerId: request.customerId,
-    paymentAccountId: request.paymentAccountId,
-    lines: request.items.map(({ sku, quantity, unitPrice }) => ({ sku, quantity, unitPrice })),
+    orderId: order.orderId,
+    customerId: order.customerId,
+    paymentAccountId: order.paymentAccountId,
+    lines: order.items.map(({ sku, quantity, unitPrice }) => ({ sku, quantity, unitPrice })),
     total,
-    correlationId: request.correlationId,
+    correlationId: order.correlationId,
     merchantAccountId: deps.config.MERCHANT_ACCOUNT_ID,
     approvalThreshold: deps.config.APPROVAL_THRESHOLD,
     approvalTimeout: deps.config.APPROVAL_TIMEOUT,
     settings: sagaSettingsFrom(deps.config as Config),
   };
-  const lines = request.items.length;
+  const lines = order.items.length;
   const started = await startOrAttach(
     deps.client,
     'orderFulfillment',
-    orderSagaId(request.orderId),
+    orderSagaId(order.orderId),
     [input],
     {
       taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
-      staticSummary: `Order ${shortId(request.orderId)} · ${lines} line${lines === 1 ? '' : 's'} · ${money(total)} · customer ${request.customerId}`,
+      staticSummary: `Order ${shortId(order.orderId)} · ${lines} line${lines === 1 ? '' : 's'} · ${money(total)} · customer ${order.customerId}`,
       searchAttributes: [
         { key: SAGA_TYPE, value: 'orderFulfillment' },
         { key: SAGA_STATUS, value: 'PLACED' },
-        { key: CUSTOMER_ID, value: request.customerId },
-        { key: CORRELATION_ID, value: request.correlationId },
+        { key: CUSTOMER_ID, value: order.customerId },
+        { key: CORRELATION_ID, value: order.correlationId },
       ],
     },
   );
-  return { ...started, position: placed.lastPosition?.toString() ?? null, total };
+  return { ...started, total };
 }
 
 export interface StartTransferRequest {

@@ -15,7 +15,14 @@ export function createPool(
     application_name: options.applicationName ?? 'sagaflow',
   };
   const pool = new Pool(config);
-  // An idle client that loses its connection (e.g. Postgres restarts) must not crash the process.
+  // A connection that dies (Postgres restarts, pg_terminate_backend) must not crash the
+  // process. The pool handles idle clients; a checked-out client emits 'error' on itself,
+  // and pg-pool removes its own listener while the client is checked out. With a listener
+  // of our own on every client, the query in flight rejects instead and the pool discards
+  // the broken client when it is released.
   pool.on('error', () => {});
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return pool;
 }

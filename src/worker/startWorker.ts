@@ -6,7 +6,8 @@ import { DirectCommands } from '../application/directCommands';
 import type { Config } from '../config';
 import type { EventStore } from '../eventstore';
 import type { Logger } from '../logger';
-import { connectWorker } from '../temporal/connection';
+import { connectClient, connectWorker } from '../temporal/connection';
+import { OrphanedOrderReconciler } from '../application/orphanedOrderReconciler';
 import { createSagaWorker } from './createWorker';
 
 export interface RunningWorker {
