@@ -58,7 +58,26 @@ export async function startSagaWorker(deps: {
     { taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE },
     'saga worker running',
   );
-  const done = worker.run().finally(() => connection.close());
+  // Starts the saga of any order left PLACED without one (see the reconciler).
+  const temporal = await connectClient({
+    address: deps.temporalAddress,
+    namespace: config.TEMPORAL_NAMESPACE,
+  });
+  const reconciler = new OrphanedOrderReconciler(
+    deps.pool,
+    deps.eventStore,
+    { client: temporal.client, commands, config },
+    {
+      log: (message, error) =>
+        error ? logger.warn({ err: error }, message) : logger.info(message),
+    },
+  );
+  reconciler.start();
+  const done = worker.run().finally(async () => {
+    await reconciler.stop();
+    await temporal.close();
+    await connection.close();
+  });
   return {
     done,
     async shutdown() {
