@@ -1,6 +1,11 @@
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyServerOptions,
+} from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { DirectCommands } from '../application/directCommands';
 import { Metrics } from '../observability/metrics';
@@ -9,6 +14,7 @@ import type { AppDeps, AppOptions } from './deps';
 import { authPlugin } from './plugins/auth';
 import { correlationIdOf, correlationPlugin } from './plugins/correlation';
 import { errorsPlugin } from './plugins/errors';
+import { PROBLEM_CONTENT_TYPE, problemType } from './plugins/problem';
 import { idempotencyPlugin } from './plugins/idempotency';
 import { httpMetricsPlugin } from './plugins/metrics';
 import { swaggerPlugin } from './plugins/swagger';
@@ -72,6 +78,23 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
     requestIdHeader: false,
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false } },
+    // Errors the router raises before any route runs (a malformed %-escape, a path
+    // parameter over maxParamLength) bypass the error handler: answer them as problems too.
+    frameworkErrors: (error, request, rawReply) => {
+      const status = error.statusCode ?? 400;
+      const reply = rawReply as unknown as FastifyReply;
+      void reply
+        .code(status)
+        .type(PROBLEM_CONTENT_TYPE)
+        .send({
+          type: problemType(error.code),
+          title: status === 414 ? 'URI Too Long' : 'Bad Request',
+          status,
+          detail: status === 414 ? 'A path parameter is too long' : 'The URL is malformed',
+          instance: request.url.split('?')[0],
+          code: error.code,
+        });
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validators());
   // JSON only: any other body is 415 (Fastify would otherwise parse text/plain as a string).

@@ -36,6 +36,9 @@ export const swaggerPlugin = fp<{ ui: boolean }>(
       // Loaded only when served: its static-file stack is ESM-only (see AppOptions.swaggerUi).
       const { default: swaggerUi } = await import('@fastify/swagger-ui');
       await app.register(swaggerUi, { routePrefix: '/docs' });
+    } else {
+      // Without the UI plugin the document is still served where the README says.
+      app.get('/docs/json', { schema: { hide: true } }, () => app.swagger());
     }
   },
   { name: 'sagaflow-swagger' },

@@ -42,9 +42,12 @@ export const Id = (description: string) =>
 export const MinorUnits = (description = 'Positive integer in minor units (e.g. cents)') =>
   Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description });
 
-/** A global event-store position: a decimal string (bigint). */
+/**
+ * A global event-store position: a decimal string. At most 18 digits, so every value fits
+ * Postgres' bigint (19 digits would admit 9223372036854775808 and up).
+ */
 export const PositionOf = (description = 'Global position in the event store') =>
-  Type.String({ pattern: '^[0-9]{1,19}$', description });
+  Type.String({ pattern: '^[0-9]{1,18}$', description });
 export const Position = PositionOf();
 
 export const minPosition = Type.Optional(

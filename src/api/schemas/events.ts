@@ -24,8 +24,9 @@ export const StreamParams = Type.Object({
 
 export const StreamQuery = Type.Object(
   {
-    fromVersion: Type.Integer({ minimum: 1, default: 1 }),
-    toVersion: Type.Optional(Type.Integer({ minimum: 1 })),
+    // Stream versions are Postgres integers.
+    fromVersion: Type.Integer({ minimum: 1, maximum: 2_147_483_647, default: 1 }),
+    toVersion: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_147_483_647 })),
   },
   { additionalProperties: false },
 );
@@ -38,7 +39,7 @@ export const StreamEvents = Type.Object({
 export const AllQuery = Type.Object(
   {
     after: Type.String({
-      pattern: '^[0-9]{1,19}$',
+      pattern: '^[0-9]{1,18}$',
       default: '0',
       description: 'Return events after this global position (0: from the start)',
     }),
