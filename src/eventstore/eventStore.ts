@@ -26,6 +26,11 @@ export interface EventStore {
   readSnapshot(streamId: string): Promise<Snapshot | undefined>;
   writeSnapshot(snapshot: Snapshot): Promise<void>;
   readerHoldback(): Promise<ReaderHoldback>;
+  /**
+   * Crypto-shredding: destroys a data subject's key (e.g. `customer-c-9`), so its personal
+   * fields read as "[erased]" from then on. Returns whether a key existed.
+   */
+  erasePersonalData(subjectId: string): Promise<boolean>;
   /** Position of the newest event readers may see (the head for lag figures). */
   headPosition(): Promise<bigint>;
 }

@@ -101,6 +101,10 @@ export class PostgresEventStore implements EventStore {
     return writeSnapshot(this.pool, snapshot);
   }
 
+  async erasePersonalData(subjectId: string): Promise<boolean> {
+    return (await this.personalData?.erase(subjectId)) ?? false;
+  }
+
   readerHoldback(): Promise<ReaderHoldback> {
     return readReaderHoldback(this.pool);
   }

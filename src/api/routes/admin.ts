@@ -2,7 +2,14 @@ import type { RoutePlugin } from '../context';
 import { HttpProblem, notFound } from '../plugins/problem';
 import { jsonSafe } from '../readYourWrites';
 import { problems } from '../schemas/common';
-import { ProjectionParams, ProjectionStatuses, RebuildAccepted } from '../schemas/admin';
+import { customerSubject } from '../../eventstore';
+import {
+  CustomerParams,
+  PersonalDataErased,
+  ProjectionParams,
+  ProjectionStatuses,
+  RebuildAccepted,
+} from '../schemas/admin';
 
 export const adminRoutes: RoutePlugin = async (app, { deps }) => {
   /** Rebuilds in progress, by projection name. */
@@ -10,6 +17,25 @@ export const adminRoutes: RoutePlugin = async (app, { deps }) => {
   app.addHook('onClose', async () => {
     await Promise.allSettled(rebuilding.values());
   });
+
+  app.delete(
+    '/customers/:id/personal-data',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['admin'],
+        summary: "Erase a customer's personal data (crypto-shredding: destroys their key)",
+        params: CustomerParams,
+        response: { 200: PersonalDataErased, ...problems() },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const keyExisted = await deps.eventStore.erasePersonalData(customerSubject(id));
+      request.log.info({ customerId: id, keyExisted }, 'personal data erased');
+      return { customerId: id, erased: true as const, keyExisted };
+    },
+  );
 
   app.get(
     '/admin/projections',

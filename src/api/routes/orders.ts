@@ -16,6 +16,7 @@ import {
   OrderAccepted,
   OrderList,
   OrderParams,
+  ShippingAddressView,
   OrderQuery,
   OrderView,
   PlaceOrderBody,
@@ -89,6 +90,29 @@ export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) 
         ...(cursor !== undefined && { cursor }),
       });
       return { items: page.items.map(jsonSafe), nextCursor: page.nextCursor ?? null } as never;
+    },
+  );
+
+  app.get(
+    '/orders/:id/shipping-address',
+    {
+      schema: {
+        tags: ['orders'],
+        summary: "The order's shipping address (personal data; reads as [erased] after erasure)",
+        params: OrderParams,
+        response: { 200: ShippingAddressView, ...problems(404) },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const [placed] = await deps.eventStore.readStream(`order-${id}`, { toVersion: 1 });
+      if (placed?.type !== 'OrderPlaced') throw notFound('Order', id);
+      const { shippingAddress } = placed.data as { shippingAddress: Record<string, string> };
+      return {
+        orderId: id,
+        shippingAddress,
+        erased: placed.metadata.personal_data === 'erased',
+      } as never;
     },
   );
 

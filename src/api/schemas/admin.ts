@@ -1,3 +1,4 @@
+import { Id } from './common';
 import { Type } from './typebox';
 
 export const ProjectionParams = Type.Object({
@@ -21,4 +22,13 @@ export const Readiness = Type.Object({
     Type.String(),
     Type.Object({ ok: Type.Boolean(), error: Type.Optional(Type.String()) }),
   ),
+});
+
+export const CustomerParams = Type.Object({ id: Id('Customer id') });
+
+export const PersonalDataErased = Type.Object({
+  customerId: Type.String(),
+  erased: Type.Literal(true),
+  /** False when the customer had no personal data stored (erasure is idempotent). */
+  keyExisted: Type.Boolean(),
 });

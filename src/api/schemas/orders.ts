@@ -115,3 +115,16 @@ export const SignalAccepted = Type.Object({
   sagaId: Type.String(),
   accepted: Type.Boolean(),
 });
+
+/** Personal data: served only on request, and "[erased]" once the customer was erased. */
+export const ShippingAddressView = Type.Object({
+  orderId: Type.String(),
+  shippingAddress: Type.Object({
+    name: Type.String(),
+    line1: Type.String(),
+    city: Type.String(),
+    postalCode: Type.String(),
+    country: Type.String(),
+  }),
+  erased: Type.Boolean(),
+});

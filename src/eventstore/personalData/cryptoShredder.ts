@@ -100,13 +100,17 @@ export class CryptoShredder {
 
   /** Destroys a subject's key. Idempotent; returns whether there was a key to destroy. */
   async erase(subject: string): Promise<boolean> {
-    const result = await this.db.query(
-      `INSERT INTO data_subject_keys (subject_id, key, erased_at) VALUES ($1, NULL, now())
-       ON CONFLICT (subject_id) DO UPDATE SET key = NULL, erased_at = coalesce(data_subject_keys.erased_at, now())
-       RETURNING (xmax <> 0) AS existed`,
+    const result = await this.db.query<{ had_key: boolean }>(
+      `WITH previous AS (SELECT key IS NOT NULL AS had_key FROM data_subject_keys WHERE subject_id = $1),
+            erased AS (
+              INSERT INTO data_subject_keys (subject_id, key, erased_at) VALUES ($1, NULL, now())
+              ON CONFLICT (subject_id) DO UPDATE
+                 SET key = NULL, erased_at = coalesce(data_subject_keys.erased_at, now())
+            )
+       SELECT coalesce((SELECT had_key FROM previous), false) AS had_key`,
       [subject],
     );
-    return Boolean((result.rows[0] as { existed?: boolean } | undefined)?.existed);
+    return result.rows[0]?.had_key ?? false;
   }
 
   /** The subject's key, created on first use; undefined once the subject was erased. */
