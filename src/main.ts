@@ -19,6 +19,7 @@ import {
   ALL_PROJECTIONS,
   createInlineProjector,
   getProjectionStatuses,
+  countSagasByStatus,
   ProjectionRunner,
 } from './projections';
 import { connectClient } from './temporal/connection';
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
     stops.push({ name: 'connection pool', stop: () => pool.end() });
     const metrics = new Metrics({
       projectionStatuses: () => getProjectionStatuses(pool),
+      sagaCounts: () => countSagasByStatus(pool),
       ...(config.METRICS_PORT > 0 && {
         sdkMetricsUrl: `http://127.0.0.1:${config.METRICS_PORT}/metrics`,
       }),

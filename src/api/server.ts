@@ -6,7 +6,12 @@ import { CommandHandler } from '../application/commandHandler';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { createPool, PostgresEventStore, UpcasterRegistry } from '../eventstore';
 import { Metrics } from '../observability/metrics';
-import { ALL_PROJECTIONS, createInlineProjector, getProjectionStatuses } from '../projections';
+import {
+  ALL_PROJECTIONS,
+  createInlineProjector,
+  getProjectionStatuses,
+  countSagasByStatus,
+} from '../projections';
 import { connectClient } from '../temporal/connection';
 import { buildApp } from './app';
 import { projectionReadModels } from './projectionReadModels';
@@ -33,6 +38,7 @@ async function main(): Promise<void> {
   });
   const metrics = new Metrics({
     projectionStatuses: () => getProjectionStatuses(pool),
+    sagaCounts: () => countSagasByStatus(pool),
     ...(process.env.SDK_METRICS_URL && { sdkMetricsUrl: process.env.SDK_METRICS_URL }),
   });
   const eventStore = new PostgresEventStore(

@@ -6,11 +6,18 @@ export type ProjectionLagSource = () => Promise<
   ReadonlyArray<{ name: string; lagEvents: number; lagSeconds: number }>
 >;
 
+/** How many sagas are in each status, by saga type (read from the read models). */
+export type SagaCountSource = () => Promise<
+  ReadonlyArray<{ sagaType: string; status: string; count: number }>
+>;
+
 export interface MetricsOptions {
   /** Adds the process metrics (CPU, memory, event loop). Default true. */
   defaultMetrics?: boolean;
   /** Read on every scrape to fill `sagaflow_projection_lag_events`. */
   projectionStatuses?: ProjectionLagSource;
+  /** Read on every scrape to fill `sagaflow_sagas` (sagas by type and status, from read models). */
+  sagaCounts?: SagaCountSource;
   /** Where the worker's Temporal Runtime exposes its Prometheus text, appended to ours. */
   sdkMetricsUrl?: string;
   prefix?: string;
@@ -27,6 +34,7 @@ export class Metrics {
   readonly appendedEvents: Counter<'stream_type'>;
   readonly appendDuration: Histogram<'stream_type' | 'duplicate'>;
   readonly sagaOutcomes: Counter<'saga_type' | 'outcome'>;
+  readonly sagas: Gauge<'saga_type' | 'status'>;
   readonly projectionLag: Gauge<'projection'>;
   readonly projectionLagSeconds: Gauge<'projection'>;
   private readonly sdkMetricsUrl: string | undefined;
@@ -67,6 +75,22 @@ export class Metrics {
       help: 'Sagas that finished, by type and outcome',
       labelNames: ['saga_type', 'outcome'],
       registers,
+    });
+    // Saga outcomes from the source every process shares: the order and transfer read
+    // models (a counter in one process would miss the sagas other processes finish).
+    const sagaCounts = options.sagaCounts;
+    this.sagas = new Gauge({
+      name: `${prefix}sagas`,
+      help: 'Sagas by type and current status (COMPLETED, CANCELLED, COMPENSATION_FAILED, ...)',
+      labelNames: ['saga_type', 'status'],
+      registers,
+      async collect() {
+        if (!sagaCounts) return;
+        this.reset();
+        for (const row of await sagaCounts()) {
+          this.set({ saga_type: row.sagaType, status: row.status }, row.count);
+        }
+      },
     });
     const source = options.projectionStatuses;
     // One read of the statuses per scrape feeds both gauges.

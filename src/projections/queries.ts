@@ -275,3 +275,19 @@ export async function getTransferSummary(
     }
   );
 }
+
+/** Sagas by type and status, from the order and transfer read models (for metrics). */
+export async function countSagasByStatus(
+  db: SqlExecutor,
+): Promise<Array<{ sagaType: string; status: string; count: number }>> {
+  const result = await db.query<{ saga_type: string; status: string; count: string }>(
+    `SELECT 'orderFulfillment' AS saga_type, status, count(*) AS count FROM order_summary GROUP BY status
+     UNION ALL
+     SELECT 'moneyTransfer', status, count(*) FROM transfer_summary GROUP BY status`,
+  );
+  return result.rows.map((row) => ({
+    sagaType: row.saga_type,
+    status: row.status,
+    count: Number(row.count),
+  }));
+}
