@@ -74,3 +74,11 @@ export const CommandResult = Type.Object({
 export const Links = Type.Record(Type.String(), Type.String());
 
 export type Schema = TSchema;
+
+/**
+ * A string or null, as `type: ['string', 'null']` rather than Type.Union's `anyOf`:
+ * fast-json-stringify serializes the former directly, but picks an `anyOf` branch by running
+ * a validator on every response.
+ */
+export const NullableString = (options: { description?: string } = {}) =>
+  Type.Unsafe<string | null>({ type: ['string', 'null'], ...options });

@@ -1,4 +1,4 @@
-import { Id, Links, MinorUnits, minPosition, PositionOf } from './common';
+import { Id, Links, MinorUnits, minPosition, NullableString, PositionOf } from './common';
 import { Type, type Static } from './typebox';
 
 export const OrderParams = Type.Object({ id: Id('Order id') });
@@ -54,7 +54,7 @@ export const OrderView = Type.Object({
   ),
   total: Type.Integer(),
   sagaId: Type.String(),
-  failureReason: Type.Union([Type.String(), Type.Null()]),
+  failureReason: NullableString(),
   timeline: Type.Array(Type.Object({ status: Type.String(), at: Type.String() })),
   placedAt: Type.String(),
   updatedAt: Type.String(),
@@ -74,7 +74,7 @@ export const ListOrdersQuery = Type.Object(
 
 export const OrderList = Type.Object({
   items: Type.Array(OrderView),
-  nextCursor: Type.Union([Type.String(), Type.Null()]),
+  nextCursor: NullableString(),
 });
 
 export const SagaView = Type.Object(
@@ -87,14 +87,14 @@ export const SagaView = Type.Object(
     sagaType: Type.Optional(Type.String()),
     status: Type.Optional(Type.String()),
     outcome: Type.Optional(Type.String()),
-    currentStep: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    currentStep: Type.Optional(NullableString()),
     completedSteps: Type.Optional(Type.Array(Type.String())),
     compensationsRegistered: Type.Optional(Type.Array(Type.String())),
     compensationsRun: Type.Optional(Type.Array(Type.String())),
-    failingCompensation: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-    failureReason: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    failingCompensation: Type.Optional(NullableString()),
+    failureReason: Type.Optional(NullableString()),
     businessId: Type.Optional(Type.String()),
-    cancelRefusedReason: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    cancelRefusedReason: Type.Optional(NullableString()),
     temporalUiUrl: Type.Optional(Type.String()),
   },
   { additionalProperties: false },
