@@ -47,8 +47,8 @@ export async function describeSaga(
 }
 
 /**
- * The saga's own view: the `status` query while it runs, its result once it has closed
- * (a query on a closed run would need a worker to replay it).
+ * The saga's own view: its `status` query (the same answer the Temporal UI's Queries tab
+ * shows), falling back to its result when no worker can answer.
  */
 export async function sagaReport(
   client: Client,
@@ -65,12 +65,13 @@ export async function sagaReport(
   };
   const url = temporalUiUrl(config, sagaId);
   if (url) report.temporalUiUrl = url;
-  if (described.status === 'RUNNING') {
-    try {
-      Object.assign(report, await handle.query<SagaStatusView>('status'));
-    } catch {
-      // No worker answered in time: the execution status is all we know.
-    }
+  // The saga's `status` query answers the same shape whether the run is open or closed (a
+  // worker replays a closed run to answer it); bounded, so a missing worker cannot hang us.
+  const view = await client
+    .withDeadline(Date.now() + 3_000, () => handle.query<SagaStatusView>('status'))
+    .catch(() => undefined);
+  if (view) {
+    Object.assign(report, view);
   } else if (described.status === 'COMPLETED') {
     try {
       const result = (await handle.result()) as SagaResult;
@@ -82,7 +83,7 @@ export async function sagaReport(
     } catch {
       // Keep the execution status.
     }
-  } else {
+  } else if (described.status !== 'RUNNING') {
     report.outcome = 'FAILED';
   }
   return report;

@@ -92,6 +92,15 @@ test('POST /orders → saga completes → GET /orders/{id} shows COMPLETED', asy
     status: 'COMPLETED',
   });
   expect(saga.temporalUiUrl).toBe(`http://localhost:8233/namespaces/default/workflows/${sagaId}`);
+  // Closed or not, the same shape as the `status` query in the Temporal UI's Queries tab.
+  expect(saga).toEqual({
+    ...(await harness.status(sagaId)),
+    sagaId,
+    runId: expect.any(String),
+    workflowStatus: 'COMPLETED',
+    temporalUiUrl: saga.temporalUiUrl,
+  });
+  expect(saga.completedSteps).toContain('charge customer');
 
   const account = (await app.inject({ method: 'GET', url: '/accounts/e2e-pay' })).json();
   expect(account.balance).toBe(7000);
