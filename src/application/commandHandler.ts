@@ -25,7 +25,10 @@ export interface CommandResult<State> {
   version: number;
   /** Global position of the last event written by this command, if any. */
   lastPosition: bigint | undefined;
-  /** The events this command produced (also when an earlier attempt wrote them). */
+  /**
+   * The events this command produced (also when an earlier attempt wrote them). After a
+   * fresh append they are read back only when an `afterAppend` hook needs them.
+   */
   events: RecordedEvent[];
   /** The decider found nothing to do. */
   noop: boolean;
@@ -57,6 +60,15 @@ export class CommandHandler {
     this.maxConflictRetries = options.maxConflictRetries ?? 8;
   }
 
+  /** The last command queued per stream in this process (see handle). */
+  private readonly streamQueues = new Map<string, Promise<unknown>>();
+
+  /**
+   * Commands for one stream run one at a time within this process: on a hot aggregate
+   * (the merchant's revenue account, a popular SKU) concurrent commands would otherwise
+   * all load the same version, collide on append and back off. Across processes the
+   * expected-version check still decides.
+   */
   async handle<State, Cmd extends Command, Event extends DomainEvent>(
     decider: Decider<State, Cmd, Event>,
     aggregateId: string,
@@ -64,6 +76,25 @@ export class CommandHandler {
     context: CommandContext,
   ): Promise<CommandResult<State>> {
     const streamId = decider.streamId(aggregateId);
+    const previous = this.streamQueues.get(streamId) ?? Promise.resolve();
+    const run = previous.then(
+      () => this.handleNow(decider, streamId, command, context),
+      () => this.handleNow(decider, streamId, command, context),
+    );
+    this.streamQueues.set(streamId, run);
+    try {
+      return await run;
+    } finally {
+      if (this.streamQueues.get(streamId) === run) this.streamQueues.delete(streamId);
+    }
+  }
+
+  private async handleNow<State, Cmd extends Command, Event extends DomainEvent>(
+    decider: Decider<State, Cmd, Event>,
+    streamId: string,
+    command: Cmd,
+    context: CommandContext,
+  ): Promise<CommandResult<State>> {
     const metadata = {
       correlation_id: context.correlationId ?? context.commandId,
       causation_id: context.causationId ?? context.commandId,
@@ -124,10 +155,13 @@ export class CommandHandler {
           loaded.version,
           result.nextExpectedVersion,
         );
-        const events = await this.store.readStream(streamId, {
-          fromVersion: result.nextExpectedVersion - decision.length + 1,
-          toVersion: result.nextExpectedVersion,
-        });
+        // Read back only for an inline projector: a saga step needs just version and position.
+        const events = this.options.afterAppend
+          ? await this.store.readStream(streamId, {
+              fromVersion: result.nextExpectedVersion - decision.length + 1,
+              toVersion: result.nextExpectedVersion,
+            })
+          : [];
         if (!result.duplicate) await this.options.afterAppend?.(events);
         return {
           streamId,
