@@ -103,7 +103,10 @@ export class CommandHandler {
     };
 
     for (let attempt = 0; ; attempt++) {
-      const loaded = await loadAggregate(this.store, streamId, decider);
+      // Personal data stays sealed: deciders never decide on it (and snapshots never hold it).
+      const loaded = await loadAggregate(this.store, streamId, decider, {
+        sealedPersonalData: true,
+      });
       // A retry of a command whose append already committed: answer with what it wrote.
       // (Older than the snapshot, it is caught by the deciders, which treat a repeated
       // business reference as done, and by the append, which ignores known event ids.)

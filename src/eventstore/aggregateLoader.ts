@@ -35,6 +35,7 @@ export async function loadAggregate<State, Event extends DomainEvent>(
   store: EventStore,
   streamId: string,
   definition: AggregateDefinition<State, Event>,
+  options: { sealedPersonalData?: boolean } = {},
 ): Promise<LoadedAggregate<State>> {
   let state = definition.initialState();
   let version = 0;
@@ -47,7 +48,10 @@ export async function loadAggregate<State, Event extends DomainEvent>(
       snapshotVersion = snapshot.version;
     }
   }
-  const tail = await store.readStream(streamId, { fromVersion: version + 1 });
+  const tail = await store.readStream(streamId, {
+    fromVersion: version + 1,
+    sealedPersonalData: options.sealedPersonalData,
+  });
   for (const event of tail) {
     state = definition.evolve(state, { type: event.type, data: event.data } as Event);
     version = event.version;

@@ -64,7 +64,9 @@ export class PostgresEventStore implements EventStore {
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     const rows = await readStreamRows(this.pool, streamId, options);
-    return options.raw ? rows.map(toRecordedEvent) : this.materialize(rows);
+    return options.raw
+      ? rows.map(toRecordedEvent)
+      : this.materialize(rows, !options.sealedPersonalData);
   }
 
   async readEventsById(streamId: string, eventIds: readonly string[]): Promise<RecordedEvent[]> {
@@ -117,9 +119,10 @@ export class PostgresEventStore implements EventStore {
   }
 
   /** Rows as domain code sees them: personal data opened (or erased), then upcast. */
-  private async materialize(rows: EventRow[]): Promise<RecordedEvent[]> {
+  private async materialize(rows: EventRow[], reveal = true): Promise<RecordedEvent[]> {
     const recorded = rows.map(toRecordedEvent);
-    const revealed = this.personalData ? await this.personalData.reveal(recorded) : recorded;
+    const revealed =
+      this.personalData && reveal ? await this.personalData.reveal(recorded) : recorded;
     return revealed.map((event) => {
       const { schemaVersion, data } = this.upcasters.upcast(
         event.type,

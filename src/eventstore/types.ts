@@ -57,6 +57,11 @@ export interface ReadStreamOptions {
   at?: Date;
   /** Skip upcasting (e.g. for audit tooling). */
   raw?: boolean;
+  /**
+   * Leave personal fields sealed (no key lookup). Deciders never decide on personal data,
+   * so command handling loads aggregates this way; it also keeps plaintext out of snapshots.
+   */
+  sealedPersonalData?: boolean;
 }
 
 export interface ReadAllOptions {
