@@ -26,12 +26,9 @@ export async function moneyTransfer(input: MoneyTransferInput): Promise<SagaResu
   const pivot = correlatedActivities(pivotOptions(input.settings), input.correlationId);
 
   const saga = new SagaState<TransferSagaStatus>('moneyTransfer', transferId, 'REQUESTED');
-  const compensations = new CompensationStack();
-  let retryRequested = false;
+  const compensations = new CompensationStack(saga);
   setHandler(statusQuery, () => saga.view);
-  setHandler(retryCompensationSignal, () => {
-    retryRequested = true;
-  });
+  setHandler(retryCompensationSignal, () => compensations.requestRetry());
 
   const transferStep = (
     name: string,
@@ -52,26 +49,13 @@ export async function moneyTransfer(input: MoneyTransferInput): Promise<SagaResu
   );
 
   const compensate = (reason: string) =>
-    compensations.unwind({
-      onRun: (name) => saga.compensationRan(name),
-      onParked: async (name) => {
-        saga.view.failingCompensation = name;
-        saga.finish('COMPENSATION_FAILED', 'COMPENSATION_FAILED', reason);
-        await undo
-          .applyTransferCommand({
-            transferId,
-            command: { type: 'MarkTransferCompensationFailed', reason: `${name} failed` },
-          })
-          .catch(() => undefined);
-      },
-      onResumed: () => {
-        saga.view.outcome = 'RUNNING';
-        saga.setStatus('COMPENSATING');
-      },
-      retryRequested: () => retryRequested,
-      clearRetryRequest: () => {
-        retryRequested = false;
-      },
+    compensations.unwind(reason, async (name) => {
+      await undo
+        .applyTransferCommand({
+          transferId,
+          command: { type: 'MarkTransferCompensationFailed', reason: `${name} failed` },
+        })
+        .catch(() => undefined);
     });
 
   const debitReference = `transfer-${transferId}/debit`;
@@ -86,7 +70,6 @@ export async function moneyTransfer(input: MoneyTransferInput): Promise<SagaResu
         refundReference: `transfer-${transferId}/refund`,
       }),
     );
-    saga.registerCompensation('refund source');
     await saga.step('debit source', () =>
       steps.debitAccount({
         accountId: input.fromAccountId,

@@ -32,11 +32,10 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
   const pivot = activitiesWith(pivotOptions(input.settings));
 
   const saga = new SagaState<OrderSagaStatus>('orderFulfillment', orderId, 'PLACED');
-  const compensations = new CompensationStack();
+  const compensations = new CompensationStack(saga);
   let pivotReached = false;
   let approved = false;
   let cancelReason: string | undefined;
-  let retryRequested = false;
 
   const cancelRefusal = () =>
     `order ${orderId} is ${saga.status}: the payment was taken, so it can no longer be cancelled`;
@@ -67,9 +66,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
       },
     },
   );
-  setHandler(retryCompensationSignal, () => {
-    retryRequested = true;
-  });
+  setHandler(retryCompensationSignal, () => compensations.requestRetry());
 
   const abortIfCancelled = () => {
     if (cancelReason) throw new SagaAbort(`CANCELLED: ${cancelReason}`);
@@ -85,7 +82,6 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
       compensations.register(`release stock ${line.sku}`, () =>
         undo.releaseStock({ orderId, sku: line.sku }),
       );
-      saga.registerCompensation(`release stock ${line.sku}`);
       abortIfCancelled();
       await saga.step(`reserve stock ${line.sku}`, () =>
         steps.reserveStock({ orderId, sku: line.sku, quantity: line.quantity }),
@@ -97,7 +93,6 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
     compensations.register('cancel shipment', () =>
       undo.cancelShipment({ orderId, reason: 'order cancelled' }),
     );
-    saga.registerCompensation('cancel shipment');
     abortIfCancelled();
     const { shipmentId } = await saga.step('book shipment', () => steps.bookShipment({ orderId }));
     await orderStep('mark shipment booked', { type: 'MarkShipmentBooked', shipmentId });
@@ -129,7 +124,6 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
         refundReference: `order-${orderId}/refund`,
       }),
     );
-    saga.registerCompensation('refund payment');
     await saga.step('charge customer', () =>
       pivot.debitAccount({
         accountId: input.paymentAccountId,
@@ -145,31 +139,18 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
     log.info('order saga compensating', { orderId, reason });
     saga.view.failureReason = reason;
     saga.setStatus('COMPENSATING');
-    await compensations.unwind({
-      onRun: (name) => saga.compensationRan(name),
-      onParked: async (name, failure) => {
-        saga.view.failingCompensation = name;
-        saga.finish('COMPENSATION_FAILED', 'COMPENSATION_FAILED', reason);
-        log.error('order compensation keeps failing', {
+    await compensations.unwind(reason, async (name, failure) => {
+      log.error('order compensation keeps failing', {
+        orderId,
+        compensation: name,
+        error: String(failure),
+      });
+      await undo
+        .applyOrderCommand({
           orderId,
-          compensation: name,
-          error: String(failure),
-        });
-        await undo
-          .applyOrderCommand({
-            orderId,
-            command: { type: 'MarkCompensationFailed', reason: `${name} failed` },
-          })
-          .catch(() => undefined); // the park itself must not depend on the store being up
-      },
-      onResumed: () => {
-        saga.view.outcome = 'RUNNING';
-        saga.setStatus('COMPENSATING');
-      },
-      retryRequested: () => retryRequested,
-      clearRetryRequest: () => {
-        retryRequested = false;
-      },
+          command: { type: 'MarkCompensationFailed', reason: `${name} failed` },
+        })
+        .catch(() => undefined);
     });
     await saga.step('cancel order', () =>
       forward.applyOrderCommand({ orderId, command: { type: 'CancelOrder', reason } }),

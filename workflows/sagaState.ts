@@ -62,6 +62,16 @@ export class SagaState<Status extends OrderSagaStatus | TransferSagaStatus> {
     this.publish();
   }
 
+  compensationParked(name: string, reason: string): void {
+    this.view.failingCompensation = name;
+    this.finish('COMPENSATION_FAILED', 'COMPENSATION_FAILED' as Status, reason);
+  }
+
+  compensationResumed(): void {
+    this.view.outcome = 'RUNNING';
+    this.setStatus('COMPENSATING' as Status);
+  }
+
   finish(outcome: SagaOutcome, status: Status, reason: string | null): void {
     this.view.outcome = outcome;
     this.view.currentStep = null;
