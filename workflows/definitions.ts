@@ -1,18 +1,9 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { ORDER_STATUSES } from '../src/domain/order/order';
 
 /** Statuses operators filter on (SagaStatus search attribute) and the API reports. */
-export const ORDER_SAGA_STATUSES = [
-  'PLACED',
-  'STOCK_RESERVED',
-  'SHIPMENT_BOOKED',
-  'AWAITING_APPROVAL',
-  'PAID',
-  'DISPATCHED',
-  'COMPLETED',
-  'COMPENSATING',
-  'CANCELLED',
-  'COMPENSATION_FAILED',
-] as const;
+/** The order's own statuses, plus COMPENSATING while the saga unwinds. */
+export const ORDER_SAGA_STATUSES = [...ORDER_STATUSES, 'COMPENSATING'] as const;
 export type OrderSagaStatus = (typeof ORDER_SAGA_STATUSES)[number];
 
 export const TRANSFER_SAGA_STATUSES = [

@@ -1,16 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { withDatabase } from '../../src/infra/databaseUrl';
 
 /** A database created for one benchmark target; dropped by `dropAll`. */
 export interface BenchDatabase {
   name: string;
   url: string;
-}
-
-export function withDatabase(connectionString: string, database: string): string {
-  const url = new URL(connectionString);
-  url.pathname = `/${database}`;
-  return url.toString();
 }
 
 async function withAdminClient<T>(

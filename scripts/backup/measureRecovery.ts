@@ -16,14 +16,9 @@ import { Client } from 'pg';
 import { migrate } from '../../src/eventstore';
 import { backupDatabase } from './backup';
 import { restoreDatabase } from './restore';
+import { withDatabase } from '../../src/infra/databaseUrl';
 
 const EVENTS_PER_ACCOUNT = 10;
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
 
 async function admin<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
   const client = new Client({ connectionString: url });

@@ -18,6 +18,7 @@ import { ApiClient, HttpError, type HttpStats } from './http';
 import { checkInvariants, isTerminal, type Check, type SagaRecord } from './invariants';
 import { ManagedProcess, type ProcessExit } from './processes';
 import { freePort, mapLimit, Random, sleep } from './util';
+import { withDatabase } from '../../src/infra/databaseUrl';
 
 export interface ChaosOptions {
   /** Sagas to start (orders + transfers). */
@@ -732,12 +733,6 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
     report.durationSeconds = elapsed();
   }
   return report;
-}
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
 }
 
 async function withAdmin<T>(serverUrl: string, fn: (client: PgClient) => Promise<T>): Promise<T> {

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { EventStore } from './eventStore';
-import { appendToStream } from './schema/appendToStream';
+import { appendToStream, streamTypeOf } from './schema/appendToStream';
 import { EVENT_COLUMNS, toRecordedEvent, type EventRow } from './schema/eventRow';
 import { readAllRows } from './schema/readAll';
 import { readReaderHoldback } from './schema/readerHoldback';
@@ -54,7 +54,7 @@ export class PostgresEventStore implements EventStore {
     const sealed = this.personalData ? await this.personalData.protect(events) : events;
     const result = await appendToStream(this.pool, streamId, sealed, options);
     this.hooks.onAppend?.(
-      options.streamType ?? streamId.split('-')[0] ?? streamId,
+      options.streamType ?? streamTypeOf(streamId),
       result.duplicate ? 0 : events.length,
       Number(process.hrtime.bigint() - started) / 1e9,
       result.duplicate,

@@ -19,7 +19,7 @@ import { readBackupLines } from '../../scripts/backup/format';
 import { restoreDatabase, RestoreRefusedError } from '../../scripts/backup/restore';
 import { TEST_DATABASE_URL } from '../support/infrastructure';
 import { SagaHarness } from '../support/sagaHarness';
-import { withDatabase } from '../support/testDatabase';
+import { withDatabase } from '../../src/infra/databaseUrl';
 
 const READ_MODELS = ['order_summary', 'account_balance', 'inventory_level', 'transfer_summary'];
 

@@ -6,7 +6,7 @@
  * path traversal). The API must never answer 5xx, every 4xx must be problem+json, and a
  * rejected request must append no event. Fixed seed, bounded runs: deterministic.
  */
-import './support/esmShim';
+import '../api/support/esmShim';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Client, type Pool } from 'pg';
 import { createPool, migrate, PostgresEventStore } from '../../src/eventstore';
 import { TEST_DATABASE_URL } from './infrastructure';
+import { withDatabase } from '../../src/infra/databaseUrl';
 
 export interface TestDatabase {
   url: string;
@@ -14,12 +15,6 @@ function serverUrl(): string {
   const url = process.env[TEST_DATABASE_URL] ?? process.env.DATABASE_URL;
   if (!url) throw new Error('No test database: run the tests through jest (globalSetup sets it)');
   return url;
-}
-
-export function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
 }
 
 /** A fresh, migrated database for one test file. */

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
+import { withDatabase } from '../../../src/infra/databaseUrl';
 
 /**
  * The whole system as `npm start` runs it (src/main.ts), for the browser tests: its own
@@ -29,12 +30,6 @@ export interface RunningSystem {
   workDir: string;
   log(): string;
   stop(): Promise<void>;
-}
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
 }
 
 async function canConnect(url: string): Promise<boolean> {
