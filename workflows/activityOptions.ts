@@ -4,39 +4,46 @@ import type { SagaSettings } from './definitions';
 /** Business rejections (ApplicationFailure types) that retrying cannot fix. */
 export const NON_RETRYABLE_ERROR_TYPES = ['DomainRejection'] as const;
 
-/** Forward steps and the pivot: retry infrastructure errors with backoff, never business rejections. */
-export function stepOptions(settings: SagaSettings): ActivityOptions {
+/** The shape every saga activity shares: one attempt timeout, exponential backoff from 200 ms. */
+function activityOptions(
+  settings: SagaSettings,
+  retry: { maximumInterval: string; maximumAttempts?: number; businessRejectionsAreFinal: boolean },
+): ActivityOptions {
   return {
     startToCloseTimeout: settings.activityStartToClose,
     retry: {
       initialInterval: '200ms',
       backoffCoefficient: 2,
-      maximumInterval: '10s',
-      maximumAttempts: settings.activityMaxAttempts,
-      nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+      maximumInterval: retry.maximumInterval,
+      ...(retry.maximumAttempts !== undefined && { maximumAttempts: retry.maximumAttempts }),
+      ...(retry.businessRejectionsAreFinal && {
+        nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
+      }),
     },
   };
 }
 
-/** Steps after the pivot only move forward: they retry until they succeed. */
+/** Steps before the pivot: retry infrastructure errors with backoff, never business rejections. */
+export function stepOptions(settings: SagaSettings): ActivityOptions {
+  return activityOptions(settings, {
+    maximumInterval: '10s',
+    maximumAttempts: settings.activityMaxAttempts,
+    businessRejectionsAreFinal: true,
+  });
+}
+
+/** Steps after the pivot only move forward: they retry until they succeed (no attempt limit). */
 export function forwardOptions(settings: SagaSettings): ActivityOptions {
-  return {
-    startToCloseTimeout: settings.activityStartToClose,
-    retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '30s' }, // no maximumAttempts: unlimited
-  };
+  return activityOptions(settings, { maximumInterval: '30s', businessRejectionsAreFinal: false });
 }
 
 /** Compensations retry hard, then park the saga for an operator (never swallowed). */
 export function compensationOptions(settings: SagaSettings): ActivityOptions {
-  return {
-    startToCloseTimeout: settings.activityStartToClose,
-    retry: {
-      initialInterval: '200ms',
-      backoffCoefficient: 2,
-      maximumInterval: '10s',
-      maximumAttempts: settings.compensationMaxAttempts,
-    },
-  };
+  return activityOptions(settings, {
+    maximumInterval: '10s',
+    maximumAttempts: settings.compensationMaxAttempts,
+    businessRejectionsAreFinal: false,
+  });
 }
 
 /**
@@ -45,13 +52,5 @@ export function compensationOptions(settings: SagaSettings): ActivityOptions {
  * rejection, which is definitive, ends it.
  */
 export function pivotOptions(settings: SagaSettings): ActivityOptions {
-  return {
-    startToCloseTimeout: settings.activityStartToClose,
-    retry: {
-      initialInterval: '200ms',
-      backoffCoefficient: 2,
-      maximumInterval: '30s',
-      nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
-    },
-  };
+  return activityOptions(settings, { maximumInterval: '30s', businessRejectionsAreFinal: true });
 }

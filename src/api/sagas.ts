@@ -1,9 +1,5 @@
-import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
-  type Client,
-  type WorkflowHandle,
-} from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { describeWorkflow } from '../temporal/workflowLookup';
 import type { Config } from '../config';
 import type { SagaResult, SagaStatusView } from '../../workflows/definitions';
 import { HttpProblem } from './plugins/problem';
@@ -24,28 +20,6 @@ export function temporalUiUrl(
   return `${base}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
-export function isNotFound(error: unknown): boolean {
-  return (
-    error instanceof WorkflowNotFoundError ||
-    (error as Error | undefined)?.name === 'WorkflowNotFoundError'
-  );
-}
-
-export { WorkflowExecutionAlreadyStartedError };
-
-/** Execution status, or undefined when there is no such workflow. */
-export async function describeSaga(
-  handle: WorkflowHandle,
-): Promise<{ status: string; runId: string } | undefined> {
-  try {
-    const description = await handle.describe();
-    return { status: description.status.name, runId: description.runId };
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
-}
-
 /**
  * The saga's own view: its `status` query (the same answer the Temporal UI's Queries tab
  * shows), falling back to its result when no worker can answer.
@@ -56,7 +30,7 @@ export async function sagaReport(
   sagaId: string,
 ): Promise<SagaReport | undefined> {
   const handle = client.workflow.getHandle(sagaId);
-  const described = await describeSaga(handle);
+  const described = await describeWorkflow(handle);
   if (!described) return undefined;
   const report: SagaReport = {
     sagaId,
@@ -92,7 +66,7 @@ export async function sagaReport(
 /** A handle on a saga that is still running; 404 if unknown, 409 if it already finished. */
 export async function runningSaga(client: Client, sagaId: string): Promise<WorkflowHandle> {
   const handle = client.workflow.getHandle(sagaId);
-  const described = await describeSaga(handle);
+  const described = await describeWorkflow(handle);
   if (!described) {
     throw new HttpProblem(404, 'Not Found', `No saga ${sagaId}`, { code: 'NOT_FOUND' });
   }

@@ -1,7 +1,8 @@
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { OrderItem } from '../domain/order';
 import type { EventStore, SqlExecutor } from '../eventstore';
 import { orderSagaId } from '../sagas/sagaIds';
+import { describeWorkflow } from '../temporal/workflowLookup';
 import { startOrderSaga, type SagaStarterDependencies } from './sagaStarter';
 
 export interface ReconcilerOptions {
@@ -79,16 +80,9 @@ export class OrphanedOrderReconciler {
   }
 
   private async sagaExists(orderId: string): Promise<boolean> {
-    try {
-      await this.deps.client.workflow.getHandle(orderSagaId(orderId)).describe();
-      return true;
-    } catch (error) {
-      if (
-        error instanceof WorkflowNotFoundError ||
-        (error as Error).name === 'WorkflowNotFoundError'
-      )
-        return false;
-      throw error;
-    }
+    return (
+      (await describeWorkflow(this.deps.client.workflow.getHandle(orderSagaId(orderId)))) !==
+      undefined
+    );
   }
 }
