@@ -59,6 +59,8 @@ const schema = z.object({
   COMPENSATION_MAX_ATTEMPTS: positiveInt.default(20),
   API_KEYS: z.string().optional(),
   METRICS_PORT: nonNegativeInt.max(65535).default(9464),
+  /** Where a worker's Runtime serves the Temporal SDK's metrics, appended to the API's /metrics. */
+  SDK_METRICS_URL: url(['http:', 'https:']).optional(),
   /** `enabled` lets rows in fault_injections break activities on purpose (tests, chaos, demos). */
   FAULT_INJECTION: z.enum(['enabled', 'disabled']).default('disabled'),
 });

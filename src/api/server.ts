@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   const metrics = new Metrics({
     projectionStatuses: () => getProjectionStatuses(pool),
     sagaCounts: () => countSagasByStatus(pool),
-    ...(process.env.SDK_METRICS_URL && { sdkMetricsUrl: process.env.SDK_METRICS_URL }),
+    ...(config.SDK_METRICS_URL && { sdkMetricsUrl: config.SDK_METRICS_URL }),
   });
   const eventStore = new PostgresEventStore(
     pool,
