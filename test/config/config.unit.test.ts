@@ -31,6 +31,7 @@ describe('configuration', () => {
     ['PORT', '70000'],
     ['LOG_LEVEL', 'loud'],
     ['APPROVAL_THRESHOLD', '-1'],
+    ['SDK_METRICS_URL', 'not a url'],
   ])('fails at start naming %s when it is %p', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`\\b${name}\\b`));
