@@ -48,9 +48,10 @@ describe('orders whose saga never started', () => {
     expect((await h.result('order-orphan-1')).outcome).toBe('COMPLETED');
     await h.result(runningSaga);
     expect(await reconciler.reconcileOnce()).toEqual([]);
-    const described = await h.client.workflow.getHandle('order-orphan-1').describe();
-    expect(
-      described.typedSearchAttributes.getAll().find((p) => p.key.name === 'CorrelationId')?.value,
-    ).toBe('corr-orphan');
+    const attributes = await h.searchAttributes(
+      'order-orphan-1',
+      (a) => a.CorrelationId !== undefined,
+    );
+    expect(attributes.CorrelationId).toBe('corr-orphan');
   });
 });

@@ -187,6 +187,26 @@ export class SagaHarness {
     }
   }
 
+  /**
+   * The saga's search attributes as the Temporal UI sees them. Visibility is eventually
+   * consistent (the status query is not), so this waits, bounded, until `ready` holds.
+   */
+  async searchAttributes(
+    sagaId: string,
+    ready: (attributes: Record<string, unknown>) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const described = await this.client.workflow.getHandle(sagaId).describe();
+      const attributes = Object.fromEntries(
+        described.typedSearchAttributes.getAll().map((pair) => [pair.key.name, pair.value]),
+      );
+      if (ready(attributes) || Date.now() > deadline) return attributes;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   async eventTypes(streamId: string): Promise<string[]> {
     return (await this.db.eventStore.readStream(streamId)).map((e) => e.type);
   }
