@@ -1,10 +1,27 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { ORDER_STATUSES } from '../src/domain/order/order';
 
-/** Statuses operators filter on (SagaStatus search attribute) and the API reports. */
-/** The order's own statuses, plus COMPENSATING while the saga unwinds. */
+/** What the status query reports: the order's own statuses, plus COMPENSATING while it unwinds. */
 export const ORDER_SAGA_STATUSES = [...ORDER_STATUSES, 'COMPENSATING'] as const;
 export type OrderSagaStatus = (typeof ORDER_SAGA_STATUSES)[number];
+
+/**
+ * The order statuses the SagaStatus search attribute takes: those that change what an
+ * operator can do (cancel, approve, nothing more before the pivot; retry a parked unwind)
+ * or that end the saga. The steps in between (STOCK_RESERVED, SHIPMENT_BOOKED,
+ * DISPATCHED) last as long as the next activity, and each update is a history event plus
+ * a visibility write, which cost a saga as much as an activity does; the status query and
+ * the order read model report them.
+ */
+export const ORDER_SAGA_MILESTONES = [
+  'PLACED',
+  'AWAITING_APPROVAL',
+  'PAID',
+  'COMPENSATING',
+  'COMPENSATION_FAILED',
+  'CANCELLED',
+  'COMPLETED',
+] as const satisfies readonly OrderSagaStatus[];
 
 export const TRANSFER_SAGA_STATUSES = [
   'REQUESTED',

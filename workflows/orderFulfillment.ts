@@ -7,6 +7,7 @@ import {
   approveSignal,
   cancelSignal,
   cancelUpdate,
+  ORDER_SAGA_MILESTONES,
   retryCompensationSignal,
   statusQuery,
   type OrderFulfillmentInput,
@@ -31,7 +32,12 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
   const undo = activitiesWith(compensationOptions(input.settings));
   const pivot = activitiesWith(pivotOptions(input.settings));
 
-  const saga = new SagaState<OrderSagaStatus>('orderFulfillment', orderId, 'PLACED');
+  const saga = new SagaState<OrderSagaStatus>(
+    'orderFulfillment',
+    orderId,
+    'PLACED',
+    ORDER_SAGA_MILESTONES,
+  );
   const compensations = new CompensationStack(saga);
   let pivotReached = false;
   let approved = false;

@@ -1,4 +1,9 @@
-import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  patched,
+  setCurrentDetails,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type {
   OrderSagaStatus,
   SagaOutcome,
@@ -9,13 +14,28 @@ import type {
 import { SAGA_STATUS } from './searchAttributes';
 
 /**
+ * Sagas started before this patch upserted SagaStatus at every status; replaying them must
+ * issue the same upserts. New runs upsert only at milestones.
+ */
+export const SAGA_STATUS_MILESTONES_PATCH = 'saga-status-milestones';
+
+/**
  * What a saga reports about itself: the status query, the SagaStatus search attribute and
- * the markdown details on its page in the Temporal UI, kept in step.
+ * the markdown details on its page in the Temporal UI, kept in step. The query and the
+ * details follow every status; the search attribute follows only the milestones.
  */
 export class SagaState<Status extends OrderSagaStatus | TransferSagaStatus> {
   readonly view: SagaStatusView;
+  private readonly milestones: ReadonlySet<string> | undefined;
 
-  constructor(sagaType: SagaType, businessId: string, status: Status) {
+  /** @param milestones the statuses SagaStatus takes (all of them when omitted). */
+  constructor(
+    sagaType: SagaType,
+    businessId: string,
+    status: Status,
+    milestones?: readonly Status[],
+  ) {
+    this.milestones = milestones && new Set(milestones);
     this.view = {
       sagaType,
       businessId,
@@ -38,8 +58,14 @@ export class SagaState<Status extends OrderSagaStatus | TransferSagaStatus> {
   setStatus(status: Status): void {
     if (this.view.status === status) return;
     this.view.status = status;
-    upsertSearchAttributes([{ key: SAGA_STATUS, value: status }]);
+    if (this.isMilestone(status) || !patched(SAGA_STATUS_MILESTONES_PATCH)) {
+      upsertSearchAttributes([{ key: SAGA_STATUS, value: status }]);
+    }
     this.publish();
+  }
+
+  private isMilestone(status: Status): boolean {
+    return this.milestones?.has(status) ?? true;
   }
 
   async step<T>(name: string, run: () => Promise<T>): Promise<T> {

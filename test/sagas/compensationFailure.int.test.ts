@@ -137,6 +137,8 @@ describe('compensations that fail, and cancels that come too late', () => {
     await held['late-cancel'].entered.promise; // the customer was charged; the revenue credit is held
     const handle = h.client.workflow.getHandle(sagaId);
     expect((await h.status(sagaId)).status).toBe('PAID');
+    // A saga held after the pivot is what an operator looks for: PAID is a milestone.
+    expect(await sagaStatusAttribute(sagaId, 'PAID')).toBe('PAID');
 
     const refused = await handle.executeUpdate('cancelOrder', { args: [{ reason: 'x' }] }).then(
       () => undefined,

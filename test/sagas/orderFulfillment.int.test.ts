@@ -61,6 +61,8 @@ describe('orderFulfillment saga', () => {
         CorrelationId: 'corr-happy',
       }),
     );
+    // SagaStatus moves only at milestones; the query saw every step (above).
+    expect(await h.sagaStatusUpdates(sagaId)).toEqual(['PAID', 'COMPLETED']);
     // Every event the saga caused carries its correlation id.
     const metadata = (await h.db.eventStore.readStream('order-happy')).map(
       (e) => e.metadata.correlation_id,
@@ -196,6 +198,7 @@ describe('orderFulfillment saga', () => {
     expect(attributes.SagaStatus).toBe('AWAITING_APPROVAL');
     await h.client.workflow.getHandle(sagaId).signal('approve', { approvedBy: 'ops' });
     expect((await h.result(sagaId)).outcome).toBe('COMPLETED');
+    expect(await h.sagaStatusUpdates(sagaId)).toEqual(['AWAITING_APPROVAL', 'PAID', 'COMPLETED']);
     expect(await h.eventTypes('order-big')).toContain('OrderApproved');
     expect(await h.balance('cust-big')).toBe(1_000_000 - total);
   });
@@ -237,6 +240,11 @@ describe('orderFulfillment saga', () => {
       status: 'CANCELLED',
       reason: 'CANCELLED: customer changed their mind',
     });
+    expect(await h.sagaStatusUpdates(sagaId)).toEqual([
+      'AWAITING_APPROVAL',
+      'COMPENSATING',
+      'CANCELLED',
+    ]);
     expect(await h.eventTypes('inventory-sku-cancel')).toEqual([
       'StockRestocked',
       'StockReserved',

@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type SagaActivities } from '../../activities';
@@ -205,6 +206,19 @@ export class SagaHarness {
       if (ready(attributes) || Date.now() > deadline) return attributes;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+  }
+
+  /** The values the saga wrote to SagaStatus after it started, in history order. */
+  async sagaStatusUpdates(sagaId: string): Promise<string[]> {
+    const history = await this.client.workflow.getHandle(sagaId).fetchHistory();
+    return (history.events ?? []).flatMap((event) => {
+      const payload =
+        event.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields
+          ?.SagaStatus;
+      if (!payload) return [];
+      // A keyword search attribute is stored as a JSON string.
+      return [defaultPayloadConverter.fromPayload<string>(payload)];
+    });
   }
 
   async eventTypes(streamId: string): Promise<string[]> {
