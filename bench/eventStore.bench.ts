@@ -409,11 +409,80 @@ async function measureLoads(context: BenchContext): Promise<BenchEntries> {
 }
 
 // ---------------------------------------------------------------------------------------
+// Appending to a long-lived stream (a merchant's revenue account) vs a young one
+
+const LONG_STREAM = 20_000;
+
+async function measureLongStreamAppends(context: BenchContext): Promise<BenchEntries> {
+  const { url } = await context.databases.create('ours_long_stream');
+  await migrate(url);
+  const pool = createPool(url, { max: 2, applicationName: 'bench-long-stream' });
+  try {
+    const store = new PostgresEventStore(pool);
+    const event = (): NewEvent => ({ eventId: randomUUID(), type: 'Credited', data: { by: 1 } });
+    const versions = new Map<string, number>();
+    const appendOne = async (streamId: string) => {
+      const version = versions.get(streamId) ?? 0;
+      const { nextExpectedVersion } = await store.append(streamId, [event()], {
+        expectedVersion: version,
+      });
+      versions.set(streamId, nextExpectedVersion);
+    };
+    const long = `account-${randomUUID()}`;
+    for (let version = 0; version < LONG_STREAM; version += 1000) {
+      await store.append(long, Array.from({ length: 1000 }, event), { expectedVersion: version });
+    }
+    versions.set(long, LONG_STREAM);
+    const short = `account-${randomUUID()}`;
+    await store.append(short, [event()], { expectedVersion: 0 });
+    versions.set(short, 1);
+    await pool.query('ANALYZE events');
+
+    // One caller, so a call's rate is the inverse of its latency; rounds alternate.
+    const calls = context.scaled(400, 40);
+    const results = new Map<string, ConcurrentRunResult[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? [long, short] : [short, long];
+      for (const streamId of order) {
+        const label = streamId === long ? 'long' : 'short';
+        const result = await runConcurrently({
+          label: `append to ${label} stream, round ${round + 1}`,
+          calls: Math.ceil(calls / ROUNDS),
+          concurrency: 1,
+          call: () => appendOne(streamId),
+        });
+        results.set(label, [...(results.get(label) ?? []), result]);
+      }
+    }
+    const measure = (label: string) => {
+      const runs = results.get(label) ?? [];
+      const elapsedMs = runs.reduce((sum, run) => sum + run.elapsedMs, 0);
+      const latencies = runs.flatMap((run) => Array.from(run.latenciesMs));
+      const summary = summarizeLatencies(latencies);
+      return {
+        rate: round((latencies.length / elapsedMs) * 1000),
+        p50Ms: round(summary.p50Ms),
+        p99Ms: round(summary.p99Ms),
+      };
+    };
+    return {
+      append_long_stream_vs_short: compare(measure('long'), measure('short'), 'appends/s', {
+        goal: 0.9,
+        streamLength: LONG_STREAM,
+        concurrency: 1,
+      }),
+    };
+  } finally {
+    await pool.end();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
 
 export const eventStoreSuite: BenchSuite = {
   name: 'eventstore',
   description:
-    'appends (ours vs a bare INSERT vs Emmett) and aggregate loads (snapshot vs full replay)',
+    'appends (ours vs a bare INSERT vs Emmett), aggregate loads (snapshot vs full replay), appends to a long stream',
   async run(context) {
     const targets: AppendTarget[] = [];
     try {
@@ -463,6 +532,8 @@ export const eventStoreSuite: BenchSuite = {
 
       context.log('loading a 10,000-event stream');
       Object.assign(entries, await measureLoads(context));
+      context.log(`appending to a ${LONG_STREAM}-event stream and to a young one`);
+      Object.assign(entries, await measureLongStreamAppends(context));
       return entries;
     } finally {
       for (const target of targets) await target.close();

@@ -17,13 +17,22 @@ import { summarizeLatencies } from '../support/stats';
 
 const CONCURRENCY = 16;
 
+/** The newest definition of append_to_stream: the last migration whose up part has one. */
 function originalFunctionSql(): string {
-  const file = fs.readdirSync(MIGRATIONS_DIR).find((name) => name.endsWith('_event-store.sql'));
-  if (!file) throw new Error('event-store migration not found');
-  const sql = fs.readFileSync(path.join(MIGRATIONS_DIR, file), 'utf8');
-  const start = sql.indexOf('CREATE FUNCTION append_to_stream(');
-  const end = sql.indexOf('$$;', start) + 3;
-  return sql.slice(start, end);
+  const definitions = fs
+    .readdirSync(MIGRATIONS_DIR)
+    .filter((name) => name.endsWith('.sql'))
+    .sort()
+    .map((name) => {
+      const sql = fs.readFileSync(path.join(MIGRATIONS_DIR, name), 'utf8');
+      const up = sql.slice(0, sql.indexOf('-- Down Migration'));
+      const start = up.search(/CREATE (OR REPLACE )?FUNCTION append_to_stream\(/);
+      return start < 0 ? undefined : up.slice(start, up.indexOf('$$;', start) + 3);
+    })
+    .filter((definition): definition is string => definition !== undefined);
+  const newest = definitions[definitions.length - 1];
+  if (!newest) throw new Error('no migration defines append_to_stream');
+  return newest.replace(/^CREATE FUNCTION/, 'CREATE OR REPLACE FUNCTION');
 }
 
 interface Variant {
@@ -41,20 +50,20 @@ function remove(fragment: string | RegExp): (sql: string) => string {
 
 const VARIANTS: Variant[] = [
   { name: 'as shipped', edit: (sql) => sql },
-  { name: 'no pg_notify', edit: remove("PERFORM pg_notify('sagaflow_events', p_stream_type);") },
+  { name: 'no pg_notify', edit: remove("PERFORM pg_notify('sagaflow_events', '');") },
   {
     name: 'no advisory lock',
     edit: remove('PERFORM pg_advisory_xact_lock(hashtextextended(p_stream_id, 0));'),
   },
   {
     name: 'no duplicate SELECT',
-    edit: remove(/-- An idempotent retry[\s\S]*?END IF;\n/),
+    edit: remove(/-- Is this an idempotent retry[\s\S]*?END IF;\n/),
   },
   {
     name: 'no notify, no lock',
     edit: (sql) =>
       remove('PERFORM pg_advisory_xact_lock(hashtextextended(p_stream_id, 0));')(
-        remove("PERFORM pg_notify('sagaflow_events', p_stream_type);")(sql),
+        remove("PERFORM pg_notify('sagaflow_events', '');")(sql),
       ),
   },
 ];
