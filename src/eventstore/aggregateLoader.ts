@@ -40,18 +40,22 @@ export async function loadAggregate<State, Event extends DomainEvent>(
   let state = definition.initialState();
   let version = 0;
   let snapshotVersion: number | undefined;
+  let tail: RecordedEvent[];
   if (definition.snapshot) {
-    const snapshot = await store.readSnapshot(streamId);
-    if (snapshot && snapshot.stateSchemaVersion === definition.snapshot.stateSchemaVersion) {
-      state = snapshot.state as State;
-      version = snapshot.version;
-      snapshotVersion = snapshot.version;
+    const read = await store.readSnapshotAndTail(
+      streamId,
+      definition.snapshot.stateSchemaVersion,
+      options,
+    );
+    if (read.snapshot) {
+      state = read.snapshot.state as State;
+      version = read.snapshot.version;
+      snapshotVersion = read.snapshot.version;
     }
+    tail = read.tail;
+  } else {
+    tail = await store.readStream(streamId, { sealedPersonalData: options.sealedPersonalData });
   }
-  const tail = await store.readStream(streamId, {
-    fromVersion: version + 1,
-    sealedPersonalData: options.sealedPersonalData,
-  });
   for (const event of tail) {
     state = definition.evolve(state, { type: event.type, data: event.data } as Event);
     version = event.version;

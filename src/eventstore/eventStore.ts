@@ -24,6 +24,15 @@ export interface EventStore {
   streamVersion(streamId: string): Promise<number>;
   readAll(options: ReadAllOptions): Promise<ReadAllResult>;
   readSnapshot(streamId: string): Promise<Snapshot | undefined>;
+  /**
+   * The newest snapshot with this state schema version (a stale one is ignored) and the
+   * events after it (all of them without a snapshot), in one round trip.
+   */
+  readSnapshotAndTail(
+    streamId: string,
+    stateSchemaVersion: number,
+    options?: Pick<ReadStreamOptions, 'sealedPersonalData'>,
+  ): Promise<{ snapshot: Snapshot | undefined; tail: RecordedEvent[] }>;
   writeSnapshot(snapshot: Snapshot): Promise<void>;
   readerHoldback(): Promise<ReaderHoldback>;
   /**

@@ -6,6 +6,7 @@ import { readAllRows } from './schema/readAll';
 import { readReaderHoldback } from './schema/readerHoldback';
 import { readStreamRows } from './schema/readStream';
 import { readSnapshot, writeSnapshot } from './schema/snapshots';
+import { readSnapshotAndTailRows } from './schema/readSnapshotAndTail';
 import type {
   AppendOptions,
   AppendResult,
@@ -93,6 +94,19 @@ export class PostgresEventStore implements EventStore {
       options.eventTypes,
     );
     return { events: await this.materialize(rows), lastPosition: scannedTo };
+  }
+
+  async readSnapshotAndTail(
+    streamId: string,
+    stateSchemaVersion: number,
+    options: Pick<ReadStreamOptions, 'sealedPersonalData'> = {},
+  ): Promise<{ snapshot: Snapshot | undefined; tail: RecordedEvent[] }> {
+    const { snapshot, tail } = await readSnapshotAndTailRows(
+      this.pool,
+      streamId,
+      stateSchemaVersion,
+    );
+    return { snapshot, tail: await this.materialize(tail, !options.sealedPersonalData) };
   }
 
   readSnapshot(streamId: string): Promise<Snapshot | undefined> {

@@ -86,6 +86,39 @@ describe('event store: snapshots, upcasting and time travel', () => {
     expect(v2.state).toEqual({ total: 5, count: 1 });
   });
 
+  it('reads the snapshot and the events after it in one round trip', async () => {
+    const definition = counter();
+    const append = (i: number) =>
+      db.eventStore.append(
+        'counter-4',
+        [{ eventId: eventIdFor(`c4-${i}`, 0), type: 'Added', data: { by: i } }],
+        { expectedVersion: i - 1 },
+      );
+    for (let i = 1; i <= 10; i++) await append(i);
+    await db.eventStore.writeSnapshot({
+      streamId: 'counter-4',
+      streamType: 'counter',
+      version: 10,
+      stateSchemaVersion: 1,
+      state: { total: 55, count: 10 },
+    });
+    const queries = jest.spyOn(db.pool, 'query');
+    try {
+      const atSnapshot = await loadAggregate(db.eventStore, 'counter-4', definition);
+      expect(atSnapshot).toMatchObject({ version: 10, snapshotVersion: 10, tail: [] });
+      expect(queries).toHaveBeenCalledTimes(1);
+
+      await append(11);
+      queries.mockClear();
+      const afterSnapshot = await loadAggregate(db.eventStore, 'counter-4', definition);
+      expect(afterSnapshot.state).toEqual({ total: 66, count: 11 });
+      expect(afterSnapshot.tail.map((event) => event.version)).toEqual([11]);
+      expect(queries).toHaveBeenCalledTimes(1);
+    } finally {
+      queries.mockRestore();
+    }
+  });
+
   it('does not replace a newer snapshot with an older one', async () => {
     const base = { streamId: 'counter-3', streamType: 'counter', stateSchemaVersion: 1 };
     await db.eventStore.writeSnapshot({ ...base, version: 30, state: { total: 30, count: 30 } });

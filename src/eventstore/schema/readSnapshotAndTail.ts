@@ -1,0 +1,45 @@
+import type { Snapshot } from '../types';
+import { EVENT_COLUMNS, type EventRow } from './eventRow';
+import type { SqlExecutor } from './executor';
+
+type Row = EventRow & { is_snapshot: boolean; state_schema_version: number | null };
+
+/**
+ * A stream's newest snapshot of the given state schema (a stale one is ignored) and the
+ * events after it, in one round trip: loading a snapshotted aggregate is a saga step's
+ * first query, and each round trip costs the step more than the rows it reads.
+ */
+export async function readSnapshotAndTailRows(
+  db: SqlExecutor,
+  streamId: string,
+  stateSchemaVersion: number,
+): Promise<{ snapshot: Snapshot | undefined; tail: EventRow[] }> {
+  const result = await db.query<Row>(
+    `WITH snapshot AS (
+       SELECT stream_type, version, state_schema_version, state FROM snapshots
+        WHERE stream_id = $1 AND state_schema_version = $2
+     )
+     SELECT true AS is_snapshot, NULL::bigint AS global_position, $1 AS stream_id, stream_type,
+            version, NULL::uuid AS event_id, NULL::text AS event_type, NULL::int AS schema_version,
+            state AS data, NULL::jsonb AS metadata, NULL::xid8 AS transaction_id,
+            NULL::timestamptz AS created_at, state_schema_version
+       FROM snapshot
+     UNION ALL
+     SELECT false, ${EVENT_COLUMNS}, NULL FROM events
+      WHERE stream_id = $1 AND version > coalesce((SELECT version FROM snapshot), 0)
+     ORDER BY version`,
+    [streamId, stateSchemaVersion],
+  );
+  const [first, ...rest] = result.rows;
+  if (!first?.is_snapshot) return { snapshot: undefined, tail: result.rows };
+  return {
+    snapshot: {
+      streamId,
+      streamType: first.stream_type,
+      version: first.version,
+      stateSchemaVersion: first.state_schema_version ?? stateSchemaVersion,
+      state: first.data,
+    },
+    tail: rest,
+  };
+}
