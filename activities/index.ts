@@ -98,7 +98,10 @@ export function createActivities(deps: ActivityDependencies) {
       );
     },
 
-    /** Reads the destination from the order (workflows never carry addresses). */
+    /**
+     * Reads the destination from the order (workflows never carry addresses). The country
+     * is not personal data, so the order loads sealed: no key lookup, nothing decrypted.
+     */
     async bookShipment(
       input: { orderId: string } & Correlated,
     ): Promise<StepResult & { shipmentId: string }> {
@@ -106,6 +109,7 @@ export function createActivities(deps: ActivityDependencies) {
         deps.eventStore,
         orderDecider.streamId(input.orderId),
         orderDecider,
+        { sealedPersonalData: true },
       );
       const country =
         'shippingAddress' in order.state ? order.state.shippingAddress.country : undefined;

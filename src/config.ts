@@ -49,7 +49,10 @@ const schema = z.object({
   PG_POOL_MAX: positiveInt.default(10),
   /** Kills a session that sits idle inside a transaction, which would hold every catch-up reader back. */
   PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: positiveInt.default(10_000),
+  /** Snapshot interval (events) of every aggregate that takes snapshots (accounts, inventory). */
   SNAPSHOT_EVERY: positiveInt.default(100),
+  /** Aggregates a process remembers between commands, so a saga's next step skips the load. */
+  AGGREGATE_CACHE_SIZE: nonNegativeInt.default(10_000),
   APPROVAL_THRESHOLD: nonNegativeInt.default(100_000),
   APPROVAL_TIMEOUT: z.string().default('24h'),
   MERCHANT_ACCOUNT_ID: z.string().min(1).default('merchant-revenue'),

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { buildApp } from './api/app';
 import { projectionReadModels } from './api/projectionReadModels';
-import { CommandHandler } from './application/commandHandler';
+import { CommandHandler, commandHandlerSettings } from './application/commandHandler';
 import { ConfigError, loadConfig } from './config';
 import { createPool, migrate, PostgresEventStore, UpcasterRegistry } from './eventstore';
 import { startEmbeddedPostgres } from './infra/embeddedPostgres';
@@ -99,12 +99,19 @@ async function main(): Promise<void> {
     // Reads see a saga step's writes at once; the catch-up runner repairs anything missed.
     const inlineProjector = createInlineProjector(pool, ALL_PROJECTIONS);
 
+    // One per process, shared by the API and the worker: the order a request places is
+    // already remembered when its saga's first step runs.
+    const commands = new CommandHandler(eventStore, {
+      ...commandHandlerSettings(config),
+      afterAppend: inlineProjector,
+    });
+
     const worker = await startSagaWorker({
       config,
       temporalAddress,
       pool,
       eventStore,
-      commandHandlerOptions: { afterAppend: inlineProjector },
+      commands,
       logger: logger.child({ component: 'worker' }),
     });
     stops.push({ name: 'worker', stop: () => worker.shutdown() });
@@ -126,7 +133,7 @@ async function main(): Promise<void> {
     const app = buildApp({
       pool,
       eventStore,
-      commands: new CommandHandler(eventStore, { afterAppend: inlineProjector }),
+      commands,
       temporal: temporal.client,
       config,
       readModels: projectionReadModels,

@@ -2,7 +2,7 @@
  * `npm run start:api`: the HTTP API. Reads the configuration, connects Postgres, the event
  * store and Temporal, listens, and shuts down gracefully on SIGTERM/SIGINT.
  */
-import { CommandHandler } from '../application/commandHandler';
+import { CommandHandler, commandHandlerSettings } from '../application/commandHandler';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { createPool, PostgresEventStore, UpcasterRegistry } from '../eventstore';
 import { Metrics } from '../observability/metrics';
@@ -51,6 +51,7 @@ async function main(): Promise<void> {
     namespace: config.TEMPORAL_NAMESPACE,
   });
   const commands = new CommandHandler(eventStore, {
+    ...commandHandlerSettings(config),
     // Reads see a command's writes at once; the projector process repairs any miss.
     afterAppend: createInlineProjector(pool, ALL_PROJECTIONS),
   });

@@ -1,10 +1,14 @@
 import type { Command, Decider } from '../domain/decider';
 import { DomainRejection, isRejection } from '../domain/decider';
+import type { Config } from '../config';
+import { AggregateCache, type CachedAggregate } from './aggregateCache';
 import {
   eventIdFor,
   loadAggregate,
+  PartialDuplicateAppendError,
   snapshotIfDue,
   WrongExpectedVersionError,
+  type AggregateDefinition,
   type DomainEvent,
   type EventStore,
   type RecordedEvent,
@@ -41,27 +45,61 @@ export interface CommandHandlerOptions {
   maxConflictRetries?: number;
   /** Called with a command's new events after they are stored (inline projections). */
   afterAppend?: (events: RecordedEvent[]) => Promise<void>;
+  /** Streams whose state this process remembers between commands (0: load every time). */
+  aggregateCacheSize?: number;
+  /** Overrides the snapshot interval of every aggregate that takes snapshots. */
+  snapshotEvery?: number;
 }
 
+/** The handler's settings from the configuration (SNAPSHOT_EVERY, AGGREGATE_CACHE_SIZE). */
+export function commandHandlerSettings(
+  config: Pick<Config, 'SNAPSHOT_EVERY' | 'AGGREGATE_CACHE_SIZE'>,
+): Pick<CommandHandlerOptions, 'snapshotEvery' | 'aggregateCacheSize'> {
+  return { snapshotEvery: config.SNAPSHOT_EVERY, aggregateCacheSize: config.AGGREGATE_CACHE_SIZE };
+}
+
+/** Enough for every aggregate a few hundred concurrent sagas touch. */
+export const DEFAULT_AGGREGATE_CACHE_SIZE = 10_000;
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+type CommandMetadataColumns = {
+  correlation_id: string;
+  causation_id: string;
+  command_id: string;
+  command_type: string;
+};
 
 /**
  * Runs one command against one aggregate: load (snapshot + tail), decide, append with the
  * loaded version as the expected version. A version conflict means someone else wrote in
  * between: reload and decide again, with bounded, jittered backoff.
+ *
+ * The state a command leaves behind is remembered (AggregateCache), so the next command on
+ * that stream in this process decides without loading. Only an append can trust that
+ * memory, because its expected version proves nobody wrote since; a conflict, a rejection,
+ * nothing to do, a retried command or any error forgets the stream and takes the path
+ * above, so every answer is the one a fresh load would give.
  */
 export class CommandHandler {
   private readonly maxConflictRetries: number;
+  private readonly cache: AggregateCache;
 
   constructor(
     private readonly store: EventStore,
     private readonly options: CommandHandlerOptions = {},
   ) {
     this.maxConflictRetries = options.maxConflictRetries ?? 8;
+    this.cache = new AggregateCache(options.aggregateCacheSize ?? DEFAULT_AGGREGATE_CACHE_SIZE);
   }
 
   /** The last command queued per stream in this process (see handle). */
   private readonly streamQueues = new Map<string, Promise<unknown>>();
+
+  /** Streams whose state is remembered right now. */
+  get cachedStreams(): number {
+    return this.cache.size;
+  }
 
   /**
    * Commands for one stream run one at a time within this process: on a hot aggregate
@@ -95,23 +133,71 @@ export class CommandHandler {
     command: Cmd,
     context: CommandContext,
   ): Promise<CommandResult<State>> {
-    const metadata = {
+    const metadata: CommandMetadataColumns = {
       correlation_id: context.correlationId ?? context.commandId,
       causation_id: context.causationId ?? context.commandId,
       command_id: context.commandId,
       command_type: command.type,
     };
+    const cached = this.cache.get(streamId);
+    if (cached && !cached.commands.has(context.commandId)) {
+      const result = await this.tryOnRememberedState(decider, streamId, command, metadata, cached);
+      if (result) return result;
+    }
+    this.cache.forget(streamId);
+    return this.handleOnLoadedState(decider, streamId, command, metadata);
+  }
 
+  /** Undefined when the remembered state could not be trusted: the caller loads instead. */
+  private async tryOnRememberedState<State, Cmd extends Command, Event extends DomainEvent>(
+    decider: Decider<State, Cmd, Event>,
+    streamId: string,
+    command: Cmd,
+    metadata: CommandMetadataColumns,
+    cached: CachedAggregate,
+  ): Promise<CommandResult<State> | undefined> {
+    const state = cached.state as State;
+    const decision = decider.decide(command, state);
+    // A rejection or "nothing to do" has no append to prove the state was current.
+    if (isRejection(decision) || decision.length === 0) return undefined;
+    try {
+      const result = await this.appendDecision(decider, streamId, decision, metadata, {
+        state,
+        version: cached.version,
+        commands: cached.commands,
+      });
+      // Already appended by an attempt this process does not remember: answer as a load would.
+      return result.alreadyApplied ? undefined : result;
+    } catch (error) {
+      if (error instanceof WrongExpectedVersionError) return undefined;
+      if (error instanceof PartialDuplicateAppendError) return undefined;
+      throw error;
+    }
+  }
+
+  private async handleOnLoadedState<State, Cmd extends Command, Event extends DomainEvent>(
+    decider: Decider<State, Cmd, Event>,
+    streamId: string,
+    command: Cmd,
+    metadata: CommandMetadataColumns,
+  ): Promise<CommandResult<State>> {
     for (let attempt = 0; ; attempt++) {
       // Personal data stays sealed: deciders never decide on it (and snapshots never hold it).
       const loaded = await loadAggregate(this.store, streamId, decider, {
         sealedPersonalData: true,
       });
+      const commands = new Map<string, number>();
+      for (const event of loaded.tail) {
+        const id = event.metadata.command_id;
+        if (typeof id === 'string') commands.set(id, event.version);
+      }
+      this.cache.set(streamId, { state: loaded.state, version: loaded.version, commands });
+
       // A retry of a command whose append already committed: answer with what it wrote.
       // (Older than the snapshot, it is caught by the deciders, which treat a repeated
       // business reference as done, and by the append, which ignores known event ids.)
       const earlier = loaded.tail.filter(
-        (event) => event.metadata.command_id === context.commandId,
+        (event) => event.metadata.command_id === metadata.command_id,
       );
       if (earlier.length > 0) {
         return {
@@ -140,47 +226,88 @@ export class CommandHandler {
       }
 
       try {
-        const result = await this.store.append(
-          streamId,
-          decision.map((event, index) => ({
-            eventId: eventIdFor(context.commandId, index),
-            type: event.type,
-            data: event.data,
-          })),
-          { expectedVersion: loaded.version, streamType: decider.streamType, metadata },
-        );
-        const state = decision.reduce(decider.evolve, loaded.state);
-        await snapshotIfDue(
-          this.store,
-          streamId,
-          decider,
-          state,
-          loaded.version,
-          result.nextExpectedVersion,
-        );
-        // Read back only for an inline projector: a saga step needs just version and position.
-        const events = this.options.afterAppend
-          ? await this.store.readStream(streamId, {
-              fromVersion: result.nextExpectedVersion - decision.length + 1,
-              toVersion: result.nextExpectedVersion,
-            })
-          : [];
-        if (!result.duplicate) await this.options.afterAppend?.(events);
-        return {
-          streamId,
-          state,
-          version: result.nextExpectedVersion,
-          lastPosition: result.lastPosition,
-          events,
-          noop: false,
-          alreadyApplied: result.duplicate,
-        };
+        return await this.appendDecision(decider, streamId, decision, metadata, {
+          state: loaded.state,
+          version: loaded.version,
+          commands,
+        });
       } catch (error) {
         if (!(error instanceof WrongExpectedVersionError) || attempt >= this.maxConflictRetries)
           throw error;
         // Full jitter: spreads out writers that collided so they do not collide again.
         await sleep(Math.random() * Math.min(250, 5 * 2 ** attempt));
       }
+    }
+  }
+
+  private withSnapshotInterval<State, Event extends DomainEvent>(
+    definition: AggregateDefinition<State, Event>,
+  ): AggregateDefinition<State, Event> {
+    const every = this.options.snapshotEvery;
+    if (!definition.snapshot || every === undefined) return definition;
+    return { ...definition, snapshot: { ...definition.snapshot, every } };
+  }
+
+  /**
+   * Appends a decision taken on `base` with its version as the expected version, and
+   * remembers the resulting state. Forgets the stream when anything goes wrong.
+   */
+  private async appendDecision<State, Cmd extends Command, Event extends DomainEvent>(
+    decider: Decider<State, Cmd, Event>,
+    streamId: string,
+    decision: readonly Event[],
+    metadata: CommandMetadataColumns,
+    base: CachedAggregate & { state: State },
+  ): Promise<CommandResult<State>> {
+    try {
+      const result = await this.store.append(
+        streamId,
+        decision.map((event, index) => ({
+          eventId: eventIdFor(metadata.command_id, index),
+          type: event.type,
+          data: event.data,
+        })),
+        { expectedVersion: base.version, streamType: decider.streamType, metadata },
+      );
+      const state = decision.reduce(decider.evolve, base.state);
+      if (result.duplicate) {
+        // An earlier attempt wrote these events, maybe before others that `base` lacks:
+        // neither remember nor snapshot a state built on it.
+        this.cache.forget(streamId);
+      } else {
+        const snapshotted = await snapshotIfDue(
+          this.store,
+          streamId,
+          this.withSnapshotInterval(decider),
+          state,
+          base.version,
+          result.nextExpectedVersion,
+        );
+        // A snapshot at the new head leaves a fresh load no tail, hence no commands to find.
+        const commands = snapshotted ? new Map<string, number>() : new Map(base.commands);
+        if (!snapshotted) commands.set(metadata.command_id, result.nextExpectedVersion);
+        this.cache.set(streamId, { state, version: result.nextExpectedVersion, commands });
+      }
+      // Read back only for an inline projector: a saga step needs just version and position.
+      const events = this.options.afterAppend
+        ? await this.store.readStream(streamId, {
+            fromVersion: result.nextExpectedVersion - decision.length + 1,
+            toVersion: result.nextExpectedVersion,
+          })
+        : [];
+      if (!result.duplicate) await this.options.afterAppend?.(events);
+      return {
+        streamId,
+        state,
+        version: result.nextExpectedVersion,
+        lastPosition: result.lastPosition,
+        events,
+        noop: false,
+        alreadyApplied: result.duplicate,
+      };
+    } catch (error) {
+      this.cache.forget(streamId);
+      throw error;
     }
   }
 }

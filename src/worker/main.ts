@@ -2,6 +2,7 @@
  * `npm run start:worker`: one saga worker process. Run as many as you need; they share
  * the task queue. Needs DATABASE_URL and TEMPORAL_ADDRESS.
  */
+import { CommandHandler, commandHandlerSettings } from '../application/commandHandler';
 import { loadConfig } from '../config';
 import { createPool, migrate, PostgresEventStore } from '../eventstore';
 import { createLogger } from '../logger';
@@ -23,11 +24,13 @@ async function main(): Promise<void> {
     idleInTransactionTimeoutMs: config.PG_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     applicationName: 'sagaflow-worker',
   });
+  const eventStore = new PostgresEventStore(pool);
   const worker = await startSagaWorker({
     config,
     temporalAddress: config.TEMPORAL_ADDRESS,
     pool,
-    eventStore: new PostgresEventStore(pool),
+    eventStore,
+    commands: new CommandHandler(eventStore, commandHandlerSettings(config)),
     logger,
   });
   const stop = (signal: string) => {

@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import { createActivities } from '../../activities';
 import { withFaultInjection } from '../../activities/faultInjection';
-import { CommandHandler, type CommandHandlerOptions } from '../application/commandHandler';
+import type { CommandHandler } from '../application/commandHandler';
 import { DirectCommands } from '../application/directCommands';
 import type { Config } from '../config';
 import type { EventStore } from '../eventstore';
@@ -26,11 +26,11 @@ export async function startSagaWorker(deps: {
   temporalAddress: string;
   pool: Pool;
   eventStore: EventStore;
-  commandHandlerOptions?: CommandHandlerOptions;
+  /** The process's one command handler (it serializes commands per stream and remembers them). */
+  commands: CommandHandler;
   logger: Logger;
 }): Promise<RunningWorker> {
-  const { config, logger } = deps;
-  const commands = new CommandHandler(deps.eventStore, deps.commandHandlerOptions);
+  const { config, logger, commands } = deps;
   await new DirectCommands(commands).openAccount(
     { accountId: config.MERCHANT_ACCOUNT_ID, ownerId: 'merchant' },
     { commandId: `bootstrap/merchant-account/${config.MERCHANT_ACCOUNT_ID}` },

@@ -32,6 +32,8 @@ describe('configuration', () => {
     ['LOG_LEVEL', 'loud'],
     ['APPROVAL_THRESHOLD', '-1'],
     ['SDK_METRICS_URL', 'not a url'],
+    ['AGGREGATE_CACHE_SIZE', '-1'],
+    ['SNAPSHOT_EVERY', '0'],
   ])('fails at start naming %s when it is %p', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`\\b${name}\\b`));

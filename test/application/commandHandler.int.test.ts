@@ -1,0 +1,181 @@
+import { CommandHandler, DomainRejection } from '../../src/application/commandHandler';
+import { DirectCommands } from '../../src/application/directCommands';
+import { accountDecider, type AccountState } from '../../src/domain/account';
+import { loadAggregate } from '../../src/eventstore';
+import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
+
+/**
+ * The command handler against a real Postgres. Two handlers on one database stand for two
+ * processes (an API and a worker, or two workers): each remembers the streams it touched,
+ * and neither may ever answer from a memory the other made stale.
+ */
+describe('command handler', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('command_handler');
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  const now = () => new Date('2026-01-01T00:00:00Z');
+  const debit = (accountId: string, amount: number, reference: string) => ({
+    type: 'DebitAccount' as const,
+    data: { accountId, amount, reference },
+    metadata: { now: now().toISOString() },
+  });
+  const deposit = (handler: CommandHandler, accountId: string, amount: number, id: string) =>
+    new DirectCommands(handler, now).deposit(
+      { accountId, amount, reference: id },
+      { commandId: id },
+    );
+  const open = (handler: CommandHandler, accountId: string, initialDeposit = 0) =>
+    new DirectCommands(handler, now).openAccount(
+      { accountId, ownerId: `owner-${accountId}`, initialDeposit },
+      { commandId: `open/${accountId}` },
+    );
+  const balanceOf = (state: unknown) => {
+    const account = state as AccountState;
+    return 'balance' in account ? account.balance : undefined;
+  };
+  const balance = async (accountId: string) =>
+    balanceOf((await loadAggregate(db.eventStore, `account-${accountId}`, accountDecider)).state);
+  const eventTypes = async (accountId: string) =>
+    (await db.eventStore.readStream(`account-${accountId}`)).map((event) => event.type);
+
+  /** Counts the round trips a call makes on the test pool. */
+  async function roundTrips(call: () => Promise<unknown>): Promise<number> {
+    const spy = jest.spyOn(db.pool, 'query');
+    try {
+      await call();
+      return spy.mock.calls.length;
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  it('snapshots at SNAPSHOT_EVERY, and loads from the snapshot what the memory would say', async () => {
+    const handler = new CommandHandler(db.eventStore, { snapshotEvery: 3 });
+    await open(handler, 'snap', 10); // versions 1-2
+    for (let i = 1; i <= 5; i++) await deposit(handler, 'snap', i, `snap-${i}`); // 3-7
+    expect((await db.eventStore.readSnapshot('account-snap'))?.version).toBe(6);
+    const loaded = await loadAggregate(db.eventStore, 'account-snap', accountDecider);
+    expect(loaded).toMatchObject({ snapshotVersion: 6, version: 7 });
+    expect(balanceOf(loaded.state)).toBe(25);
+    // The next command decides on the memory; its result agrees with the load.
+    const next = await handler.handle(accountDecider, 'snap', debit('snap', 25, 'snap-d'), {
+      commandId: 'snap-d',
+    });
+    expect(balanceOf(next.state)).toBe(0);
+  });
+
+  it('a second command on a stream it just wrote appends without loading', async () => {
+    const handler = new CommandHandler(db.eventStore);
+    await open(handler, 'warm', 1_000);
+    expect(await roundTrips(() => deposit(handler, 'warm', 10, 'warm-1'))).toBe(1);
+
+    const forgetful = new CommandHandler(db.eventStore, { aggregateCacheSize: 0 });
+    expect(await roundTrips(() => deposit(forgetful, 'warm', 10, 'warm-2'))).toBe(2);
+    expect(await roundTrips(() => deposit(forgetful, 'warm', 10, 'warm-3'))).toBe(2);
+  });
+
+  it('another process wrote in between: the stale append conflicts, and the command is decided again on fresh state', async () => {
+    const api = new CommandHandler(db.eventStore);
+    const worker = new CommandHandler(db.eventStore);
+    await open(worker, 'shared', 100);
+    await deposit(worker, 'shared', 0 + 1, 'shared-warm'); // the worker remembers 101
+    await deposit(api, 'shared', 50, 'shared-api'); // now 151, unknown to the worker
+
+    const result = await worker.handle(accountDecider, 'shared', debit('shared', 20, 'shared-d1'), {
+      commandId: 'shared-d1',
+    });
+    expect(balanceOf(result.state)).toBe(131);
+    const events = await db.eventStore.readStream('account-shared');
+    expect(events.at(-1)).toMatchObject({ type: 'AccountDebited', data: { balanceAfter: 131 } });
+    expect(events.map((event) => event.version)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('never rejects on a stale memory: a rejection is confirmed on fresh state first', async () => {
+    const api = new CommandHandler(db.eventStore);
+    const worker = new CommandHandler(db.eventStore);
+    await open(worker, 'topped-up', 100); // the worker remembers a balance of 100
+    await deposit(api, 'topped-up', 100, 'top-up'); // 200 now
+
+    // Decided on the worker's memory this is INSUFFICIENT_FUNDS; the truth says yes.
+    const result = await worker.handle(
+      accountDecider,
+      'topped-up',
+      debit('topped-up', 150, 'big-debit'),
+      { commandId: 'big-debit' },
+    );
+    expect(balanceOf(result.state)).toBe(50);
+
+    // A real rejection still comes through, and the memory did not hide it.
+    await expect(
+      worker.handle(accountDecider, 'topped-up', debit('topped-up', 51, 'too-much'), {
+        commandId: 'too-much',
+      }),
+    ).rejects.toMatchObject({ name: 'DomainRejection', code: 'INSUFFICIENT_FUNDS' });
+    expect(await eventTypes('topped-up')).toEqual([
+      'AccountOpened',
+      'FundsDeposited',
+      'FundsDeposited',
+      'AccountDebited',
+    ]);
+  });
+
+  it('a retried command answers with what its first attempt wrote, in the same process or another', async () => {
+    const first = new CommandHandler(db.eventStore);
+    const second = new CommandHandler(db.eventStore);
+    await open(first, 'retried', 500);
+    await deposit(second, 'retried', 1, 'retried-warm'); // second remembers the stream
+
+    const original = await first.handle(accountDecider, 'retried', debit('retried', 100, 'r1'), {
+      commandId: 'retried/r1',
+    });
+    // Same process: it remembers the command, so it answers as a fresh load would.
+    const again = await first.handle(accountDecider, 'retried', debit('retried', 100, 'r1'), {
+      commandId: 'retried/r1',
+    });
+    // Another process whose memory predates the first attempt.
+    const elsewhere = await second.handle(accountDecider, 'retried', debit('retried', 100, 'r1'), {
+      commandId: 'retried/r1',
+    });
+    for (const retry of [again, elsewhere]) {
+      expect(retry).toMatchObject({ alreadyApplied: true, lastPosition: original.lastPosition });
+    }
+    expect((await eventTypes('retried')).filter((type) => type === 'AccountDebited')).toHaveLength(
+      1,
+    );
+  });
+
+  it('concurrent writers in two processes: every append lands once, in version order, and the balance adds up', async () => {
+    const handlers = [new CommandHandler(db.eventStore), new CommandHandler(db.eventStore)];
+    await open(handlers[0]!, 'contended', 0);
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        deposit(handlers[i % 2]!, 'contended', i + 1, `contended-${i}`),
+      ),
+    );
+    const events = await db.eventStore.readStream('account-contended');
+    expect(events).toHaveLength(41);
+    expect(events.map((event) => event.version)).toEqual(
+      Array.from({ length: 41 }, (_, i) => i + 1),
+    );
+    const expected = (40 * 41) / 2;
+    expect(events.at(-1)?.data).toMatchObject({ balanceAfter: expected });
+    for (const handler of handlers) {
+      const result = await handler
+        .handle(accountDecider, 'contended', debit('contended', expected, 'drain'), {
+          commandId: `drain/${handlers.indexOf(handler)}`,
+        })
+        .catch((error: unknown) => error);
+      // Exactly one drains the account; the other is refused on fresh state.
+      if (result instanceof DomainRejection) expect(result.code).toBe('INSUFFICIENT_FUNDS');
+    }
+    expect(
+      (await eventTypes('contended')).filter((type) => type === 'AccountDebited'),
+    ).toHaveLength(1);
+    expect(await balance('contended')).toBe(0);
+  });
+});
