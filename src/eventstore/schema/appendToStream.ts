@@ -5,7 +5,7 @@ import {
   WrongExpectedVersionError,
 } from '../errors';
 import type { AppendOptions, AppendResult, NewEvent } from '../types';
-import type { SqlExecutor } from './executor';
+import { named, type SqlExecutor } from './executor';
 
 interface AppendRow {
   outcome: 'appended' | 'duplicate' | 'wrong_version';
@@ -34,17 +34,20 @@ export async function appendToStream(
   let result;
   try {
     result = await db.query<AppendRow>(
-      'SELECT * FROM append_to_stream($1, $2, $3, $4::uuid[], $5::text[], $6::int[], $7::jsonb[], $8::jsonb[])',
-      [
-        streamId,
-        options.streamType ?? streamTypeOf(streamId),
-        String(expected),
-        events.map((event) => event.eventId),
-        events.map((event) => event.type),
-        events.map((event) => event.schemaVersion ?? 1),
-        events.map((event) => JSON.stringify(event.data ?? null)),
-        events.map((event) => JSON.stringify({ ...options.metadata, ...event.metadata })),
-      ],
+      named(
+        'sagaflow_append_to_stream',
+        'SELECT * FROM append_to_stream($1, $2, $3, $4::uuid[], $5::text[], $6::int[], $7::jsonb[], $8::jsonb[])',
+        [
+          streamId,
+          options.streamType ?? streamTypeOf(streamId),
+          String(expected),
+          events.map((event) => event.eventId),
+          events.map((event) => event.type),
+          events.map((event) => event.schemaVersion ?? 1),
+          events.map((event) => JSON.stringify(event.data ?? null)),
+          events.map((event) => JSON.stringify({ ...options.metadata, ...event.metadata })),
+        ],
+      ),
     );
   } catch (error) {
     const code = (error as DatabaseError).code;

@@ -1,4 +1,4 @@
-import type { SqlExecutor } from './executor';
+import { named, type SqlExecutor } from './executor';
 import { EVENT_COLUMNS, type EventRow } from './eventRow';
 
 /**
@@ -20,7 +20,9 @@ export async function readAllRows(
 ): Promise<{ rows: EventRow[]; scannedTo: bigint }> {
   // Two steps so a filter on event types still advances the checkpoint past skipped rows.
   const result = await db.query<EventRow & { matches: boolean }>(
-    `WITH checkpoint AS (
+    named(
+      'sagaflow_read_all',
+      `WITH checkpoint AS (
        SELECT coalesce((SELECT transaction_id FROM events WHERE global_position = $1), '0'::xid8) AS tx
      )
      SELECT ${EVENT_COLUMNS}, ($3::text[] IS NULL OR event_type = ANY($3)) AS matches
@@ -29,7 +31,8 @@ export async function readAllRows(
         AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
       ORDER BY transaction_id, global_position
       LIMIT $2`,
-    [after.toString(), limit, eventTypes ?? null],
+      [after.toString(), limit, eventTypes ?? null],
+    ),
   );
   const last = result.rows[result.rows.length - 1];
   return {

@@ -1,6 +1,6 @@
 import type { Snapshot } from '../types';
 import { EVENT_COLUMNS, type EventRow } from './eventRow';
-import type { SqlExecutor } from './executor';
+import { named, type SqlExecutor } from './executor';
 
 type Row = EventRow & { is_snapshot: boolean; state_schema_version: number | null };
 
@@ -15,7 +15,9 @@ export async function readSnapshotAndTailRows(
   stateSchemaVersion: number,
 ): Promise<{ snapshot: Snapshot | undefined; tail: EventRow[] }> {
   const result = await db.query<Row>(
-    `WITH snapshot AS (
+    named(
+      'sagaflow_read_snapshot_and_tail',
+      `WITH snapshot AS (
        SELECT stream_type, version, state_schema_version, state FROM snapshots
         WHERE stream_id = $1 AND state_schema_version = $2
      )
@@ -28,7 +30,8 @@ export async function readSnapshotAndTailRows(
      SELECT false, ${EVENT_COLUMNS}, NULL FROM events
       WHERE stream_id = $1 AND version > coalesce((SELECT version FROM snapshot), 0)
      ORDER BY version`,
-    [streamId, stateSchemaVersion],
+      [streamId, stateSchemaVersion],
+    ),
   );
   const [first, ...rest] = result.rows;
   if (!first?.is_snapshot) return { snapshot: undefined, tail: result.rows };

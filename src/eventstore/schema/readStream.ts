@@ -1,5 +1,5 @@
 import type { ReadStreamOptions } from '../types';
-import type { SqlExecutor } from './executor';
+import { named, type SqlExecutor } from './executor';
 import { EVENT_COLUMNS, type EventRow } from './eventRow';
 
 /**
@@ -13,13 +13,16 @@ export async function readStreamRows(
   options: ReadStreamOptions = {},
 ): Promise<EventRow[]> {
   const result = await db.query<EventRow>(
-    `SELECT ${EVENT_COLUMNS} FROM events
+    named(
+      'sagaflow_read_stream',
+      `SELECT ${EVENT_COLUMNS} FROM events
       WHERE stream_id = $1
         AND version >= $2
         AND ($3::int IS NULL OR version <= $3)
         AND ($4::timestamptz IS NULL OR created_at < $4::timestamptz + interval '1 millisecond')
       ORDER BY version`,
-    [streamId, options.fromVersion ?? 1, options.toVersion ?? null, options.at ?? null],
+      [streamId, options.fromVersion ?? 1, options.toVersion ?? null, options.at ?? null],
+    ),
   );
   return result.rows;
 }
