@@ -1,56 +1,42 @@
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { CommandHandler } from '../src/application/commandHandler';
 import { DirectCommands } from '../src/application/directCommands';
 import { placeOrderAndStartSaga } from '../src/application/sagaStarter';
 import { loadConfig } from '../src/config';
 import { createPool, migrate, PostgresEventStore } from '../src/eventstore';
-import { startTemporalDevServer } from '../src/infra/temporalDevServer';
 import * as noopActivities from './fixtures/noopActivities';
-import { createProgress } from './support/progress';
+import { cpuAccountingAvailable, type CpuTotals } from './support/cpuAccounting';
 import { round, summarizeLatencies } from './support/stats';
 import { compare, type BenchContext, type BenchSuite } from './support/suite';
+import { runWorkflowBatch, workflowsPerBatch, type WorkflowBatch } from './support/workflowBatch';
 
 /** Activities a one-line order runs on its happy path (reserve … complete). */
 const ACTIVITIES_PER_ORDER = 11;
 const SKUS = 10;
+/** Rounds of `count` sagas for each side, alternating which side goes first. */
+const ROUNDS = 3;
+const TASK_QUEUE = 'bench-sagas';
 
-interface RunFigures {
-  rate: number;
-  p50Ms: number;
-  p99Ms: number;
-}
-
-/** Starts `count` workflows at once and times each from its start to its completion. */
-async function timeConcurrent(
-  label: string,
-  count: number,
-  start: (i: number) => Promise<string>,
-  client: Client,
-): Promise<RunFigures> {
-  const progress = createProgress(label, count);
-  const began = performance.now();
-  const latencies = await Promise.all(
-    Array.from({ length: count }, async (_, i) => {
-      const t0 = performance.now();
-      const workflowId = await start(i);
-      await client.workflow.getHandle(workflowId).result();
-      progress.tick();
-      return performance.now() - t0;
-    }),
-  );
-  progress.done();
-  const seconds = (performance.now() - began) / 1000;
-  const summary = summarizeLatencies(latencies);
-  return { rate: round(count / seconds), p50Ms: round(summary.p50Ms), p99Ms: round(summary.p99Ms) };
+function summarize(batches: readonly WorkflowBatch[]) {
+  const sagas = batches.reduce((sum, batch) => sum + batch.latenciesMs.length, 0);
+  const seconds = batches.reduce((sum, batch) => sum + batch.elapsedMs, 0) / 1000;
+  const latency = summarizeLatencies(batches.flatMap((batch) => batch.latenciesMs));
+  const cpu = (key: keyof CpuTotals) =>
+    round(batches.reduce((sum, batch) => sum + batch.cpuMs[key], 0) / batches.length);
+  return {
+    rate: round(sagas / seconds),
+    p50Ms: round(latency.p50Ms),
+    p99Ms: round(latency.p99Ms),
+    cpuMsPerSaga: { worker: cpu('worker'), temporal: cpu('temporal'), postgres: cpu('postgres') },
+  };
 }
 
 export const sagasSuite: BenchSuite = {
   name: 'sagas',
-  description:
-    '200 orderFulfillment sagas started at once vs a workflow of as many no-op activities',
+  description: `${ROUNDS} rounds of 200 orderFulfillment sagas started at once vs a workflow of as many no-op activities`,
   async run(context: BenchContext) {
     const count = context.scaled(200, 20);
     const database = await context.databases.create('sagas');
@@ -58,24 +44,17 @@ export const sagasSuite: BenchSuite = {
     const pool = createPool(database.url, { max: 30 });
     const eventStore = new PostgresEventStore(pool);
     const commands = new CommandHandler(eventStore);
-    const direct = new DirectCommands(commands);
-
-    context.log('sagas: starting a Temporal dev server');
-    const server = await startTemporalDevServer({
-      cliPath: process.env.TEMPORAL_CLI_PATH,
-      ui: false,
-    });
-    const taskQueue = 'bench-sagas';
+    // Accounts and stock are seeded through a handler of their own, as another process would
+    // have: the worker's handler starts with none of them remembered.
+    const direct = new DirectCommands(new CommandHandler(eventStore));
     const config = loadConfig({
       ...process.env,
-      TEMPORAL_TASK_QUEUE: taskQueue,
+      TEMPORAL_TASK_QUEUE: TASK_QUEUE,
       APPROVAL_THRESHOLD: String(Number.MAX_SAFE_INTEGER),
     });
-    const connection = await NativeConnection.connect({ address: server.address });
-    const worker = await Worker.create({
-      connection,
-      taskQueue,
-      workflowBundle: await bundleWorkflowCode({
+    const worker = {
+      taskQueue: TASK_QUEUE,
+      bundle: await bundleWorkflowCode({
         workflowsPath: path.join(__dirname, 'fixtures', 'workflows.ts'),
         logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
       }),
@@ -83,77 +62,104 @@ export const sagasSuite: BenchSuite = {
         ...createActivities({ commands, eventStore, unservedCountries: config.UNSERVED_COUNTRIES }),
         ...noopActivities,
       },
-      maxConcurrentActivityTaskExecutions: 200,
-    });
-    const running = worker.run();
-    const client = server.env.client;
+    };
 
     try {
       await direct.openAccount(
         { accountId: config.MERCHANT_ACCOUNT_ID, ownerId: 'merchant' },
         { commandId: 'bench/merchant' },
       );
-      context.log(`sagas: seeding ${count * 2 + 20} customer accounts and ${SKUS} SKUs`);
+      const customerCount = workflowsPerBatch(count) * ROUNDS;
+      context.log(`sagas: seeding ${customerCount} customer accounts and ${SKUS} SKUs`);
       for (let s = 0; s < SKUS; s++) {
         await direct.restock(
           { sku: `sku-${s}`, quantity: 1_000_000, reference: 'seed' },
           { commandId: `bench/restock/${s}` },
         );
       }
-      const customers = Array.from({ length: count * 2 + 20 }, (_, i) => `cust-${i}`);
-      for (const id of customers) {
+      for (let i = 0; i < customerCount; i++) {
         await direct.openAccount(
-          { accountId: id, ownerId: id, initialDeposit: 1_000_000 },
-          { commandId: `bench/open/${id}` },
+          { accountId: `cust-${i}`, ownerId: `cust-${i}`, initialDeposit: 1_000_000 },
+          { commandId: `bench/open/cust-${i}` },
         );
       }
-      const deps = { client, commands, config };
-      let next = 0;
-      const startOrder = async () => {
-        const i = next++;
-        const started = await placeOrderAndStartSaga(deps, {
-          orderId: `bench-${i}`,
-          customerId: `c-${i}`,
-          paymentAccountId: `cust-${i}`,
-          items: [{ sku: `sku-${i % SKUS}`, quantity: 1, unitPrice: 1_000 }],
-          shippingAddress: {
-            name: 'Bench',
-            line1: '1 Loop',
-            city: 'Load',
-            postalCode: '0',
-            country: 'GB',
+      let orders = 0;
+      const startOrder = (client: Client) => async () => {
+        const i = orders++;
+        const started = await placeOrderAndStartSaga(
+          { client, commands, config },
+          {
+            orderId: `bench-${i}`,
+            customerId: `c-${i}`,
+            paymentAccountId: `cust-${i}`,
+            items: [{ sku: `sku-${i % SKUS}`, quantity: 1, unitPrice: 1_000 }],
+            shippingAddress: {
+              name: 'Bench',
+              line1: '1 Loop',
+              city: 'Load',
+              postalCode: '0',
+              country: 'GB',
+            },
+            correlationId: `bench-${i}`,
           },
-          correlationId: `bench-${i}`,
-        });
+        );
         return started.sagaId;
       };
-      let baselineNext = 0;
-      const startBaseline = async () => {
+      let baselines = 0;
+      const startBaseline = (client: Client) => async () => {
         const handle = await client.workflow.start('baselineWorkflow', {
-          workflowId: `baseline-${baselineNext++}`,
-          taskQueue,
+          workflowId: `baseline-${baselines++}`,
+          taskQueue: TASK_QUEUE,
           args: [ACTIVITIES_PER_ORDER],
         });
         return handle.workflowId;
       };
 
-      // Warm up both paths (bundle caches, connection pools, JIT) before measuring.
-      await timeConcurrent('sagas warm-up', 10, startOrder, client);
-      await timeConcurrent('baseline warm-up', 10, startBaseline, client);
-      const ours = await timeConcurrent('orderFulfillment', count, startOrder, client);
-      const baseline = await timeConcurrent('no-op baseline', count, startBaseline, client);
+      const ours: WorkflowBatch[] = [];
+      const baseline: WorkflowBatch[] = [];
+      for (let round = 1; round <= ROUNDS; round++) {
+        const runOurs = async () =>
+          ours.push(
+            await runWorkflowBatch(`orderFulfillment, round ${round}`, count, startOrder, worker),
+          );
+        const runBaseline = async () =>
+          baseline.push(
+            await runWorkflowBatch(`no-op baseline, round ${round}`, count, startBaseline, worker),
+          );
+        if (round % 2 === 1) {
+          await runOurs();
+          await runBaseline();
+        } else {
+          await runBaseline();
+          await runOurs();
+        }
+      }
+      const roundRatios = ours.map((batch, index) =>
+        round(baseline[index]!.elapsedMs / batch.elapsedMs),
+      );
+      const oursSummary = summarize(ours);
+      const baselineSummary = summarize(baseline);
+      context.log(`sagas: ours/baseline by round ${roundRatios.join(', ')}`);
+      if (cpuAccountingAvailable()) {
+        const show = (cpu: CpuTotals) =>
+          `worker ${cpu.worker}, Temporal ${cpu.temporal}, Postgres ${cpu.postgres}`;
+        context.log(`sagas: CPU ms per saga, ours:     ${show(oursSummary.cpuMsPerSaga)}`);
+        context.log(`sagas: CPU ms per saga, baseline: ${show(baselineSummary.cpuMsPerSaga)}`);
+      }
       return {
-        sagas200_vs_noop_workflow: compare(ours, baseline, 'sagas/s', {
+        sagas200_vs_noop_workflow: compare(oursSummary, baselineSummary, 'sagas/s', {
           goal: 0.7,
           concurrent: count,
+          rounds: ROUNDS,
+          roundRatios,
           activitiesPerSaga: ACTIVITIES_PER_ORDER,
+          ...(cpuAccountingAvailable() && {
+            oursCpuMsPerSaga: oursSummary.cpuMsPerSaga,
+            baselineCpuMsPerSaga: baselineSummary.cpuMsPerSaga,
+          }),
         }),
       };
     } finally {
-      worker.shutdown();
-      await running;
-      await connection.close();
-      await server.stop();
       await pool.end();
     }
   },
