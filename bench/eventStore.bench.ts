@@ -439,7 +439,7 @@ async function measureLongStreamAppends(context: BenchContext): Promise<BenchEnt
     await pool.query('ANALYZE events');
 
     // One caller, so a call's rate is the inverse of its latency; rounds alternate.
-    const calls = context.scaled(400, 40);
+    const calls = context.scaled(2000, 400);
     const results = new Map<string, ConcurrentRunResult[]>();
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? [long, short] : [short, long];

@@ -96,11 +96,6 @@ export class CommandHandler {
   /** The last command queued per stream in this process (see handle). */
   private readonly streamQueues = new Map<string, Promise<unknown>>();
 
-  /** Streams whose state is remembered right now. */
-  get cachedStreams(): number {
-    return this.cache.size;
-  }
-
   /**
    * Commands for one stream run one at a time within this process: on a hot aggregate
    * (the merchant's revenue account, a popular SKU) concurrent commands would otherwise
