@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_AGGREGATE_CACHE_SIZE } from './application/aggregateCache';
 
 /**
  * All configuration, read once from the environment. A bad value fails at start
@@ -52,7 +53,7 @@ const schema = z.object({
   /** Snapshot interval (events) of every aggregate that takes snapshots (accounts, inventory). */
   SNAPSHOT_EVERY: positiveInt.default(100),
   /** Aggregates a process remembers between commands, so a saga's next step skips the load. */
-  AGGREGATE_CACHE_SIZE: nonNegativeInt.default(10_000),
+  AGGREGATE_CACHE_SIZE: nonNegativeInt.default(DEFAULT_AGGREGATE_CACHE_SIZE),
   APPROVAL_THRESHOLD: nonNegativeInt.default(100_000),
   APPROVAL_TIMEOUT: z.string().default('24h'),
   MERCHANT_ACCOUNT_ID: z.string().min(1).default('merchant-revenue'),

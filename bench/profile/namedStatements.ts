@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { createPool, migrate, PostgresEventStore } from '../../src/eventstore';
+import { runConcurrently } from '../support/concurrency';
 import { cpuPerUnit, sampleCpu, settle } from '../support/cpuAccounting';
 import { DatabaseFactory } from '../support/database';
 
@@ -51,26 +52,24 @@ async function main(): Promise<void> {
         const store = stores[variant];
         await settle();
         const before = sampleCpu();
-        const began = performance.now();
-        let next = 0;
-        await Promise.all(
-          Array.from({ length: CONCURRENCY }, async () => {
-            while (next++ < calls) {
-              const streamId = `order-${randomUUID()}`;
-              await store.append(
-                streamId,
-                [{ eventId: randomUUID(), type: 'ItemAdded', data: { sku: 'SKU-1', quantity: 1 } }],
-                { expectedVersion: 0 },
-              );
-              await store.readStream(streamId, { sealedPersonalData: true });
-            }
-          }),
-        );
-        const seconds = (performance.now() - began) / 1000;
+        const run = await runConcurrently({
+          label: `${variant}, round ${round + 1}`,
+          calls,
+          concurrency: CONCURRENCY,
+          call: async () => {
+            const streamId = `order-${randomUUID()}`;
+            await store.append(
+              streamId,
+              [{ eventId: randomUUID(), type: 'ItemAdded', data: { sku: 'SKU-1', quantity: 1 } }],
+              { expectedVersion: 0 },
+            );
+            await store.readStream(streamId, { sealedPersonalData: true });
+          },
+        });
         await settle();
         const cpu = cpuPerUnit(before, sampleCpu(), calls);
         console.log(
-          `round ${round + 1} ${variant.padEnd(8)} ${(calls / seconds).toFixed(0).padStart(5)} append+read/s, ` +
+          `round ${round + 1} ${variant.padEnd(8)} ${run.callsPerSecond.toFixed(0).padStart(5)} append+read/s, ` +
             `CPU µs per append+read: node ${(cpu.worker * 1e6).toFixed(0)}, postgres ${(cpu.postgres * 1e6).toFixed(0)}`,
         );
       }

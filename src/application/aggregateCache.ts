@@ -17,6 +17,9 @@ export interface CachedAggregate {
   commands: Map<string, number>;
 }
 
+/** Streams a process remembers unless AGGREGATE_CACHE_SIZE says otherwise. */
+export const DEFAULT_AGGREGATE_CACHE_SIZE = 10_000;
+
 /** Streams with more commands than this since their snapshot are loaded every time. */
 export const MAX_REMEMBERED_COMMANDS = 1_000;
 

@@ -1,7 +1,11 @@
 import type { Command, Decider } from '../domain/decider';
 import { DomainRejection, isRejection } from '../domain/decider';
 import type { Config } from '../config';
-import { AggregateCache, type CachedAggregate } from './aggregateCache';
+import {
+  AggregateCache,
+  DEFAULT_AGGREGATE_CACHE_SIZE,
+  type CachedAggregate,
+} from './aggregateCache';
 import {
   eventIdFor,
   loadAggregate,
@@ -57,9 +61,6 @@ export function commandHandlerSettings(
 ): Pick<CommandHandlerOptions, 'snapshotEvery' | 'aggregateCacheSize'> {
   return { snapshotEvery: config.SNAPSHOT_EVERY, aggregateCacheSize: config.AGGREGATE_CACHE_SIZE };
 }
-
-/** Enough for every aggregate a few hundred concurrent sagas touch. */
-export const DEFAULT_AGGREGATE_CACHE_SIZE = 10_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
