@@ -24,7 +24,7 @@ import {
  * The operators' view, proven in a real browser: the whole system (npm start) and the demo,
  * then the Temporal Web UI in headless Chromium. Filtering by SagaStatus, a saga's summary
  * and current details, its `status` query, an `approve` and a `retryCompensation` signal
- * sent from the UI's dialog. Screenshots land in docs/screenshots for the README's Temporal UI tour.
+ * sent from the UI's dialog. Screenshots land in test-results/screenshots (docs/screenshots, for the README's Temporal UI tour, with UPDATE_SCREENSHOTS=1).
  * The steps build on each other and run in order.
  */
 

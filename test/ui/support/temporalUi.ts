@@ -8,7 +8,14 @@ import { ROOT, UI_URL } from './system';
  * operator does: by roles and visible text, plus the few data-testids the UI ships.
  */
 
-export const SCREENSHOTS = path.join(ROOT, 'docs', 'screenshots');
+/**
+ * A local run writes its screenshots to a scratch folder, so it never dirties the tree;
+ * `UPDATE_SCREENSHOTS=1 npm run test:ui` refreshes the README's copies in docs/screenshots.
+ */
+export const SCREENSHOTS =
+  process.env.UPDATE_SCREENSHOTS === '1'
+    ? path.join(ROOT, 'docs', 'screenshots')
+    : path.join(ROOT, 'test-results', 'screenshots');
 
 export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
