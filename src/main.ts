@@ -12,6 +12,7 @@ import { CommandHandler, commandHandlerSettings } from './application/commandHan
 import { ConfigError, loadConfig } from './config';
 import { createPool, migrate, PostgresEventStore, UpcasterRegistry } from './eventstore';
 import { startEmbeddedPostgres } from './infra/embeddedPostgres';
+import { untilShutdownSignal } from './infra/shutdownSignal';
 import { startTemporalDevServer } from './infra/temporalDevServer';
 import { createLogger } from './logger';
 import { Metrics } from './observability/metrics';
@@ -157,10 +158,7 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
 
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-    });
+    await untilShutdownSignal();
     logger.info('shutting down');
     await stopAll();
     logger.info('stopped');

@@ -5,6 +5,7 @@
 import { CommandHandler, commandHandlerSettings } from '../application/commandHandler';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { createPool, PostgresEventStore, UpcasterRegistry } from '../eventstore';
+import { untilShutdownSignal } from '../infra/shutdownSignal';
 import { Metrics } from '../observability/metrics';
 import {
   ALL_PROJECTIONS,
@@ -92,8 +93,7 @@ async function main(): Promise<void> {
       }
     })();
   };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  void untilShutdownSignal().then(shutdown);
 
   await app.listen({ port: config.PORT, host: config.HOST });
 }

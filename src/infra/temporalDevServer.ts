@@ -47,6 +47,9 @@ export async function startTemporalDevServer(options: {
 }): Promise<DevServerHandle> {
   const cli = findTemporalCli(options.cliPath);
   const ui = options.ui ?? true;
+  // The CLI does not create the folder of its database file (e.g. .data when DATABASE_URL
+  // is set, so no embedded Postgres created it first).
+  if (options.dbFilename) fs.mkdirSync(path.dirname(options.dbFilename), { recursive: true });
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: cli ? { type: 'existing-path', path: cli } : { type: 'cached-download' },

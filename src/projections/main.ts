@@ -4,6 +4,7 @@
  */
 import { ConfigError, loadConfig } from '../config';
 import { createPool } from '../eventstore';
+import { untilShutdownSignal } from '../infra/shutdownSignal';
 import { ProjectionRunner } from './runner';
 
 async function main(): Promise<void> {
@@ -28,10 +29,7 @@ async function main(): Promise<void> {
   const runner = new ProjectionRunner({ pool, log });
   await runner.start();
   log('projector running; SIGTERM or SIGINT to stop');
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', () => resolve());
-    process.once('SIGINT', () => resolve());
-  });
+  await untilShutdownSignal();
   log('projector stopping');
   await runner.stop();
   await pool.end();

@@ -5,6 +5,7 @@
 import { CommandHandler, commandHandlerSettings } from '../application/commandHandler';
 import { loadConfig } from '../config';
 import { createPool, migrate, PostgresEventStore } from '../eventstore';
+import { untilShutdownSignal } from '../infra/shutdownSignal';
 import { createLogger } from '../logger';
 import { installTemporalRuntime } from './runtime';
 import { startSagaWorker } from './startWorker';
@@ -33,12 +34,10 @@ async function main(): Promise<void> {
     commands: new CommandHandler(eventStore, commandHandlerSettings(config)),
     logger,
   });
-  const stop = (signal: string) => {
+  void untilShutdownSignal().then((signal) => {
     logger.info({ signal }, 'shutting down: finishing running activities');
     void worker.shutdown();
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  });
   await worker.done;
   await pool.end();
   logger.info('worker stopped');
