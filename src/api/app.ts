@@ -25,6 +25,7 @@ import { healthRoutes } from './routes/health';
 import { inventoryRoutes } from './routes/inventory';
 import { orderRoutes } from './routes/orders';
 import { transferRoutes } from './routes/transfers';
+import { terminalTransport } from '../logger';
 
 export type { AppDeps, AppOptions, ReadModels, ReadModelRow } from './deps';
 
@@ -62,12 +63,14 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
       'Refusing to start: API_KEYS must be set when NODE_ENV=production (key:role,...)',
     );
   }
+  const transport = terminalTransport();
   const logger: FastifyServerOptions['logger'] =
     options.logger === false
       ? false
       : {
           level: deps.config.LOG_LEVEL,
           redact: ['req.headers.authorization', 'req.headers["x-api-key"]'],
+          ...(transport && { transport }),
           ...(typeof options.logger === 'object' ? options.logger : {}),
         };
   const app = Fastify({
