@@ -1,5 +1,5 @@
 # One image for every Sagaflow process; docker-compose picks the entry point per service.
-FROM node:20-bookworm-slim
+FROM node:22-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
