@@ -25,7 +25,18 @@ const EXPECTED = [
   'moneyTransfer-completed',
   'moneyTransfer-insufficient-funds',
   'moneyTransfer-frozen-destination',
+  'orderFulfillment-forward-step-parked-then-retried',
+  'orderFulfillment-temporal-cancel-before-pivot',
+  'orderFulfillment-temporal-cancel-after-pivot',
+  'moneyTransfer-temporal-cancel-before-credit',
+  'moneyTransfer-temporal-cancel-during-credit',
 ];
+
+/** Paths recorded before a patch, kept while sagas started on the older code may still run. */
+const BEFORE_PATCHES = ['before-status-milestones', 'before-temporal-cancel-as-request'];
+
+/** The paths in which Temporal was asked to cancel the saga: their history must say so. */
+const TEMPORAL_CANCEL_PATHS = EXPECTED.filter((name) => name.includes('temporal-cancel'));
 
 interface RecordedHistory {
   file: string;
@@ -68,6 +79,31 @@ describe('replaying recorded saga histories', () => {
   it('has a recorded history for every saga path', () => {
     expect(histories.length).toBeGreaterThan(0);
     expect(histories.map((h) => h.file)).toEqual(expect.arrayContaining(EXPECTED));
+  });
+
+  it('keeps the histories recorded before each open patch', () => {
+    for (const patch of BEFORE_PATCHES) {
+      expect(histories.filter((h) => h.file.endsWith(`.${patch}`)).length).toBeGreaterThan(0);
+    }
+  });
+
+  it('records the cancellation request in every temporal-cancel path (and no cancelled step)', () => {
+    for (const name of TEMPORAL_CANCEL_PATHS) {
+      const events = histories.find((h) => h.file === name)?.history.events ?? [];
+      const cancelRequests = events.filter(
+        (e) => e.workflowExecutionCancelRequestedEventAttributes,
+      );
+      const cancelledSteps = events.filter((e) => e.activityTaskCancelRequestedEventAttributes);
+      expect({
+        name,
+        cancelRequests: cancelRequests.length,
+        cancelledSteps: cancelledSteps.length,
+      }).toEqual({
+        name,
+        cancelRequests: 1,
+        cancelledSteps: 0,
+      });
+    }
   });
 
   it('replays every recorded history against the current workflow code', async () => {
