@@ -4,6 +4,8 @@ import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { CommandHandler } from '../../src/application/commandHandler';
 import { DirectCommands } from '../../src/application/directCommands';
+import { orderDecider } from '../../src/domain/order';
+import { deterministicId } from '../../src/eventstore';
 import { ALL_PROJECTIONS, createInlineProjector } from '../../src/projections';
 import { createSagaWorker } from '../../src/worker/createWorker';
 import type { SagaStatusView } from '../../workflows/definitions';
@@ -126,6 +128,49 @@ describe('order inputs at the API', () => {
     expect(response.json().errors).toEqual([
       expect.objectContaining({ field: 'items[1].sku', in: 'body' }),
     ]);
+  });
+
+  it('a key retried with another body after a failed first attempt is a 409; no saga charges it', async () => {
+    // The first attempt placed the order (its id derives from the key), then failed before
+    // its saga started (Temporal unreachable): the key row is gone, the order stays.
+    const key = 'retry-after-failure';
+    const orderId = deterministicId('order', `${OPERATOR_ID} POST /orders ${key}`);
+    await direct.openAccount(
+      { accountId: 'retry-acc', ownerId: 'o', initialDeposit: 1_000_000 },
+      { commandId: 'open-retry' },
+    );
+    const first = orderBody({
+      paymentAccountId: 'retry-acc',
+      items: [{ sku: 'RETRY', quantity: 1, unitPrice: 100 }],
+    });
+    await new CommandHandler(t.db.eventStore).handle(
+      orderDecider,
+      orderId,
+      {
+        type: 'PlaceOrder',
+        data: { orderId, ...first },
+        metadata: { now: new Date().toISOString() },
+      },
+      { commandId: `place-order/${orderId}` },
+    );
+
+    const retry = await t.app.inject({
+      method: 'POST',
+      url: '/orders',
+      headers: { 'x-api-key': OPERATOR_KEY, 'idempotency-key': key },
+      payload: { ...first, items: [{ sku: 'RETRY', quantity: 50, unitPrice: 9_999 }] },
+    });
+    expect(retry.statusCode).toBe(409);
+    expect(retry.headers['content-type']).toMatch(PROBLEM);
+    expect(retry.json()).toMatchObject({ code: 'ORDER_ALREADY_PLACED_DIFFERENTLY' });
+    const saga = await t.env.client.workflow
+      .getHandle(`order-${orderId}`)
+      .describe()
+      .then(
+        () => 'started',
+        () => 'none',
+      );
+    expect(saga).toBe('none');
   });
 
   it('an approval records the authenticated principal; its free text goes nowhere', async () => {
