@@ -1,7 +1,8 @@
 import { orderDecider } from '../../src/domain/order';
 import { sagaSettingsFrom } from '../../src/sagas/sagaSettings';
 import type { OrderFulfillmentInput, SagaStatusView } from '../../workflows/definitions';
-import { checkAccount, checkInventory } from '../support/faults';
+import { transferDecider } from '../../src/domain/transfer';
+import { checkAccount, checkInventory, Deferred, holdUntil, withFaults } from '../support/faults';
 import { SagaHarness } from '../support/sagaHarness';
 
 const PRICE = 100;
@@ -14,9 +15,25 @@ const LATE_MERCHANT = 'merchant-opened-late';
  * attribute, details), never fail it half-done or loop, and resume on `retryStep`.
  */
 describe('a business rejection on a forward step after the pivot', () => {
-  const h = new SagaHarness('forward_park', { config: { MERCHANT_ACCOUNT_ID: LATE_MERCHANT } });
+  /** Holds the debit of transfer "fwd-transfer" while the test moves its aggregate on. */
+  const debitHeld = { gate: new Deferred(), entered: new Deferred<number>() };
+  const h = new SagaHarness('forward_park', {
+    config: { MERCHANT_ACCOUNT_ID: LATE_MERCHANT },
+    wrapActivities: (real) =>
+      withFaults(real, {
+        debitAccount: (fn) =>
+          holdUntil(fn, {
+            match: (input) => input.reference === 'transfer-fwd-transfer/debit',
+            gate: debitHeld.gate.promise,
+            entered: debitHeld.entered,
+          }),
+      }),
+  });
   beforeAll(() => h.start());
-  afterAll(() => h.stop());
+  afterAll(async () => {
+    debitHeld.gate.resolve();
+    await h.stop();
+  });
 
   const parked = (s: SagaStatusView) => s.status === 'FORWARD_STEP_FAILED';
   const sagaStatusAttribute = async (sagaId: string, expected: string) =>
@@ -114,5 +131,32 @@ describe('a business rejection on a forward step after the pivot', () => {
     await h.waitForStatus(handle.workflowId, (s) => parked(s) && s.failingStep === 'mark paid');
     expect(await workflowStatus(handle.workflowId)).toBe('RUNNING');
     await handle.terminate('test over');
+  });
+
+  it('a transfer whose forward step is rejected parks the same way (not failed half-done)', async () => {
+    await h.openAccount('fwd-src', 5_000);
+    await h.openAccount('fwd-dst', 0);
+    const { sagaId } = await h.startTransfer('fwd-transfer', 'fwd-src', 'fwd-dst', 1_000);
+    await debitHeld.entered.promise;
+    // Someone else moves the transfer on while the debit runs: "mark debited" is then illegal.
+    await h.commands.handle(
+      transferDecider,
+      'fwd-transfer',
+      {
+        type: 'FailTransfer',
+        data: { transferId: 'fwd-transfer', reason: 'moved on elsewhere' },
+        metadata: { now: new Date().toISOString() },
+      },
+      { commandId: 'elsewhere/fail-transfer' },
+    );
+    debitHeld.gate.resolve();
+
+    const status = await h.waitForStatus(sagaId, parked);
+    expect(status).toMatchObject({ outcome: 'FORWARD_STEP_FAILED', failingStep: 'mark debited' });
+    expect(status.failureReason).toMatch(/^ILLEGAL_TRANSITION/);
+    expect(await sagaStatusAttribute(sagaId, 'FORWARD_STEP_FAILED')).toBe('FORWARD_STEP_FAILED');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await workflowStatus(sagaId)).toBe('RUNNING');
+    await h.client.workflow.getHandle(sagaId).terminate('test over');
   });
 });
