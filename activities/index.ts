@@ -32,6 +32,20 @@ export type OrderProgressCommand = Exclude<
 >;
 export type TransferProgressCommand = Payload<TransferCommand, 'transferId'>;
 
+/**
+ * What a stock step is for: one line of one order. `line` (its index) came with the
+ * per-line-step-ids patch: without it the step id is the SKU's alone, as before.
+ */
+export interface StockLine {
+  orderId: string;
+  sku: string;
+  line?: number;
+}
+
+/** The stock step's id: `<action>/<line>/<sku>`, or `<action>/<sku>` for sagas started before. */
+const stockStepId = (action: 'reserve' | 'release' | 'commit', input: StockLine) =>
+  input.line === undefined ? `${action}/${input.sku}` : `${action}/${input.line}/${input.sku}`;
+
 const stepResult = (result: CommandResult<unknown>): StepResult => ({
   version: result.version,
   position: result.lastPosition?.toString() ?? null,
@@ -65,7 +79,7 @@ export function createActivities(deps: ActivityDependencies) {
     );
 
   return {
-    async reserveStock(input: { orderId: string; sku: string; quantity: number } & Correlated) {
+    async reserveStock(input: StockLine & { quantity: number } & Correlated) {
       return run(
         inventoryDecider,
         input.sku,
@@ -73,27 +87,27 @@ export function createActivities(deps: ActivityDependencies) {
           type: 'ReserveStock',
           data: { sku: input.sku, orderId: input.orderId, quantity: input.quantity },
         },
-        `reserve/${input.sku}`,
+        stockStepId('reserve', input),
         input,
       );
     },
 
-    async releaseStock(input: { orderId: string; sku: string } & Correlated) {
+    async releaseStock(input: StockLine & Correlated) {
       return run(
         inventoryDecider,
         input.sku,
         { type: 'ReleaseReservation', data: { sku: input.sku, orderId: input.orderId } },
-        `release/${input.sku}`,
+        stockStepId('release', input),
         input,
       );
     },
 
-    async commitStock(input: { orderId: string; sku: string } & Correlated) {
+    async commitStock(input: StockLine & Correlated) {
       return run(
         inventoryDecider,
         input.sku,
         { type: 'CommitReservation', data: { sku: input.sku, orderId: input.orderId } },
-        `commit/${input.sku}`,
+        stockStepId('commit', input),
         input,
       );
     },

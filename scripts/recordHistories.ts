@@ -3,6 +3,7 @@
  * replay test (test/replay/histories.int.test.ts) to replay against the current workflow code.
  *
  *   npm run record-histories      (npx tsx scripts/recordHistories.ts)
+ *   npm run record-histories -- <file> ...     (only these paths, e.g. a new one)
  *
  * Starts its own Temporal dev server (TEMPORAL_CLI_PATH, else `temporal` on PATH) and runs the
  * sagas against a fresh database on DATABASE_URL's server (default: the local Postgres), which
@@ -15,7 +16,9 @@ import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startTemporalDevServer } from '../src/infra/temporalDevServer';
 import type { SagaResult } from '../workflows/definitions';
-import { failWhile, withFaults } from '../test/support/faults';
+import { startOrderSaga } from '../src/application/sagaStarter';
+import { orderDecider } from '../src/domain/order';
+import { Deferred, failWhile, holdUntil, withFaults } from '../test/support/faults';
 import { historyToJson } from '../test/replay/historyJson';
 import { TEST_DATABASE_URL, TEST_TEMPORAL_ADDRESS } from '../test/support/infrastructure';
 import { SagaHarness } from '../test/support/sagaHarness';
@@ -32,6 +35,77 @@ interface SagaPath {
 }
 
 let inventoryDown = false;
+/** Steps held until the recording has asked Temporal to cancel the saga (see HELD). */
+const held = {
+  'order-temporal-cancel-after-pivot/revenue': new Deferred(),
+  'transfer-temporal-cancel-before-credit/debit': new Deferred(),
+  'transfer-temporal-cancel-during-credit/credit': new Deferred(),
+};
+const heldEntered = {
+  'order-temporal-cancel-after-pivot/revenue': new Deferred<number>(),
+  'transfer-temporal-cancel-before-credit/debit': new Deferred<number>(),
+  'transfer-temporal-cancel-during-credit/credit': new Deferred<number>(),
+};
+type HeldReference = keyof typeof held;
+const holdMoney = <I extends { reference: string }, O>(fn: (input: I) => Promise<O>) =>
+  (Object.keys(held) as HeldReference[]).reduce(
+    (inner, reference) =>
+      holdUntil(inner, {
+        match: (input) => input.reference === reference,
+        gate: held[reference].promise,
+        entered: heldEntered[reference],
+      }),
+    fn,
+  );
+
+/** Asks Temporal to cancel a saga while one of its steps is held, then lets the step go. */
+async function cancelWhileHeld(h: SagaHarness, sagaId: string, reference: HeldReference) {
+  await heldEntered[reference].promise;
+  // The request is in the history before the step's completion, whenever the worker sees it.
+  await h.client.workflow.getHandle(sagaId).cancel();
+  held[reference].resolve();
+}
+
+/**
+ * An order whose saga credits a merchant account that is opened only once the saga parked
+ * (ACCOUNT_NOT_FOUND on the forward step "credit revenue"), then resumed with retryStep.
+ */
+async function orderParkedOnForwardStep(h: SagaHarness, orderId: string): Promise<string> {
+  const merchant = `merchant-${orderId}`;
+  await h.openAccount(`cust-${orderId}`, 1_000_000);
+  await h.restock(`sku-${orderId}`, 100);
+  const items = [{ sku: `sku-${orderId}`, quantity: 1, unitPrice: PRICE }];
+  await h.commands.handle(
+    orderDecider,
+    orderId,
+    {
+      type: 'PlaceOrder',
+      data: {
+        orderId,
+        customerId: `c-${orderId}`,
+        paymentAccountId: `cust-${orderId}`,
+        items,
+        shippingAddress: { name: 'A', line1: 'B', city: 'C', postalCode: 'D', country: 'GB' },
+      },
+      metadata: { now: new Date().toISOString() },
+    },
+    { commandId: `place-order/${orderId}` },
+  );
+  const { sagaId } = await startOrderSaga(
+    { ...h.starterDeps, config: { ...h.config, MERCHANT_ACCOUNT_ID: merchant } },
+    {
+      orderId,
+      customerId: `c-${orderId}`,
+      paymentAccountId: `cust-${orderId}`,
+      items,
+      correlationId: `corr-${orderId}`,
+    },
+  );
+  await h.waitForStatus(sagaId, (s) => s.status === 'FORWARD_STEP_FAILED');
+  await h.openAccount(merchant, 0);
+  await h.client.workflow.getHandle(sagaId).signal('retryStep');
+  return sagaId;
+}
 
 async function order(
   h: SagaHarness,
@@ -93,10 +167,12 @@ const PATHS: SagaPath[] = [
     async run(h) {
       const sagaId = await order(h, 'cancelled', { quantity: LARGE });
       await h.waitForStatus(sagaId, (s) => s.status === 'AWAITING_APPROVAL');
-      await h.client.workflow.getHandle(sagaId).signal('cancel', { reason: 'changed my mind' });
+      await h.client.workflow
+        .getHandle(sagaId)
+        .signal('cancel', { reasonCode: 'CUSTOMER_REQUEST', requestedBy: 'key-ops' });
       return sagaId;
     },
-    expect: { outcome: 'CANCELLED', reasonPrefix: 'CANCELLED: changed my mind' },
+    expect: { outcome: 'CANCELLED', reasonPrefix: 'CANCELLED: CUSTOMER_REQUEST by key-ops' },
   },
   {
     file: 'orderFulfillment-compensation-failed-then-retried',
@@ -109,6 +185,64 @@ const PATHS: SagaPath[] = [
       return sagaId;
     },
     expect: { outcome: 'CANCELLED', reasonPrefix: 'DESTINATION_NOT_SERVED' },
+  },
+  {
+    file: 'orderFulfillment-forward-step-parked-then-retried',
+    run: (h) => orderParkedOnForwardStep(h, 'forward-step-parked'),
+    expect: { outcome: 'COMPLETED' },
+  },
+  {
+    file: 'orderFulfillment-temporal-cancel-before-pivot',
+    async run(h) {
+      const sagaId = await order(h, 'temporal-cancel-before-pivot', { quantity: LARGE });
+      await h.waitForStatus(sagaId, (s) => s.status === 'AWAITING_APPROVAL');
+      await h.client.workflow.getHandle(sagaId).cancel();
+      return sagaId;
+    },
+    expect: { outcome: 'CANCELLED', reasonPrefix: 'CANCELLED: TEMPORAL_CANCELLATION' },
+  },
+  {
+    file: 'orderFulfillment-temporal-cancel-after-pivot',
+    async run(h) {
+      const sagaId = await order(h, 'temporal-cancel-after-pivot');
+      await cancelWhileHeld(h, sagaId, 'order-temporal-cancel-after-pivot/revenue');
+      return sagaId;
+    },
+    expect: { outcome: 'COMPLETED' },
+  },
+  {
+    file: 'moneyTransfer-temporal-cancel-before-credit',
+    async run(h) {
+      await h.openAccount('from-cancel-before', 5_000);
+      await h.openAccount('to-cancel-before', 0);
+      const transferId = 'temporal-cancel-before-credit';
+      const { sagaId } = await h.startTransfer(
+        transferId,
+        'from-cancel-before',
+        'to-cancel-before',
+        900,
+      );
+      await cancelWhileHeld(h, sagaId, 'transfer-temporal-cancel-before-credit/debit');
+      return sagaId;
+    },
+    expect: { outcome: 'COMPENSATED', reasonPrefix: 'CANCELLED: TEMPORAL_CANCELLATION' },
+  },
+  {
+    file: 'moneyTransfer-temporal-cancel-during-credit',
+    async run(h) {
+      await h.openAccount('from-cancel-during', 5_000);
+      await h.openAccount('to-cancel-during', 0);
+      const transferId = 'temporal-cancel-during-credit';
+      const { sagaId } = await h.startTransfer(
+        transferId,
+        'from-cancel-during',
+        'to-cancel-during',
+        900,
+      );
+      await cancelWhileHeld(h, sagaId, 'transfer-temporal-cancel-during-credit/credit');
+      return sagaId;
+    },
+    expect: { outcome: 'COMPLETED' },
   },
   {
     file: 'moneyTransfer-completed',
@@ -158,13 +292,16 @@ async function main(): Promise<void> {
             match: (input) => input.orderId === 'compensation-failed',
             isFailing: () => inventoryDown,
           }),
+        debitAccount: holdMoney,
+        creditAccount: holdMoney,
       }),
   });
   const written: string[] = [];
   try {
     await h.start();
     await fs.mkdir(OUT_DIR, { recursive: true });
-    for (const sagaPath of PATHS) {
+    const only = process.argv.slice(2);
+    for (const sagaPath of PATHS.filter((p) => only.length === 0 || only.includes(p.file))) {
       const sagaId = await sagaPath.run(h);
       const result = await h.result(sagaId);
       const { reasonPrefix, ...expected } = sagaPath.expect;
@@ -183,6 +320,7 @@ async function main(): Promise<void> {
       );
     }
   } finally {
+    for (const gate of Object.values(held)) gate.resolve();
     await h.stop();
     await server.stop();
   }

@@ -32,9 +32,13 @@ export function stepOptions(settings: SagaSettings): ActivityOptions {
   });
 }
 
-/** Steps after the pivot only move forward: they retry until they succeed (no attempt limit). */
+/**
+ * Steps after the pivot only move forward: infrastructure errors retry until they succeed
+ * (no attempt limit). A business rejection ends the attempts: retrying gets the same answer,
+ * so the saga parks for an operator instead (workflows/forwardSteps.ts).
+ */
 export function forwardOptions(settings: SagaSettings): ActivityOptions {
-  return activityOptions(settings, { maximumInterval: '30s', businessRejectionsAreFinal: false });
+  return activityOptions(settings, { maximumInterval: '30s', businessRejectionsAreFinal: true });
 }
 
 /** Compensations retry hard, then park the saga for an operator (never swallowed). */

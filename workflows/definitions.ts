@@ -1,8 +1,15 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { ORDER_STATUSES } from '../src/domain/order/order';
 
-/** What the status query reports: the order's own statuses, plus COMPENSATING while it unwinds. */
-export const ORDER_SAGA_STATUSES = [...ORDER_STATUSES, 'COMPENSATING'] as const;
+/**
+ * What the status query reports: the order's own statuses, plus COMPENSATING while it
+ * unwinds and FORWARD_STEP_FAILED while a rejected step after the pivot waits for an operator.
+ */
+export const ORDER_SAGA_STATUSES = [
+  ...ORDER_STATUSES,
+  'COMPENSATING',
+  'FORWARD_STEP_FAILED',
+] as const;
 export type OrderSagaStatus = (typeof ORDER_SAGA_STATUSES)[number];
 
 /**
@@ -19,6 +26,7 @@ export const ORDER_SAGA_MILESTONES = [
   'PAID',
   'COMPENSATING',
   'COMPENSATION_FAILED',
+  'FORWARD_STEP_FAILED',
   'CANCELLED',
   'COMPLETED',
 ] as const satisfies readonly OrderSagaStatus[];
@@ -31,12 +39,19 @@ export const TRANSFER_SAGA_STATUSES = [
   'COMPENSATING',
   'COMPENSATED',
   'COMPENSATION_FAILED',
+  'FORWARD_STEP_FAILED',
 ] as const;
 export type TransferSagaStatus = (typeof TRANSFER_SAGA_STATUSES)[number];
 
 export type SagaType = 'orderFulfillment' | 'moneyTransfer';
 export type SagaOutcome =
-  'RUNNING' | 'COMPLETED' | 'CANCELLED' | 'FAILED' | 'COMPENSATED' | 'COMPENSATION_FAILED';
+  | 'RUNNING'
+  | 'COMPLETED'
+  | 'CANCELLED'
+  | 'FAILED'
+  | 'COMPENSATED'
+  | 'COMPENSATION_FAILED'
+  | 'FORWARD_STEP_FAILED';
 
 /** The answer of the `status` query, and of GET /orders/{id}/saga. */
 export interface SagaStatusView {
@@ -50,6 +65,8 @@ export interface SagaStatusView {
   compensationsRun: string[];
   /** The compensation that keeps failing while the saga is parked. */
   failingCompensation: string | null;
+  /** The forward step (after the pivot) the domain rejected, while the saga is parked. */
+  failingStep: string | null;
   failureReason: string | null;
   cancelRefusedReason: string | null;
 }
@@ -97,9 +114,54 @@ export interface SagaResult {
   reason: string | null;
 }
 
+/**
+ * Who did something, as Temporal may carry it: an authenticated principal id (e.g.
+ * `key-3f2a…`), never free text. Anything else (a name or a note typed into a signal in
+ * the UI) is recorded as UNVERIFIED_PRINCIPAL, so it reaches no event.
+ */
+const PRINCIPAL_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
+export const UNVERIFIED_PRINCIPAL = 'unverified';
+export function principalIdOf(value: unknown): string {
+  return typeof value === 'string' && PRINCIPAL_ID.test(value) ? value : UNVERIFIED_PRINCIPAL;
+}
+
+/** Why an order is cancelled, as a code: free text from a client never enters Temporal. */
+export const CANCEL_REASON_CODES = [
+  'CUSTOMER_REQUEST',
+  'OPERATOR_REQUEST',
+  'FRAUD_SUSPECTED',
+  'UNSPECIFIED',
+] as const;
+export type CancelReasonCode = (typeof CANCEL_REASON_CODES)[number];
+
+export interface ApproveRequest {
+  /** The principal id of who approved (recorded in OrderApproved). */
+  approvedBy?: string;
+}
+
+export interface CancelRequest {
+  reasonCode?: CancelReasonCode;
+  /** The principal id of who asked. */
+  requestedBy?: string;
+  /** Free text from older clients or typed into the UI: ignored, never copied into events. */
+  reason?: string;
+}
+
+/** The cancel reason a saga records: "<CODE>" or "<CODE> by <principal id>". */
+export function cancelReasonOf(request: CancelRequest | undefined): string {
+  const code = (CANCEL_REASON_CODES as readonly unknown[]).includes(request?.reasonCode)
+    ? request!.reasonCode!
+    : 'UNSPECIFIED';
+  return request?.requestedBy === undefined
+    ? code
+    : `${code} by ${principalIdOf(request.requestedBy)}`;
+}
+
 export const statusQuery = defineQuery<SagaStatusView>('status');
-export const approveSignal = defineSignal<[{ approvedBy?: string }?]>('approve');
-export const cancelSignal = defineSignal<[{ reason?: string }?]>('cancel');
+export const approveSignal = defineSignal<[ApproveRequest?]>('approve');
+export const cancelSignal = defineSignal<[CancelRequest?]>('cancel');
 export const retryCompensationSignal = defineSignal('retryCompensation');
+/** A forward step parked in FORWARD_STEP_FAILED tries again (after the cause was fixed). */
+export const retryStepSignal = defineSignal('retryStep');
 /** The API's synchronous cancel: rejected with a reason once the payment was taken. */
-export const cancelUpdate = defineUpdate<{ accepted: true }, [{ reason?: string }]>('cancelOrder');
+export const cancelUpdate = defineUpdate<{ accepted: true }, [CancelRequest]>('cancelOrder');

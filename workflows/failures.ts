@@ -17,3 +17,9 @@ export class SagaAbort extends Error {
     this.name = 'SagaAbort';
   }
 }
+
+/** The reason a saga records for an error that stops its way forward before the pivot. */
+export function failureReason(error: unknown): string {
+  if (error instanceof SagaAbort) return error.reason;
+  return businessReason(error) ?? `STEP_FAILED: ${(error as Error).message}`;
+}

@@ -5,18 +5,23 @@ import { CompensationStack } from './compensations';
 import { correlatedActivities } from './correlated';
 import {
   retryCompensationSignal,
+  retryStepSignal,
   statusQuery,
   type MoneyTransferInput,
   type SagaResult,
   type TransferSagaStatus,
 } from './definitions';
-import { businessReason } from './failures';
+import { failureReason, SagaAbort } from './failures';
+import { ForwardSteps } from './forwardSteps';
 import { SagaState } from './sagaState';
+import { shieldedFromTemporalCancel, TEMPORAL_CANCEL_REASON } from './temporalCancellation';
 
 /**
  * Debit the source (compensatable: refund), credit the destination (the pivot), complete.
  * A rejected debit fails the transfer with nothing to undo; a rejected credit (e.g. a frozen
- * destination) refunds the source.
+ * destination) refunds the source. A cancellation requested from Temporal before the credit
+ * ends the transfer the same way (reason CANCELLED); once the credit started, it is refused
+ * and the transfer completes. A rejected step after the debit parks it (retryStep).
  */
 export async function moneyTransfer(input: MoneyTransferInput): Promise<SagaResult> {
   const { transferId } = input;
@@ -29,13 +34,56 @@ export async function moneyTransfer(input: MoneyTransferInput): Promise<SagaResu
   const compensations = new CompensationStack(saga);
   setHandler(statusQuery, () => saga.view);
   setHandler(retryCompensationSignal, () => compensations.requestRetry());
+  const forwardSteps = new ForwardSteps(saga);
+  setHandler(retryStepSignal, () => forwardSteps.requestRetry());
 
   const transferStep = (
     name: string,
     command: Parameters<SagaActivities['applyTransferCommand']>[0]['command'],
-  ) => saga.step(name, () => forward.applyTransferCommand({ transferId, command }));
+  ) => forwardSteps.run(name, () => forward.applyTransferCommand({ transferId, command }));
+
+  const cancellation = { requested: false, creditStarted: false };
+  const onTemporalCancel = () => {
+    if (!cancellation.creditStarted) {
+      cancellation.requested = true;
+      return;
+    }
+    saga.view.cancelRefusedReason = `transfer ${transferId}: the credit of the destination started, so it can no longer be cancelled`;
+    saga.publish();
+    log.warn('cancellation requested from Temporal refused: the transfer finishes forward', {
+      transferId,
+    });
+  };
 
   saga.publish();
+  return shieldedFromTemporalCancel(onTemporalCancel, () =>
+    transferMoney(input, { saga, steps, undo, pivot, compensations, transferStep, cancellation }),
+  );
+}
+
+interface TransferSteps {
+  saga: SagaState<TransferSagaStatus>;
+  steps: SagaActivities;
+  undo: SagaActivities;
+  pivot: SagaActivities;
+  compensations: CompensationStack;
+  transferStep: (
+    name: string,
+    command: Parameters<SagaActivities['applyTransferCommand']>[0]['command'],
+  ) => Promise<unknown>;
+  /** Set by a cancellation requested from Temporal; the credit refuses it once started. */
+  cancellation: { requested: boolean; creditStarted: boolean };
+}
+
+/** The transfer's steps, which moneyTransfer runs shielded from Temporal cancellation. */
+async function transferMoney(
+  input: MoneyTransferInput,
+  { saga, steps, undo, pivot, compensations, transferStep, cancellation }: TransferSteps,
+): Promise<SagaResult> {
+  const { transferId } = input;
+  const abortIfCancelled = () => {
+    if (cancellation.requested) throw new SagaAbort(`CANCELLED: ${TEMPORAL_CANCEL_REASON}`);
+  };
   await saga.step('request transfer', () =>
     steps.applyTransferCommand({
       transferId,
@@ -70,6 +118,7 @@ export async function moneyTransfer(input: MoneyTransferInput): Promise<SagaResu
         refundReference: `transfer-${transferId}/refund`,
       }),
     );
+    abortIfCancelled();
     await saga.step('debit source', () =>
       steps.debitAccount({
         accountId: input.fromAccountId,
@@ -78,7 +127,7 @@ export async function moneyTransfer(input: MoneyTransferInput): Promise<SagaResu
       }),
     );
   } catch (error) {
-    const reason = businessReason(error) ?? `STEP_FAILED: ${(error as Error).message}`;
+    const reason = failureReason(error);
     saga.view.failureReason = reason;
     await transferStep('fail transfer', { type: 'FailTransfer', reason });
     await compensate(reason);
@@ -89,6 +138,8 @@ export async function moneyTransfer(input: MoneyTransferInput): Promise<SagaResu
   saga.setStatus('DEBITED');
 
   try {
+    abortIfCancelled();
+    cancellation.creditStarted = true; // the pivot: from here a cancellation is refused
     await saga.step('credit destination', () =>
       pivot.creditAccount({
         accountId: input.toAccountId,
@@ -97,7 +148,7 @@ export async function moneyTransfer(input: MoneyTransferInput): Promise<SagaResu
       }),
     );
   } catch (error) {
-    const reason = businessReason(error) ?? `STEP_FAILED: ${(error as Error).message}`;
+    const reason = failureReason(error);
     log.info('transfer compensating', { transferId, reason });
     saga.view.failureReason = reason;
     saga.setStatus('COMPENSATING');

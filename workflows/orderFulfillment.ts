@@ -1,27 +1,43 @@
-import { condition, log, setHandler, type ActivityOptions } from '@temporalio/workflow';
+import { condition, log, patched, setHandler, type ActivityOptions } from '@temporalio/workflow';
 import type { SagaActivities } from '../activities';
 import { compensationOptions, forwardOptions, pivotOptions, stepOptions } from './activityOptions';
 import { CompensationStack } from './compensations';
 import { correlatedActivities } from './correlated';
 import {
   approveSignal,
+  cancelReasonOf,
   cancelSignal,
   cancelUpdate,
   ORDER_SAGA_MILESTONES,
+  principalIdOf,
   retryCompensationSignal,
+  retryStepSignal,
   statusQuery,
+  type CancelRequest,
   type OrderFulfillmentInput,
+  type OrderLine,
   type OrderSagaStatus,
   type SagaResult,
 } from './definitions';
-import { businessReason, SagaAbort } from './failures';
+import { failureReason, SagaAbort } from './failures';
+import { ForwardSteps } from './forwardSteps';
 import { SagaState } from './sagaState';
+import { shieldedFromTemporalCancel, TEMPORAL_CANCEL_REASON } from './temporalCancellation';
+
+/**
+ * Sagas started before this patch named their stock steps by SKU only (reserve/<sku>);
+ * since, each line has its own (reserve/<line>/<sku>). A step id is an activity input, so
+ * it alters no command; the patch keeps a saga that started on the old code on the old
+ * ids, so a step retried across the deploy keeps its idempotency key.
+ */
+export const PER_LINE_STEP_IDS_PATCH = 'per-line-step-ids';
 
 /**
  * Reserve stock → book shipment → (approval) → charge the customer (the pivot) →
  * credit revenue → dispatch → commit stock → complete.
- * Before the pivot, a business rejection or a cancel undoes what was done, in reverse.
- * After it, every step only retries forward.
+ * Before the pivot, a business rejection or a cancel (signal, update, or a cancellation
+ * requested from Temporal) undoes what was done, in reverse. After it, every step only
+ * moves forward: a cancel is refused, and a rejected step parks the saga for an operator.
  */
 export async function orderFulfillment(input: OrderFulfillmentInput): Promise<SagaResult> {
   const { orderId } = input;
@@ -39,8 +55,10 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
     ORDER_SAGA_MILESTONES,
   );
   const compensations = new CompensationStack(saga);
+  const forwardSteps = new ForwardSteps(saga);
   let pivotReached = false;
   let approved = false;
+  let approvedBy: string | undefined;
   let cancelReason: string | undefined;
 
   const cancelRefusal = () =>
@@ -49,30 +67,38 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
     saga.view.cancelRefusedReason = cancelRefusal();
     saga.publish();
   };
+  const requestCancel = (reason: string) => {
+    if (pivotReached) refuseCancel();
+    else cancelReason ??= reason;
+  };
 
   setHandler(statusQuery, () => saga.view);
-  setHandler(approveSignal, () => {
+  setHandler(approveSignal, (args) => {
+    approvedBy ??= principalIdOf(args?.approvedBy);
     approved = true;
   });
-  setHandler(cancelSignal, (args) => {
-    if (pivotReached) refuseCancel();
-    else cancelReason ??= args?.reason ?? 'cancelled on request';
-  });
+  setHandler(cancelSignal, (args) => requestCancel(cancelReasonOf(args)));
   setHandler(
     cancelUpdate,
-    (args: { reason?: string }) => {
-      cancelReason ??= args.reason ?? 'cancelled on request';
+    (args: CancelRequest) => {
+      cancelReason ??= cancelReasonOf(args);
       return Promise.resolve({ accepted: true as const });
     },
     {
       // Validators must not change state: a rejected update leaves no trace in history, so
       // a change made here would vanish on replay. The caller gets the reason instead.
-      validator: (_args: { reason?: string }) => {
+      validator: (_args: CancelRequest) => {
         if (pivotReached) throw new Error(cancelRefusal());
       },
     },
   );
   setHandler(retryCompensationSignal, () => compensations.requestRetry());
+  setHandler(retryStepSignal, () => forwardSteps.requestRetry());
+
+  const stepIdsPerLine = patched(PER_LINE_STEP_IDS_PATCH);
+  /** Which line a stock step is for: its step id is unique per line (when patched). */
+  const lineOf = (line: OrderLine, index: number) =>
+    stepIdsPerLine ? { orderId, sku: line.sku, line: index } : { orderId, sku: line.sku };
 
   const abortIfCancelled = () => {
     if (cancelReason) throw new SagaAbort(`CANCELLED: ${cancelReason}`);
@@ -81,16 +107,20 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
     name: string,
     command: Parameters<SagaActivities['applyOrderCommand']>[0]['command'],
   ) => saga.step(name, () => steps.applyOrderCommand({ orderId, command }));
+  const forwardOrderStep = (
+    name: string,
+    command: Parameters<SagaActivities['applyOrderCommand']>[0]['command'],
+  ) => forwardSteps.run(name, () => forward.applyOrderCommand({ orderId, command }));
 
-  saga.publish();
-  try {
-    for (const line of input.lines) {
+  /** Everything before the pivot, and the pivot: undone in reverse if it does not complete. */
+  async function reserveBookApproveCharge(): Promise<void> {
+    for (const [index, line] of input.lines.entries()) {
       compensations.register(`release stock ${line.sku}`, () =>
-        undo.releaseStock({ orderId, sku: line.sku }),
+        undo.releaseStock(lineOf(line, index)),
       );
       abortIfCancelled();
       await saga.step(`reserve stock ${line.sku}`, () =>
-        steps.reserveStock({ orderId, sku: line.sku, quantity: line.quantity }),
+        steps.reserveStock({ ...lineOf(line, index), quantity: line.quantity }),
       );
     }
     await orderStep('mark stock reserved', { type: 'MarkStockReserved' });
@@ -115,7 +145,10 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
       abortIfCancelled();
       if (!decided)
         throw new SagaAbort(`APPROVAL_TIMED_OUT: no approval within ${input.approvalTimeout}`);
-      await orderStep('approve', { type: 'ApproveOrder' });
+      await orderStep('approve', {
+        type: 'ApproveOrder',
+        ...(approvedBy !== undefined && { approvedBy }),
+      });
     }
 
     // The pivot: once the customer is charged, the order only moves forward.
@@ -137,11 +170,10 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
         reference: `order-${orderId}/payment`,
       }),
     );
-  } catch (error) {
-    const reason =
-      error instanceof SagaAbort
-        ? error.reason
-        : (businessReason(error) ?? `STEP_FAILED: ${(error as Error).message}`);
+  }
+
+  async function compensateAndCancel(error: unknown): Promise<SagaResult> {
+    const reason = failureReason(error);
     log.info('order saga compensating', { orderId, reason });
     saga.view.failureReason = reason;
     saga.setStatus('COMPENSATING');
@@ -158,37 +190,50 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
         })
         .catch(() => undefined);
     });
-    await saga.step('cancel order', () =>
-      forward.applyOrderCommand({ orderId, command: { type: 'CancelOrder', reason } }),
-    );
+    await forwardOrderStep('cancel order', { type: 'CancelOrder', reason });
     saga.finish('CANCELLED', 'CANCELLED', reason);
     return { outcome: 'CANCELLED', status: 'CANCELLED', reason };
   }
 
-  await saga.step('mark paid', () =>
-    forward.applyOrderCommand({ orderId, command: { type: 'MarkPaid', amount: input.total } }),
-  );
-  saga.setStatus('PAID');
-  await saga.step('credit revenue', () =>
-    forward.creditAccount({
-      accountId: input.merchantAccountId,
-      amount: input.total,
-      reference: `order-${orderId}/revenue`,
-    }),
-  );
-  await saga.step('dispatch shipment', () => forward.dispatchShipment({ orderId }));
-  for (const line of input.lines) {
-    await saga.step(`commit stock ${line.sku}`, () =>
-      forward.commitStock({ orderId, sku: line.sku }),
+  async function finishForward(): Promise<SagaResult> {
+    await forwardOrderStep('mark paid', { type: 'MarkPaid', amount: input.total });
+    saga.setStatus('PAID');
+    await forwardSteps.run('credit revenue', () =>
+      forward.creditAccount({
+        accountId: input.merchantAccountId,
+        amount: input.total,
+        reference: `order-${orderId}/revenue`,
+      }),
     );
+    await forwardSteps.run('dispatch shipment', () => forward.dispatchShipment({ orderId }));
+    for (const [index, line] of input.lines.entries()) {
+      await forwardSteps.run(`commit stock ${line.sku}`, () =>
+        forward.commitStock(lineOf(line, index)),
+      );
+    }
+    await forwardOrderStep('mark dispatched', { type: 'MarkDispatched' });
+    saga.setStatus('DISPATCHED');
+    await forwardOrderStep('complete order', { type: 'CompleteOrder' });
+    saga.finish('COMPLETED', 'COMPLETED', null);
+    return { outcome: 'COMPLETED', status: 'COMPLETED', reason: null };
   }
-  await saga.step('mark dispatched', () =>
-    forward.applyOrderCommand({ orderId, command: { type: 'MarkDispatched' } }),
-  );
-  saga.setStatus('DISPATCHED');
-  await saga.step('complete order', () =>
-    forward.applyOrderCommand({ orderId, command: { type: 'CompleteOrder' } }),
-  );
-  saga.finish('COMPLETED', 'COMPLETED', null);
-  return { outcome: 'COMPLETED', status: 'COMPLETED', reason: null };
+
+  const onTemporalCancel = () => {
+    requestCancel(TEMPORAL_CANCEL_REASON);
+    if (pivotReached)
+      log.warn('cancellation requested from Temporal refused: the saga finishes forward', {
+        orderId,
+        reason: saga.view.cancelRefusedReason,
+      });
+  };
+
+  saga.publish();
+  return shieldedFromTemporalCancel(onTemporalCancel, async () => {
+    try {
+      await reserveBookApproveCharge();
+    } catch (error) {
+      return compensateAndCancel(error);
+    }
+    return finishForward();
+  });
 }

@@ -19,6 +19,12 @@ import { SAGA_STATUS } from './searchAttributes';
  */
 export const SAGA_STATUS_MILESTONES_PATCH = 'saga-status-milestones';
 
+/** Where a parked forward step resumes: the status and reason shown before it parked. */
+export interface ParkedFrom<Status> {
+  status: Status;
+  failureReason: string | null;
+}
+
 /**
  * What a saga reports about itself: the status query, the SagaStatus search attribute and
  * the markdown details on its page in the Temporal UI, kept in step. The query and the
@@ -46,6 +52,7 @@ export class SagaState<Status extends OrderSagaStatus | TransferSagaStatus> {
       compensationsRegistered: [],
       compensationsRun: [],
       failingCompensation: null,
+      failingStep: null,
       failureReason: null,
       cancelRefusedReason: null,
     };
@@ -98,6 +105,24 @@ export class SagaState<Status extends OrderSagaStatus | TransferSagaStatus> {
     this.setStatus('COMPENSATING' as Status);
   }
 
+  /**
+   * A forward step was rejected: the saga parks in FORWARD_STEP_FAILED (a milestone).
+   * Returns what to show again once it resumes.
+   */
+  forwardStepParked(name: string, reason: string): ParkedFrom<Status> {
+    const parkedFrom = { status: this.status, failureReason: this.view.failureReason };
+    this.view.failingStep = name;
+    this.finish('FORWARD_STEP_FAILED', 'FORWARD_STEP_FAILED' as Status, reason);
+    return parkedFrom;
+  }
+
+  forwardStepResumed(parkedFrom: ParkedFrom<Status>): void {
+    this.view.outcome = 'RUNNING';
+    this.view.failingStep = null;
+    this.view.failureReason = parkedFrom.failureReason;
+    this.setStatus(parkedFrom.status);
+  }
+
   finish(outcome: SagaOutcome, status: Status, reason: string | null): void {
     this.view.outcome = outcome;
     this.view.currentStep = null;
@@ -120,6 +145,11 @@ export class SagaState<Status extends OrderSagaStatus | TransferSagaStatus> {
     if (v.failingCompensation) {
       lines.push(
         `- ⚠ Compensation failing: ${v.failingCompensation}. Fix the cause, then send the \`retryCompensation\` signal.`,
+      );
+    }
+    if (v.failingStep) {
+      lines.push(
+        `- ⚠ Forward step rejected: ${v.failingStep}. Fix the cause, then send the \`retryStep\` signal.`,
       );
     }
     if (v.failureReason) lines.push(`- Reason: ${v.failureReason}`);

@@ -1,6 +1,16 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Config } from '../config';
-import { orderDecider, type OrderItem, type ShippingAddress } from '../domain/order';
+import { reject } from '../domain/decider';
+import {
+  orderDecider,
+  orderTotal,
+  placedAsRequested,
+  type OrderItem,
+  type OrderState,
+  type PlaceOrder,
+  type PlacedOrder,
+  type ShippingAddress,
+} from '../domain/order';
 import { sagaSettingsFrom } from '../sagas/sagaSettings';
 import { orderSagaId, transferSagaId } from '../sagas/sagaIds';
 import type { MoneyTransferInput, OrderFulfillmentInput } from '../../workflows/definitions';
@@ -53,46 +63,74 @@ const shortId = (id: string) => (id.length > 8 ? `${id.slice(0, 8)}…` : id);
  * Places the order (its personal data stays in the event store) and starts its saga with
  * ids and amounts only. Both steps are idempotent: the order id names the command and the
  * workflow, so a retry attaches to what the first attempt did.
+ *
+ * The saga starts from the order as stored, never from the request: a retry whose order
+ * id (derived from its idempotency key) reaches an order placed with another body is
+ * refused with ORDER_ALREADY_PLACED_DIFFERENTLY (409), and no saga starts from it.
  */
 export async function placeOrderAndStartSaga(
   deps: SagaStarterDependencies,
   request: PlaceOrderRequest,
 ): Promise<StartedSaga & { total: number }> {
-  const placed = await deps.commands.handle(
-    orderDecider,
-    request.orderId,
-    {
-      type: 'PlaceOrder',
-      data: {
-        orderId: request.orderId,
-        customerId: request.customerId,
-        paymentAccountId: request.paymentAccountId,
-        items: request.items,
-        shippingAddress: request.shippingAddress,
-      },
-      metadata: { now: (deps.now?.() ?? new Date()).toISOString() },
+  const command: PlaceOrder = {
+    type: 'PlaceOrder',
+    data: {
+      orderId: request.orderId,
+      customerId: request.customerId,
+      paymentAccountId: request.paymentAccountId,
+      items: request.items,
+      shippingAddress: request.shippingAddress,
     },
-    { commandId: `place-order/${request.orderId}`, correlationId: request.correlationId },
-  );
-  const started = await startOrderSaga(deps, request);
+    metadata: { now: (deps.now?.() ?? new Date()).toISOString() },
+  };
+  const placed = await deps.commands.handle(orderDecider, request.orderId, command, {
+    commandId: `place-order/${request.orderId}`,
+    correlationId: request.correlationId,
+  });
+  const stored = storedOrderAsRequested(placed.state, command);
+  const started = await startOrderSaga(deps, {
+    orderId: stored.orderId,
+    customerId: stored.customerId,
+    paymentAccountId: stored.paymentAccountId,
+    items: stored.items,
+    total: stored.total,
+    correlationId: request.correlationId,
+  });
   return { ...started, position: placed.lastPosition?.toString() ?? null };
 }
 
-/** The facts an order saga starts from: ids and amounts, never the address. */
-export type OrderSagaFacts = Pick<
-  PlaceOrderRequest,
-  'orderId' | 'customerId' | 'paymentAccountId' | 'items' | 'correlationId'
->;
+function storedOrderAsRequested(state: OrderState, command: PlaceOrder): PlacedOrder {
+  if (state.status === 'NONE')
+    throw new Error(`order ${command.data.orderId} is not stored after PlaceOrder`);
+  if (!placedAsRequested(state, command.data))
+    throw reject(
+      'ORDER_ALREADY_PLACED_DIFFERENTLY',
+      `Order ${command.data.orderId} was already placed with other items, customer, account or destination`,
+      { orderId: command.data.orderId },
+    );
+  return state;
+}
+
+/** The facts an order saga starts from: ids and amounts as stored, never the address. */
+export interface OrderSagaFacts extends Pick<
+  PlacedOrder,
+  'orderId' | 'customerId' | 'paymentAccountId' | 'items'
+> {
+  /** The stored total; the domain's `orderTotal` of the stored items when absent. */
+  total?: number;
+  correlationId: string;
+}
 
 /**
  * Starts (or attaches to) the saga of an order that is already placed. Used right after
- * placing it, and by the reconciler for orders whose saga never started.
+ * placing it, and by the reconciler for orders whose saga never started: both pass the
+ * order as stored.
  */
 export async function startOrderSaga(
   deps: SagaStarterDependencies,
   order: OrderSagaFacts,
 ): Promise<StartedSaga & { total: number }> {
-  const total = order.items.reduce((sum, item) => sum + item.quantity * item.unitPrice, 0);
+  const total = order.total ?? orderTotal(order.items);
   const input: OrderFulfillmentInput = {
     orderId: order.orderId,
     customerId: order.customerId,

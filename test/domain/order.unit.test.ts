@@ -129,6 +129,16 @@ describe('Order decider', () => {
     it.each([0, -1, 9.99])('rejects unit price %p', (unitPrice) => {
       spec.when(place([{ sku: 'A', quantity: 1, unitPrice }])).thenRejects('INVALID_AMOUNT');
     });
+    it('rejects a SKU repeated on two lines (stock is reserved once per SKU and order)', () => {
+      const repeated = [
+        { sku: 'A', quantity: 1, unitPrice: 100 },
+        { sku: 'B', quantity: 1, unitPrice: 100 },
+        { sku: 'A', quantity: 5, unitPrice: 100 },
+      ];
+      spec.when(place(repeated)).thenRejects('INVALID_REPEATED_SKU');
+      // Also when the order already exists: a retry must not pass what a first try could not.
+      spec.given(at.PLACED).when(place(repeated)).thenRejects('INVALID_REPEATED_SKU');
+    });
   });
 
   describe('happy path', () => {

@@ -25,7 +25,30 @@ const EXPECTED = [
   'moneyTransfer-completed',
   'moneyTransfer-insufficient-funds',
   'moneyTransfer-frozen-destination',
+  'orderFulfillment-forward-step-parked-then-retried',
+  'orderFulfillment-temporal-cancel-before-pivot',
+  'orderFulfillment-temporal-cancel-after-pivot',
+  'moneyTransfer-temporal-cancel-before-credit',
+  'moneyTransfer-temporal-cancel-during-credit',
 ];
+
+/**
+ * Recorded on the workflow code before `temporal-cancel-as-request` (commit 92efa3e), with a
+ * cancellation requested from Temporal: the run's steps were cancelled and it ended
+ * Cancelled. Only the patch guard lets them replay (without it: nondeterminism on
+ * ActivityTaskCancelRequested / WorkflowExecutionCanceled), as a saga caught mid-way at the
+ * deploy would.
+ */
+const RECORDED_ON_OLD_CODE = [
+  'orderFulfillment-temporal-cancel-before-pivot.before-temporal-cancel-as-request',
+  'orderFulfillment-temporal-cancel-after-pivot.before-temporal-cancel-as-request',
+];
+
+/** Paths recorded before a patch, kept while sagas started on the older code may still run. */
+const BEFORE_PATCHES = ['before-status-milestones', 'before-temporal-cancel-as-request'];
+
+/** The paths in which Temporal was asked to cancel the saga: their history must say so. */
+const TEMPORAL_CANCEL_PATHS = EXPECTED.filter((name) => name.includes('temporal-cancel'));
 
 interface RecordedHistory {
   file: string;
@@ -67,7 +90,34 @@ describe('replaying recorded saga histories', () => {
 
   it('has a recorded history for every saga path', () => {
     expect(histories.length).toBeGreaterThan(0);
-    expect(histories.map((h) => h.file)).toEqual(expect.arrayContaining(EXPECTED));
+    expect(histories.map((h) => h.file)).toEqual(
+      expect.arrayContaining([...EXPECTED, ...RECORDED_ON_OLD_CODE]),
+    );
+  });
+
+  it('keeps the histories recorded before each open patch', () => {
+    for (const patch of BEFORE_PATCHES) {
+      expect(histories.filter((h) => h.file.endsWith(`.${patch}`)).length).toBeGreaterThan(0);
+    }
+  });
+
+  it('records the cancellation request in every temporal-cancel path (and no cancelled step)', () => {
+    for (const name of TEMPORAL_CANCEL_PATHS) {
+      const events = histories.find((h) => h.file === name)?.history.events ?? [];
+      const cancelRequests = events.filter(
+        (e) => e.workflowExecutionCancelRequestedEventAttributes,
+      );
+      const cancelledSteps = events.filter((e) => e.activityTaskCancelRequestedEventAttributes);
+      expect({
+        name,
+        cancelRequests: cancelRequests.length,
+        cancelledSteps: cancelledSteps.length,
+      }).toEqual({
+        name,
+        cancelRequests: 1,
+        cancelledSteps: 0,
+      });
+    }
   });
 
   it('replays every recorded history against the current workflow code', async () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { placeOrderAndStartSaga } from '../../application/sagaStarter';
+import { firstRepeatedSku } from '../../domain/order';
 import { deterministicId } from '../../eventstore';
 import { orderSagaId } from '../../sagas/sagaIds';
 import { approveSignal, cancelUpdate } from '../../../workflows/definitions';
@@ -31,6 +32,26 @@ const orderLinks = (orderId: string) => ({
   cancel: `/orders/${orderId}/cancel`,
 });
 
+/**
+ * Stock is reserved once per (SKU, order): a SKU on two lines would be charged twice and
+ * reserved once. JSON Schema cannot say "unique by sku", so it is checked here (and again
+ * by the domain's PlaceOrder, for every other path).
+ */
+function refuseRepeatedSku(items: ReadonlyArray<{ sku: string }>): void {
+  const repeated = firstRepeatedSku(items);
+  if (!repeated) return;
+  throw new HttpProblem(400, 'Bad Request', 'Invalid request body', {
+    code: 'VALIDATION',
+    errors: [
+      {
+        field: `items[${repeated.line}].sku`,
+        in: 'body',
+        message: `repeats the SKU of items[${repeated.firstLine}]: put the whole quantity on one line`,
+      },
+    ],
+  });
+}
+
 export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) => {
   app.post(
     '/orders',
@@ -45,10 +66,12 @@ export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) 
         response: { 202: OrderAccepted, ...problems(409) },
       },
     },
-    async (request, reply) =>
-      app.idempotency.run(request, reply, async ({ scopedKey }) => {
-        const orderId = scopedKey ? deterministicId('order', scopedKey) : randomUUID();
+    async (request, reply) => {
+      // Like the schema's checks, before the idempotency key is looked at.
+      refuseRepeatedSku(request.body.items);
+      return app.idempotency.run(request, reply, async ({ scopedKey }) => {
         const body = request.body;
+        const orderId = scopedKey ? deterministicId('order', scopedKey) : randomUUID();
         const started = await placeOrderAndStartSaga(starter, {
           orderId,
           customerId: body.customerId,
@@ -68,7 +91,8 @@ export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) 
             links: orderLinks(orderId),
           },
         };
-      }),
+      });
+    },
   );
 
   app.get(
@@ -164,6 +188,8 @@ export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) 
       schema: {
         tags: ['orders'],
         summary: 'Approve an order waiting for approval (signal)',
+        description:
+          'The approval records the authenticated principal as approvedBy. A free-text approvedBy in the body is accepted for compatibility and ignored.',
         params: OrderParams,
         body: ApproveBody,
         response: { 202: SignalAccepted, ...problems(404, 409) },
@@ -172,9 +198,9 @@ export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) 
     async (request, reply) => {
       const sagaId = orderSagaId(request.params.id);
       const handle = await runningSaga(deps.temporal, sagaId);
-      await handle.signal(approveSignal, {
-        approvedBy: request.body?.approvedBy ?? request.principal.id,
-      });
+      // Who approved is the authenticated principal; the body's free-text approvedBy is not
+      // passed on (Temporal histories and events carry ids only, see README "Sagas").
+      await handle.signal(approveSignal, { approvedBy: request.principal.id });
       return reply.code(202).send({ orderId: request.params.id, sagaId, accepted: true });
     },
   );
@@ -185,6 +211,8 @@ export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) 
       schema: {
         tags: ['orders'],
         summary: 'Cancel an order (refused with 409 once the payment was taken)',
+        description:
+          'The order records the reason code (default CUSTOMER_REQUEST) and the authenticated principal. A free-text reason in the body is accepted for compatibility and ignored: it is never stored.',
         params: OrderParams,
         body: CancelBody,
         response: { 200: SignalAccepted, ...problems(404, 409) },
@@ -195,7 +223,13 @@ export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) 
       const handle = await runningSaga(deps.temporal, sagaId);
       try {
         await handle.executeUpdate(cancelUpdate, {
-          args: [{ reason: request.body?.reason ?? `cancelled by ${request.principal.id}` }],
+          // A reason code and the principal id; the body's free-text reason is not passed on.
+          args: [
+            {
+              reasonCode: request.body?.reasonCode ?? 'CUSTOMER_REQUEST',
+              requestedBy: request.principal.id,
+            },
+          ],
         });
       } catch (error) {
         if (

@@ -1,4 +1,5 @@
 import { Id, Links, MinorUnits, minPosition, NullableString, PositionOf } from './common';
+import { CANCEL_REASON_CODES } from '../../../workflows/definitions';
 import { Type, type Static } from './typebox';
 
 export const OrderParams = Type.Object({ id: Id('Order id') });
@@ -92,6 +93,7 @@ export const SagaView = Type.Object(
     compensationsRegistered: Type.Optional(Type.Array(Type.String())),
     compensationsRun: Type.Optional(Type.Array(Type.String())),
     failingCompensation: Type.Optional(NullableString()),
+    failingStep: Type.Optional(NullableString()),
     failureReason: Type.Optional(NullableString()),
     businessId: Type.Optional(Type.String()),
     cancelRefusedReason: Type.Optional(NullableString()),
@@ -101,12 +103,34 @@ export const SagaView = Type.Object(
 );
 
 export const ApproveBody = Type.Union([
-  Type.Object({ approvedBy: Type.Optional(Text(200)) }, { additionalProperties: false }),
+  Type.Object(
+    {
+      approvedBy: Type.Optional({
+        ...Text(200),
+        description: 'Ignored: the authenticated principal is recorded as the approver',
+      }),
+    },
+    { additionalProperties: false },
+  ),
   Type.Null(),
 ]);
 
 export const CancelBody = Type.Union([
-  Type.Object({ reason: Type.Optional(Text(500)) }, { additionalProperties: false }),
+  Type.Object(
+    {
+      reasonCode: Type.Optional(
+        Type.Union(
+          CANCEL_REASON_CODES.map((code) => Type.Literal(code)),
+          { description: 'Why the order is cancelled (default CUSTOMER_REQUEST)' },
+        ),
+      ),
+      reason: Type.Optional({
+        ...Text(500),
+        description: 'Ignored and never stored: free text does not enter sagas or events',
+      }),
+    },
+    { additionalProperties: false },
+  ),
   Type.Null(),
 ]);
 

@@ -134,6 +134,13 @@ function placeOrder({ data, metadata }: PlaceOrder, state: OrderState): Decision
   const { orderId, customerId, paymentAccountId, items, shippingAddress } = data;
   if (items.length === 0)
     return reject('EMPTY_ORDER', `Order ${orderId} has no items`, { orderId });
+  const repeated = firstRepeatedSku(items);
+  if (repeated)
+    return reject(
+      'INVALID_REPEATED_SKU',
+      `Order ${orderId}: line ${repeated.line} repeats SKU ${repeated.sku} of line ${repeated.firstLine}`,
+      { orderId, ...repeated },
+    );
   for (const { sku, quantity, unitPrice } of items) {
     if (!isPositiveInteger(quantity))
       return reject(
@@ -163,6 +170,44 @@ function placeOrder({ data, metadata }: PlaceOrder, state: OrderState): Decision
       },
     },
   ];
+}
+
+/**
+ * A SKU on two lines: refused, because stock is reserved once per (SKU, order), so the
+ * second line would be charged but never reserved. Lines are numbered from 0.
+ */
+export function firstRepeatedSku(
+  items: readonly Pick<OrderItem, 'sku'>[],
+): { sku: string; line: number; firstLine: number } | undefined {
+  const firstLineOf = new Map<string, number>();
+  for (const [line, { sku }] of items.entries()) {
+    const firstLine = firstLineOf.get(sku);
+    if (firstLine !== undefined) return { sku, line, firstLine };
+    firstLineOf.set(sku, line);
+  }
+  return undefined;
+}
+
+/**
+ * Whether a PlaceOrder that found the order already placed asked for the same order: the
+ * same customer, account, lines and destination country. (The rest of the address is
+ * sealed in the loaded state; a retry's full body is the idempotency key's fingerprint.)
+ */
+export function placedAsRequested(order: PlacedOrder, request: PlaceOrder['data']): boolean {
+  const sameLines =
+    order.items.length === request.items.length &&
+    order.items.every(
+      (item, line) =>
+        item.sku === request.items[line]!.sku &&
+        item.quantity === request.items[line]!.quantity &&
+        item.unitPrice === request.items[line]!.unitPrice,
+    );
+  return (
+    sameLines &&
+    order.customerId === request.customerId &&
+    order.paymentAccountId === request.paymentAccountId &&
+    order.shippingAddress.country === request.shippingAddress.country
+  );
 }
 
 const isCancellable = (status: PlacedOrder['status']): boolean =>
