@@ -6,6 +6,7 @@ import {
   DEFAULT_AGGREGATE_CACHE_SIZE,
   type CachedAggregate,
 } from './aggregateCache';
+import { shredderOf, type CryptoShredder } from '../eventstore/personalData/cryptoShredder';
 import {
   eventIdFor,
   loadAggregate,
@@ -81,10 +82,15 @@ type CommandMetadataColumns = {
  * memory, because its expected version proves nobody wrote since; a conflict, a rejection,
  * nothing to do, a retried command or any error forgets the stream and takes the path
  * above, so every answer is the one a fresh load would give.
+ *
+ * That memory is the state a fresh load builds, personal fields sealed: a decision is sealed
+ * before it is appended and folded as stored, so no name or address outlives its key here.
  */
 export class CommandHandler {
   private readonly maxConflictRetries: number;
   private readonly cache: AggregateCache;
+  /** Seals personal fields before they are appended, so memory holds them as a load would. */
+  private readonly personalData: CryptoShredder | undefined;
 
   constructor(
     private readonly store: EventStore,
@@ -92,6 +98,13 @@ export class CommandHandler {
   ) {
     this.maxConflictRetries = options.maxConflictRetries ?? 8;
     this.cache = new AggregateCache(options.aggregateCacheSize ?? DEFAULT_AGGREGATE_CACHE_SIZE);
+    this.personalData = shredderOf(store);
+  }
+
+  /** What this process remembers of a stream (tests, diagnostics): a fresh sealed load's state. */
+  remembered(streamId: string): { state: unknown; version: number } | undefined {
+    const entry = this.cache.get(streamId);
+    return entry && { state: entry.state, version: entry.version };
   }
 
   /** The last command queued per stream in this process (see handle). */
@@ -236,6 +249,18 @@ export class CommandHandler {
     }
   }
 
+  /**
+   * The decision with its personal fields sealed, as the store will keep them (the store
+   * then finds nothing left to seal). Decisions without personal data pass through free.
+   */
+  private async sealed<Event extends DomainEvent>(
+    decision: readonly Event[],
+  ): Promise<readonly Event[]> {
+    const shredder = this.personalData;
+    if (!shredder?.holdsPersonalData(decision)) return decision;
+    return shredder.protect(decision);
+  }
+
   private withSnapshotInterval<State, Event extends DomainEvent>(
     definition: AggregateDefinition<State, Event>,
   ): AggregateDefinition<State, Event> {
@@ -256,16 +281,18 @@ export class CommandHandler {
     base: CachedAggregate & { state: State },
   ): Promise<CommandResult<State>> {
     try {
+      const stored = await this.sealed(decision);
       const result = await this.store.append(
         streamId,
-        decision.map((event, index) => ({
+        stored.map((event, index) => ({
           eventId: eventIdFor(metadata.command_id, index),
           type: event.type,
           data: event.data,
         })),
         { expectedVersion: base.version, streamType: decider.streamType, metadata },
       );
-      const state = decision.reduce(decider.evolve, base.state);
+      // Folded from the events as stored: memory and snapshots hold what a sealed load would.
+      const state = stored.reduce(decider.evolve, base.state);
       if (result.duplicate) {
         // An earlier attempt wrote these events, maybe before others that `base` lacks:
         // neither remember nor snapshot a state built on it.

@@ -1,7 +1,8 @@
 import { CommandHandler, DomainRejection } from '../../src/application/commandHandler';
 import { DirectCommands } from '../../src/application/directCommands';
 import { accountDecider, type AccountState } from '../../src/domain/account';
-import { loadAggregate } from '../../src/eventstore';
+import { orderDecider, type OrderCommand } from '../../src/domain/order';
+import { customerSubject, loadAggregate } from '../../src/eventstore';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
 
 /**
@@ -177,5 +178,79 @@ describe('command handler', () => {
       (await eventTypes('contended')).filter((type) => type === 'AccountDebited'),
     ).toHaveLength(1);
     expect(await balance('contended')).toBe(0);
+  });
+
+  describe('personal data', () => {
+    // Orders take no snapshots in production; this one does, to show what one would hold.
+    const snapshottingOrders = { ...orderDecider, snapshot: { every: 1, stateSchemaVersion: 1 } };
+    const orderCommand = (command: Omit<OrderCommand, 'metadata'>) =>
+      ({ ...command, metadata: { now: now().toISOString() } }) as OrderCommand;
+    const placeOrder = (orderId: string, customerId: string) =>
+      orderCommand({
+        type: 'PlaceOrder',
+        data: {
+          orderId,
+          customerId,
+          paymentAccountId: 'pay',
+          items: [{ sku: 'sku', quantity: 1, unitPrice: 100 }],
+          shippingAddress: {
+            name: 'Ada Lovelace',
+            line1: '1 Analytical St',
+            city: 'London',
+            postalCode: 'N1',
+            country: 'GB',
+          },
+        },
+      });
+    const freshSealedLoad = async (orderId: string) =>
+      loadAggregate(db.eventStore, `order-${orderId}`, orderDecider, { sealedPersonalData: true });
+    const plaintext = /Lovelace|Analytical|London|N1/;
+
+    it('remembers and snapshots what a fresh sealed load builds: no plaintext personal field', async () => {
+      const handler = new CommandHandler(db.eventStore, { snapshotEvery: 1 });
+      const placed = await handler.handle(
+        snapshottingOrders,
+        'mem-1',
+        placeOrder('mem-1', 'c-mem'),
+        { commandId: 'place/mem-1' },
+      );
+      const fresh = await freshSealedLoad('mem-1');
+      const remembered = handler.remembered('order-mem-1');
+      const snapshot = await db.eventStore.readSnapshot('order-mem-1');
+      expect(remembered).toEqual({ state: fresh.state, version: 1 });
+      expect(snapshot).toMatchObject({ version: 1, state: fresh.state });
+      expect(placed.state).toEqual(fresh.state);
+      for (const held of [remembered, snapshot, placed.state])
+        expect(JSON.stringify(held)).not.toMatch(plaintext);
+      // Readers still get the address from the store.
+      const [event] = await db.eventStore.readStream('order-mem-1');
+      expect(JSON.stringify(event?.data)).toMatch(/Ada Lovelace/);
+    });
+
+    it('after erasure the memory holds nothing readable, and the next command decides on it correctly', async () => {
+      const handler = new CommandHandler(db.eventStore, { snapshotEvery: 1 });
+      await handler.handle(snapshottingOrders, 'mem-2', placeOrder('mem-2', 'c-mem-2'), {
+        commandId: 'place/mem-2',
+      });
+      await db.eventStore.erasePersonalData(customerSubject('c-mem-2'));
+      expect(JSON.stringify(handler.remembered('order-mem-2'))).not.toMatch(plaintext);
+
+      // Decided on the memory: one append and one snapshot, no load.
+      const reserve = orderCommand({ type: 'MarkStockReserved', data: { orderId: 'mem-2' } });
+      let reserved: Awaited<ReturnType<typeof handler.handle>> | undefined;
+      const trips = await roundTrips(async () => {
+        reserved = await handler.handle(snapshottingOrders, 'mem-2', reserve, {
+          commandId: 'reserve/mem-2',
+        });
+      });
+      expect(trips).toBe(2);
+      const fresh = await freshSealedLoad('mem-2');
+      expect(fresh.state.status).toBe('STOCK_RESERVED');
+      expect(reserved).toMatchObject({ version: 2, state: fresh.state });
+      expect(handler.remembered('order-mem-2')).toEqual({ state: fresh.state, version: 2 });
+      expect(JSON.stringify(await db.eventStore.readSnapshot('order-mem-2'))).not.toMatch(
+        plaintext,
+      );
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { SqlExecutor } from '../schema/executor';
 import type { NewEvent, RecordedEvent } from '../types';
-import { ERASED, type PersonalDataPolicy } from './policy';
+import { ERASED, type PersonalDataPolicy, type PersonalDataRule } from './policy';
 
 /** How an encrypted field is stored inside an event's JSON data. */
 interface SealedField {
@@ -64,22 +64,35 @@ export class CryptoShredder {
     private readonly policy: PersonalDataPolicy,
   ) {}
 
+  /** The rule for an event type (own entries only: a type named `toString` has none). */
+  private ruleFor(type: string): PersonalDataRule | undefined {
+    return Object.hasOwn(this.policy, type) ? this.policy[type] : undefined;
+  }
+
+  /** Whether any of these events has personal fields to seal (no I/O). */
+  holdsPersonalData(events: readonly { type: string }[]): boolean {
+    return events.some((event) => this.ruleFor(event.type) !== undefined);
+  }
+
   /** Seals the personal fields of the events the policy names. */
-  async protect(events: readonly NewEvent[]): Promise<NewEvent[]> {
-    if (!events.some((event) => this.policy[event.type])) return [...events];
+  async protect<E extends Pick<NewEvent, 'type' | 'data'>>(events: readonly E[]): Promise<E[]> {
+    if (!this.holdsPersonalData(events)) return [...events];
     return Promise.all(
       events.map(async (event) => {
-        const rule = this.policy[event.type];
+        const rule = this.ruleFor(event.type);
         const data = event.data as Record<string, unknown>;
         const subject = rule?.subject(data);
         if (!rule || !subject) return event;
+        // Already sealed (by a command handler that remembers what it appends): no key lookup.
+        const plain = rule.fields.filter((path) => {
+          const value = getPath(data, path);
+          return value !== undefined && !isSealed(value);
+        });
+        if (plain.length === 0) return event;
         const key = await this.currentKey(subject);
         let sealed = data;
-        for (const path of rule.fields) {
-          const value = getPath(data, path);
-          if (value === undefined || isSealed(value)) continue;
-          sealed = setPath(sealed, path, seal(key, subject, value));
-        }
+        for (const path of plain)
+          sealed = setPath(sealed, path, seal(key, subject, getPath(data, path)));
         return { ...event, data: sealed };
       }),
     );
@@ -89,7 +102,7 @@ export class CryptoShredder {
   async reveal(events: RecordedEvent[]): Promise<RecordedEvent[]> {
     const wanted = new Map<string, { subject: string; generation: number }>();
     for (const event of events) {
-      const rule = this.policy[event.type];
+      const rule = this.ruleFor(event.type);
       if (!rule) continue;
       for (const path of rule.fields) {
         const value = getPath(event.data as Record<string, unknown>, path);
@@ -101,7 +114,7 @@ export class CryptoShredder {
     if (wanted.size === 0) return events;
     const keys = await this.keys([...wanted.values()]);
     return events.map((event) => {
-      const rule = this.policy[event.type];
+      const rule = this.ruleFor(event.type);
       if (!rule) return event;
       let data = event.data as Record<string, unknown>;
       let erased = false;
@@ -216,4 +229,13 @@ function open(key: Buffer, sealed: SealedField): unknown {
     decipher.final(),
   ]).toString('utf8');
   return JSON.parse(text) as unknown;
+}
+
+/**
+ * The shredder an event store seals with, when it has one (PostgresEventStore exposes it as
+ * `personalData`): whoever remembers appended events seals them the same way first.
+ */
+export function shredderOf(store: object): CryptoShredder | undefined {
+  const candidate = (store as { personalData?: unknown }).personalData;
+  return candidate instanceof CryptoShredder ? candidate : undefined;
 }
