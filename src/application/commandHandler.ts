@@ -63,6 +63,26 @@ export function commandHandlerSettings(
   return { snapshotEvery: config.SNAPSHOT_EVERY, aggregateCacheSize: config.AGGREGATE_CACHE_SIZE };
 }
 
+/** Events one command appends at most (deciders emit one or two): bounds the id lookup. */
+const MAX_EVENTS_PER_COMMAND = 8;
+
+/** The answer to a retry whose first attempt committed: what it wrote, state as loaded. */
+function alreadyAppliedResult<State>(
+  streamId: string,
+  loaded: { state: State; version: number },
+  written: RecordedEvent[],
+): CommandResult<State> {
+  return {
+    streamId,
+    state: loaded.state,
+    version: loaded.version,
+    lastPosition: written[written.length - 1]?.globalPosition,
+    events: written,
+    noop: false,
+    alreadyApplied: true,
+  };
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 type CommandMetadataColumns = {
@@ -171,9 +191,8 @@ export class CommandHandler {
     if (isRejection(decision) || decision.length === 0) return undefined;
     try {
       const result = await this.appendDecision(decider, streamId, decision, metadata, {
+        ...cached,
         state,
-        version: cached.version,
-        commands: cached.commands,
       });
       // Already appended by an attempt this process does not remember: answer as a load would.
       return result.alreadyApplied ? undefined : result;
@@ -200,28 +219,30 @@ export class CommandHandler {
         const id = event.metadata.command_id;
         if (typeof id === 'string') commands.set(id, event.version);
       }
-      this.cache.set(streamId, { state: loaded.state, version: loaded.version, commands });
+      const remembered = {
+        state: loaded.state,
+        version: loaded.version,
+        snapshotVersion: loaded.snapshotVersion ?? 0,
+        commands,
+      };
+      this.cache.set(streamId, remembered);
 
       // A retry of a command whose append already committed: answer with what it wrote.
-      // (Older than the snapshot, it is caught by the deciders, which treat a repeated
-      // business reference as done, and by the append, which ignores known event ids.)
+      // Older than the snapshot, it is caught by the append, which ignores known event ids,
+      // and, when its decision now is a rejection (the balance moved on, its reference left
+      // the account's window), by looking its event ids up below. So a retry, however late,
+      // never applies twice and never turns into a refusal of what was done.
       const earlier = loaded.tail.filter(
         (event) => event.metadata.command_id === metadata.command_id,
       );
-      if (earlier.length > 0) {
-        return {
-          streamId,
-          state: loaded.state,
-          version: loaded.version,
-          lastPosition: earlier[earlier.length - 1]?.globalPosition,
-          events: earlier,
-          noop: false,
-          alreadyApplied: true,
-        };
-      }
+      if (earlier.length > 0) return alreadyAppliedResult(streamId, loaded, earlier);
 
       const decision = decider.decide(command, loaded.state);
-      if (isRejection(decision)) throw decision;
+      if (isRejection(decision)) {
+        const written = await this.eventsOfCommand(streamId, metadata.command_id);
+        if (written.length > 0) return alreadyAppliedResult(streamId, loaded, written);
+        throw decision;
+      }
       if (decision.length === 0) {
         return {
           streamId,
@@ -235,11 +256,7 @@ export class CommandHandler {
       }
 
       try {
-        return await this.appendDecision(decider, streamId, decision, metadata, {
-          state: loaded.state,
-          version: loaded.version,
-          commands,
-        });
+        return await this.appendDecision(decider, streamId, decision, metadata, remembered);
       } catch (error) {
         if (!(error instanceof WrongExpectedVersionError) || attempt >= this.maxConflictRetries)
           throw error;
@@ -247,6 +264,14 @@ export class CommandHandler {
         await sleep(Math.random() * Math.min(250, 5 * 2 ** attempt));
       }
     }
+  }
+
+  /** The events an earlier attempt of this command appended (none: it never committed). */
+  private async eventsOfCommand(streamId: string, commandId: string): Promise<RecordedEvent[]> {
+    const ids = Array.from({ length: MAX_EVENTS_PER_COMMAND }, (_, index) =>
+      eventIdFor(commandId, index),
+    );
+    return this.store.readEventsById(streamId, ids);
   }
 
   /**
@@ -298,18 +323,26 @@ export class CommandHandler {
         // neither remember nor snapshot a state built on it.
         this.cache.forget(streamId);
       } else {
+        // Counted from the usable snapshot, not the loaded version: a stream whose snapshot
+        // is of an older state schema (ignored) is snapshotted again on its first append
+        // instead of replaying in full until the next multiple of the interval.
         const snapshotted = await snapshotIfDue(
           this.store,
           streamId,
           this.withSnapshotInterval(decider),
           state,
-          base.version,
+          base.snapshotVersion,
           result.nextExpectedVersion,
         );
         // A snapshot at the new head leaves a fresh load no tail, hence no commands to find.
         const commands = snapshotted ? new Map<string, number>() : new Map(base.commands);
         if (!snapshotted) commands.set(metadata.command_id, result.nextExpectedVersion);
-        this.cache.set(streamId, { state, version: result.nextExpectedVersion, commands });
+        this.cache.set(streamId, {
+          state,
+          version: result.nextExpectedVersion,
+          snapshotVersion: snapshotted ? result.nextExpectedVersion : base.snapshotVersion,
+          commands,
+        });
       }
       // Read back only for an inline projector: a saga step needs just version and position.
       const events = this.options.afterAppend

@@ -1,6 +1,11 @@
 import { CommandHandler, DomainRejection } from '../../src/application/commandHandler';
 import { DirectCommands } from '../../src/application/directCommands';
-import { accountDecider, type AccountState } from '../../src/domain/account';
+import {
+  accountDecider,
+  createAccountDecider,
+  type AccountCommand,
+  type AccountState,
+} from '../../src/domain/account';
 import { orderDecider, type OrderCommand } from '../../src/domain/order';
 import { customerSubject, loadAggregate } from '../../src/eventstore';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
@@ -178,6 +183,64 @@ describe('command handler', () => {
       (await eventTypes('contended')).filter((type) => type === 'AccountDebited'),
     ).toHaveLength(1);
     expect(await balance('contended')).toBe(0);
+  });
+
+  it('a retry whose reference left the account’s window, older than the snapshot, neither applies twice nor is refused', async () => {
+    const decider = createAccountDecider({ referenceWindow: 2 });
+    // Every append snapshots, so a fresh load has no tail in which to find the command.
+    const handler = new CommandHandler(db.eventStore, { snapshotEvery: 1 });
+    const run = (command: Omit<AccountCommand, 'metadata'>, commandId: string) =>
+      handler.handle(
+        decider,
+        'late',
+        { ...command, metadata: { now: now().toISOString() } } as AccountCommand,
+        { commandId },
+      );
+    const move = (type: 'DepositFunds' | 'DebitAccount', amount: number, reference: string) =>
+      ({ type, data: { accountId: 'late', amount, reference } }) as const;
+    await run(
+      { type: 'OpenAccount', data: { accountId: 'late', ownerId: 'o', initialDeposit: 100 } },
+      'open/late',
+    );
+    const original = await run(move('DebitAccount', 100, 'late-pay'), 'late/pay');
+    await run(move('DepositFunds', 1, 'late-x1'), 'late/x1');
+    await run(move('DepositFunds', 1, 'late-x2'), 'late/x2'); // late-pay has left the window
+
+    // Decided again on fresh state the retry is INSUFFICIENT_FUNDS: it already happened.
+    const retried = await run(move('DebitAccount', 100, 'late-pay'), 'late/pay');
+    expect(retried).toMatchObject({ alreadyApplied: true, lastPosition: original.lastPosition });
+    // With money for it again, it still applies only once.
+    await run(move('DepositFunds', 500, 'late-x3'), 'late/x3');
+    const again = await run(move('DebitAccount', 100, 'late-pay'), 'late/pay');
+    expect(again).toMatchObject({ alreadyApplied: true });
+    expect((await eventTypes('late')).filter((type) => type === 'AccountDebited')).toHaveLength(1);
+    expect(await balance('late')).toBe(502);
+  });
+
+  it('ignores an account snapshot of the old state schema and snapshots again on the first append', async () => {
+    const forgetful = new CommandHandler(db.eventStore, { aggregateCacheSize: 0 });
+    await open(forgetful, 'legacy', 10); // versions 1-2
+    for (let i = 1; i <= 3; i++) await deposit(forgetful, 'legacy', 1, `legacy-${i}`); // 3-5
+    // What the previous code snapshotted: schema 1, every reference ever (and a wrong
+    // balance, to show it is not used).
+    await db.eventStore.writeSnapshot({
+      streamId: 'account-legacy',
+      streamType: 'account',
+      version: 5,
+      stateSchemaVersion: 1,
+      state: { status: 'open', accountId: 'legacy', balance: 999, appliedReferences: [] },
+    });
+
+    const handler = new CommandHandler(db.eventStore, { snapshotEvery: 4 });
+    await deposit(handler, 'legacy', 1, 'legacy-4'); // version 6: far past the last usable snapshot
+    const snapshot = await db.eventStore.readSnapshot('account-legacy');
+    const fresh = await loadAggregate(db.eventStore, 'account-legacy', {
+      ...accountDecider,
+      snapshot: undefined,
+    });
+    expect(snapshot).toMatchObject({ version: 6, stateSchemaVersion: 2, state: fresh.state });
+    expect(balanceOf(fresh.state)).toBe(14);
+    expect(handler.remembered('account-legacy')).toEqual({ state: fresh.state, version: 6 });
   });
 
   describe('personal data', () => {
