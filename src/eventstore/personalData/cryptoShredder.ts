@@ -20,7 +20,11 @@ interface SubjectKey {
   key: Buffer;
 }
 
-const generationOf = (sealed: SealedField): number => sealed.gen ?? 1;
+/** A field's key generation: fields without a valid `gen` predate generations, so 1. */
+function generationOf(sealed: SealedField): number {
+  const { gen } = sealed;
+  return typeof gen === 'number' && Number.isSafeInteger(gen) && gen >= 1 ? gen : 1;
+}
 const keyId = (subject: string, generation: number) => `${generation}:${subject}`;
 
 /** Attempts to find or create a subject's current key while others create it concurrently. */
