@@ -94,6 +94,12 @@ export const initialAccountState = (): AccountState => ({ status: 'none' });
  * References an account remembers unless told otherwise: 10,000 movements of that account,
  * far more than happen on one account between a saga's steps. Changing it changes what a
  * load builds: bump the account's stateSchemaVersion with it.
+ *
+ * Retries need no window (event ids). What does is one command asking about another: a
+ * late debit after its void arrives within seconds; a transfer's refund follows its debit
+ * after the credit was refused, which takes as long as the credit keeps failing for other
+ * reasons (it retries without limit). Only if the source account saw 10,000 other
+ * movements meanwhile would the refund find no debit and void it instead of paying back.
  */
 export const DEFAULT_REFERENCE_WINDOW = 10_000;
 
