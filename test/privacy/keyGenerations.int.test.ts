@@ -74,4 +74,11 @@ describe('personal-data key generations', () => {
     expect(await shredder.erase('customer-c-many')).toBe(false);
     expect(await names(second.flat())).toEqual(Array.from({ length: 12 }, () => ERASED));
   });
+
+  it('flags a field stored as "[erased]" in clear (an order placed after an erasure before generations) as erased', async () => {
+    const [legacy] = await shredder.reveal([recorded(placed('c-legacy', ERASED), 1)]);
+    expect(legacy?.metadata.personal_data).toBe('erased');
+    const [live] = await shredder.reveal([recorded(placed('c-legacy', 'Ada'), 2)]);
+    expect(live?.metadata.personal_data).toBeUndefined();
+  });
 });
