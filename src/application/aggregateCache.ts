@@ -13,6 +13,11 @@
 export interface CachedAggregate {
   state: unknown;
   version: number;
+  /**
+   * Version of the stream's usable snapshot (0: none, or only one of an older state schema):
+   * a stream that had to replay far past it is snapshotted on its next append.
+   */
+  snapshotVersion: number;
   /** Command id -> version of its last event, for commands after the last snapshot. */
   commands: Map<string, number>;
 }

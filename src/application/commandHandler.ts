@@ -6,6 +6,7 @@ import {
   DEFAULT_AGGREGATE_CACHE_SIZE,
   type CachedAggregate,
 } from './aggregateCache';
+import { shredderOf, type CryptoShredder } from '../eventstore/personalData/cryptoShredder';
 import {
   eventIdFor,
   loadAggregate,
@@ -62,6 +63,26 @@ export function commandHandlerSettings(
   return { snapshotEvery: config.SNAPSHOT_EVERY, aggregateCacheSize: config.AGGREGATE_CACHE_SIZE };
 }
 
+/** Events one command appends at most (deciders emit one or two): bounds the id lookup. */
+const MAX_EVENTS_PER_COMMAND = 8;
+
+/** The answer to a retry whose first attempt committed: what it wrote, state as loaded. */
+function alreadyAppliedResult<State>(
+  streamId: string,
+  loaded: { state: State; version: number },
+  written: RecordedEvent[],
+): CommandResult<State> {
+  return {
+    streamId,
+    state: loaded.state,
+    version: loaded.version,
+    lastPosition: written[written.length - 1]?.globalPosition,
+    events: written,
+    noop: false,
+    alreadyApplied: true,
+  };
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 type CommandMetadataColumns = {
@@ -81,10 +102,15 @@ type CommandMetadataColumns = {
  * memory, because its expected version proves nobody wrote since; a conflict, a rejection,
  * nothing to do, a retried command or any error forgets the stream and takes the path
  * above, so every answer is the one a fresh load would give.
+ *
+ * That memory is the state a fresh load builds, personal fields sealed: a decision is sealed
+ * before it is appended and folded as stored, so no name or address outlives its key here.
  */
 export class CommandHandler {
   private readonly maxConflictRetries: number;
   private readonly cache: AggregateCache;
+  /** Seals personal fields before they are appended, so memory holds them as a load would. */
+  private readonly personalData: CryptoShredder | undefined;
 
   constructor(
     private readonly store: EventStore,
@@ -92,6 +118,13 @@ export class CommandHandler {
   ) {
     this.maxConflictRetries = options.maxConflictRetries ?? 8;
     this.cache = new AggregateCache(options.aggregateCacheSize ?? DEFAULT_AGGREGATE_CACHE_SIZE);
+    this.personalData = shredderOf(store);
+  }
+
+  /** What this process remembers of a stream (tests, diagnostics): a fresh sealed load's state. */
+  remembered(streamId: string): { state: unknown; version: number } | undefined {
+    const entry = this.cache.get(streamId);
+    return entry && { state: entry.state, version: entry.version };
   }
 
   /** The last command queued per stream in this process (see handle). */
@@ -158,9 +191,8 @@ export class CommandHandler {
     if (isRejection(decision) || decision.length === 0) return undefined;
     try {
       const result = await this.appendDecision(decider, streamId, decision, metadata, {
+        ...cached,
         state,
-        version: cached.version,
-        commands: cached.commands,
       });
       // Already appended by an attempt this process does not remember: answer as a load would.
       return result.alreadyApplied ? undefined : result;
@@ -187,28 +219,30 @@ export class CommandHandler {
         const id = event.metadata.command_id;
         if (typeof id === 'string') commands.set(id, event.version);
       }
-      this.cache.set(streamId, { state: loaded.state, version: loaded.version, commands });
+      const remembered = {
+        state: loaded.state,
+        version: loaded.version,
+        snapshotVersion: loaded.snapshotVersion ?? 0,
+        commands,
+      };
+      this.cache.set(streamId, remembered);
 
       // A retry of a command whose append already committed: answer with what it wrote.
-      // (Older than the snapshot, it is caught by the deciders, which treat a repeated
-      // business reference as done, and by the append, which ignores known event ids.)
+      // Older than the snapshot, it is caught by the append, which ignores known event ids,
+      // and, when its decision now is a rejection (the balance moved on, its reference left
+      // the account's window), by looking its event ids up below. So a retry, however late,
+      // never applies twice and never turns into a refusal of what was done.
       const earlier = loaded.tail.filter(
         (event) => event.metadata.command_id === metadata.command_id,
       );
-      if (earlier.length > 0) {
-        return {
-          streamId,
-          state: loaded.state,
-          version: loaded.version,
-          lastPosition: earlier[earlier.length - 1]?.globalPosition,
-          events: earlier,
-          noop: false,
-          alreadyApplied: true,
-        };
-      }
+      if (earlier.length > 0) return alreadyAppliedResult(streamId, loaded, earlier);
 
       const decision = decider.decide(command, loaded.state);
-      if (isRejection(decision)) throw decision;
+      if (isRejection(decision)) {
+        const written = await this.eventsOfCommand(streamId, metadata.command_id);
+        if (written.length > 0) return alreadyAppliedResult(streamId, loaded, written);
+        throw decision;
+      }
       if (decision.length === 0) {
         return {
           streamId,
@@ -222,11 +256,7 @@ export class CommandHandler {
       }
 
       try {
-        return await this.appendDecision(decider, streamId, decision, metadata, {
-          state: loaded.state,
-          version: loaded.version,
-          commands,
-        });
+        return await this.appendDecision(decider, streamId, decision, metadata, remembered);
       } catch (error) {
         if (!(error instanceof WrongExpectedVersionError) || attempt >= this.maxConflictRetries)
           throw error;
@@ -234,6 +264,26 @@ export class CommandHandler {
         await sleep(Math.random() * Math.min(250, 5 * 2 ** attempt));
       }
     }
+  }
+
+  /** The events an earlier attempt of this command appended (none: it never committed). */
+  private async eventsOfCommand(streamId: string, commandId: string): Promise<RecordedEvent[]> {
+    const ids = Array.from({ length: MAX_EVENTS_PER_COMMAND }, (_, index) =>
+      eventIdFor(commandId, index),
+    );
+    return this.store.readEventsById(streamId, ids);
+  }
+
+  /**
+   * The decision with its personal fields sealed, as the store will keep them (the store
+   * then finds nothing left to seal). Decisions without personal data pass through free.
+   */
+  private async sealed<Event extends DomainEvent>(
+    decision: readonly Event[],
+  ): Promise<readonly Event[]> {
+    const shredder = this.personalData;
+    if (!shredder?.holdsPersonalData(decision)) return decision;
+    return shredder.protect(decision);
   }
 
   private withSnapshotInterval<State, Event extends DomainEvent>(
@@ -256,33 +306,43 @@ export class CommandHandler {
     base: CachedAggregate & { state: State },
   ): Promise<CommandResult<State>> {
     try {
+      const stored = await this.sealed(decision);
       const result = await this.store.append(
         streamId,
-        decision.map((event, index) => ({
+        stored.map((event, index) => ({
           eventId: eventIdFor(metadata.command_id, index),
           type: event.type,
           data: event.data,
         })),
         { expectedVersion: base.version, streamType: decider.streamType, metadata },
       );
-      const state = decision.reduce(decider.evolve, base.state);
+      // Folded from the events as stored: memory and snapshots hold what a sealed load would.
+      const state = stored.reduce(decider.evolve, base.state);
       if (result.duplicate) {
         // An earlier attempt wrote these events, maybe before others that `base` lacks:
         // neither remember nor snapshot a state built on it.
         this.cache.forget(streamId);
       } else {
+        // Counted from the usable snapshot, not the loaded version: a stream whose snapshot
+        // is of an older state schema (ignored) is snapshotted again on its first append
+        // instead of replaying in full until the next multiple of the interval.
         const snapshotted = await snapshotIfDue(
           this.store,
           streamId,
           this.withSnapshotInterval(decider),
           state,
-          base.version,
+          base.snapshotVersion,
           result.nextExpectedVersion,
         );
         // A snapshot at the new head leaves a fresh load no tail, hence no commands to find.
         const commands = snapshotted ? new Map<string, number>() : new Map(base.commands);
         if (!snapshotted) commands.set(metadata.command_id, result.nextExpectedVersion);
-        this.cache.set(streamId, { state, version: result.nextExpectedVersion, commands });
+        this.cache.set(streamId, {
+          state,
+          version: result.nextExpectedVersion,
+          snapshotVersion: snapshotted ? result.nextExpectedVersion : base.snapshotVersion,
+          commands,
+        });
       }
       // Read back only for an inline projector: a saga step needs just version and position.
       const events = this.options.afterAppend

@@ -3,6 +3,7 @@ import { AggregateCache, MAX_REMEMBERED_COMMANDS } from '../../src/application/a
 const entry = (version: number, commands = 0) => ({
   state: { version },
   version,
+  snapshotVersion: 0,
   commands: new Map(Array.from({ length: commands }, (_, i) => [`c${i}`, i + 1] as const)),
 });
 

@@ -1,7 +1,13 @@
 import { CommandHandler, DomainRejection } from '../../src/application/commandHandler';
 import { DirectCommands } from '../../src/application/directCommands';
-import { accountDecider, type AccountState } from '../../src/domain/account';
-import { loadAggregate } from '../../src/eventstore';
+import {
+  accountDecider,
+  createAccountDecider,
+  type AccountCommand,
+  type AccountState,
+} from '../../src/domain/account';
+import { orderDecider, type OrderCommand } from '../../src/domain/order';
+import { customerSubject, loadAggregate } from '../../src/eventstore';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
 
 /**
@@ -177,5 +183,137 @@ describe('command handler', () => {
       (await eventTypes('contended')).filter((type) => type === 'AccountDebited'),
     ).toHaveLength(1);
     expect(await balance('contended')).toBe(0);
+  });
+
+  it('a retry whose reference left the account’s window, older than the snapshot, neither applies twice nor is refused', async () => {
+    const decider = createAccountDecider({ referenceWindow: 2 });
+    // Every append snapshots, so a fresh load has no tail in which to find the command.
+    const handler = new CommandHandler(db.eventStore, { snapshotEvery: 1 });
+    const run = (command: Omit<AccountCommand, 'metadata'>, commandId: string) =>
+      handler.handle(
+        decider,
+        'late',
+        { ...command, metadata: { now: now().toISOString() } } as AccountCommand,
+        { commandId },
+      );
+    const move = (type: 'DepositFunds' | 'DebitAccount', amount: number, reference: string) =>
+      ({ type, data: { accountId: 'late', amount, reference } }) as const;
+    await run(
+      { type: 'OpenAccount', data: { accountId: 'late', ownerId: 'o', initialDeposit: 100 } },
+      'open/late',
+    );
+    const original = await run(move('DebitAccount', 100, 'late-pay'), 'late/pay');
+    await run(move('DepositFunds', 1, 'late-x1'), 'late/x1');
+    await run(move('DepositFunds', 1, 'late-x2'), 'late/x2'); // late-pay has left the window
+
+    // Decided again on fresh state the retry is INSUFFICIENT_FUNDS: it already happened.
+    const retried = await run(move('DebitAccount', 100, 'late-pay'), 'late/pay');
+    expect(retried).toMatchObject({ alreadyApplied: true, lastPosition: original.lastPosition });
+    // With money for it again, it still applies only once.
+    await run(move('DepositFunds', 500, 'late-x3'), 'late/x3');
+    const again = await run(move('DebitAccount', 100, 'late-pay'), 'late/pay');
+    expect(again).toMatchObject({ alreadyApplied: true });
+    expect((await eventTypes('late')).filter((type) => type === 'AccountDebited')).toHaveLength(1);
+    expect(await balance('late')).toBe(502);
+  });
+
+  it('ignores an account snapshot of the old state schema and snapshots again on the first append', async () => {
+    const forgetful = new CommandHandler(db.eventStore, { aggregateCacheSize: 0 });
+    await open(forgetful, 'legacy', 10); // versions 1-2
+    for (let i = 1; i <= 3; i++) await deposit(forgetful, 'legacy', 1, `legacy-${i}`); // 3-5
+    // What the previous code snapshotted: schema 1, every reference ever (and a wrong
+    // balance, to show it is not used).
+    await db.eventStore.writeSnapshot({
+      streamId: 'account-legacy',
+      streamType: 'account',
+      version: 5,
+      stateSchemaVersion: 1,
+      state: { status: 'open', accountId: 'legacy', balance: 999, appliedReferences: [] },
+    });
+
+    const handler = new CommandHandler(db.eventStore, { snapshotEvery: 4 });
+    await deposit(handler, 'legacy', 1, 'legacy-4'); // version 6: far past the last usable snapshot
+    const snapshot = await db.eventStore.readSnapshot('account-legacy');
+    const fresh = await loadAggregate(db.eventStore, 'account-legacy', {
+      ...accountDecider,
+      snapshot: undefined,
+    });
+    expect(snapshot).toMatchObject({ version: 6, stateSchemaVersion: 2, state: fresh.state });
+    expect(balanceOf(fresh.state)).toBe(14);
+    expect(handler.remembered('account-legacy')).toEqual({ state: fresh.state, version: 6 });
+  });
+
+  describe('personal data', () => {
+    // Orders take no snapshots in production; this one does, to show what one would hold.
+    const snapshottingOrders = { ...orderDecider, snapshot: { every: 1, stateSchemaVersion: 1 } };
+    const orderCommand = (command: Omit<OrderCommand, 'metadata'>) =>
+      ({ ...command, metadata: { now: now().toISOString() } }) as OrderCommand;
+    const placeOrder = (orderId: string, customerId: string) =>
+      orderCommand({
+        type: 'PlaceOrder',
+        data: {
+          orderId,
+          customerId,
+          paymentAccountId: 'pay',
+          items: [{ sku: 'sku', quantity: 1, unitPrice: 100 }],
+          shippingAddress: {
+            name: 'Ada Lovelace',
+            line1: '1 Analytical St',
+            city: 'London',
+            postalCode: 'N1',
+            country: 'GB',
+          },
+        },
+      });
+    const freshSealedLoad = async (orderId: string) =>
+      loadAggregate(db.eventStore, `order-${orderId}`, orderDecider, { sealedPersonalData: true });
+    const plaintext = /Lovelace|Analytical|London|N1/;
+
+    it('remembers and snapshots what a fresh sealed load builds: no plaintext personal field', async () => {
+      const handler = new CommandHandler(db.eventStore, { snapshotEvery: 1 });
+      const placed = await handler.handle(
+        snapshottingOrders,
+        'mem-1',
+        placeOrder('mem-1', 'c-mem'),
+        { commandId: 'place/mem-1' },
+      );
+      const fresh = await freshSealedLoad('mem-1');
+      const remembered = handler.remembered('order-mem-1');
+      const snapshot = await db.eventStore.readSnapshot('order-mem-1');
+      expect(remembered).toEqual({ state: fresh.state, version: 1 });
+      expect(snapshot).toMatchObject({ version: 1, state: fresh.state });
+      expect(placed.state).toEqual(fresh.state);
+      for (const held of [remembered, snapshot, placed.state])
+        expect(JSON.stringify(held)).not.toMatch(plaintext);
+      // Readers still get the address from the store.
+      const [event] = await db.eventStore.readStream('order-mem-1');
+      expect(JSON.stringify(event?.data)).toMatch(/Ada Lovelace/);
+    });
+
+    it('after erasure the memory holds nothing readable, and the next command decides on it correctly', async () => {
+      const handler = new CommandHandler(db.eventStore, { snapshotEvery: 1 });
+      await handler.handle(snapshottingOrders, 'mem-2', placeOrder('mem-2', 'c-mem-2'), {
+        commandId: 'place/mem-2',
+      });
+      await db.eventStore.erasePersonalData(customerSubject('c-mem-2'));
+      expect(JSON.stringify(handler.remembered('order-mem-2'))).not.toMatch(plaintext);
+
+      // Decided on the memory: one append and one snapshot, no load.
+      const reserve = orderCommand({ type: 'MarkStockReserved', data: { orderId: 'mem-2' } });
+      let reserved: Awaited<ReturnType<typeof handler.handle>> | undefined;
+      const trips = await roundTrips(async () => {
+        reserved = await handler.handle(snapshottingOrders, 'mem-2', reserve, {
+          commandId: 'reserve/mem-2',
+        });
+      });
+      expect(trips).toBe(2);
+      const fresh = await freshSealedLoad('mem-2');
+      expect(fresh.state.status).toBe('STOCK_RESERVED');
+      expect(reserved).toMatchObject({ version: 2, state: fresh.state });
+      expect(handler.remembered('order-mem-2')).toEqual({ state: fresh.state, version: 2 });
+      expect(JSON.stringify(await db.eventStore.readSnapshot('order-mem-2'))).not.toMatch(
+        plaintext,
+      );
+    });
   });
 });

@@ -5,6 +5,8 @@ import {
   type AccountState,
   accountDecider,
   ACCOUNT_EVENT_SCHEMA_VERSIONS,
+  createAccountDecider,
+  DEFAULT_REFERENCE_WINDOW,
 } from '../../src/domain/account';
 import { DomainRejection, isRejection } from '../../src/domain/decider';
 import { DeciderSpecification } from '../support/deciderSpec';
@@ -49,7 +51,7 @@ describe('Account decider', () => {
   it('has the expected stream, snapshot policy and schema versions', () => {
     expect(accountDecider.streamType).toBe('account');
     expect(accountDecider.streamId('acc-1')).toBe('account-acc-1');
-    expect(accountDecider.snapshot).toEqual({ every: 100, stateSchemaVersion: 1 });
+    expect(accountDecider.snapshot).toEqual({ every: 100, stateSchemaVersion: 2 });
     expect(ACCOUNT_EVENT_SCHEMA_VERSIONS).toEqual({
       AccountOpened: 1,
       FundsDeposited: 1,
@@ -262,6 +264,57 @@ describe('Account decider', () => {
     });
     it('rejects an unknown account', () => {
       spec.when(freeze).thenRejects('ACCOUNT_NOT_FOUND');
+    });
+  });
+
+  describe('reference window', () => {
+    /** An account with `count` deposits of 1 (references dep-1 … dep-count), as a fold. */
+    const withDeposits = (count: number, decider = accountDecider): AccountState => {
+      let state = decider.evolve(decider.initialState(), opened);
+      for (let i = 1; i <= count; i++) state = decider.evolve(state, deposited(1, `dep-${i}`, i));
+      return state;
+    };
+    const referencesOf = (state: AccountState) =>
+      state.status === 'none' ? [] : state.recentReferences;
+
+    it('stays bounded however many movements an account sees, counting what it forgot', () => {
+      const state = withDeposits(DEFAULT_REFERENCE_WINDOW + 2_500);
+      expect(referencesOf(state)).toHaveLength(DEFAULT_REFERENCE_WINDOW);
+      expect(referencesOf(state)[0]).toBe('deposit:dep-2501');
+      expect(referencesOf(state).at(-1)).toBe(`deposit:dep-${DEFAULT_REFERENCE_WINDOW + 2_500}`);
+      expect(state).toMatchObject({ balance: DEFAULT_REFERENCE_WINDOW + 2_500 });
+      expect(state.status !== 'none' && state.forgottenReferences).toBe(2_500);
+    });
+
+    it('keeps the newest references, oldest first, and still treats a recent repeat as done', () => {
+      const small = createAccountDecider({ referenceWindow: 3 });
+      const state = withDeposits(5, small);
+      expect(referencesOf(state)).toEqual(['deposit:dep-3', 'deposit:dep-4', 'deposit:dep-5']);
+      expect(small.decide(move('DepositFunds', 1, 'dep-4'), state)).toEqual([]);
+      // Beyond the window the decider no longer knows it: the command handler's event-id
+      // check is what keeps a retried command from applying twice (commandHandler tests).
+      expect(small.decide(move('DepositFunds', 1, 'dep-1'), state)).toHaveLength(1);
+    });
+
+    it('voids and refunds within the window as before', () => {
+      const small = createAccountDecider({ referenceWindow: 3 });
+      let state = withDeposits(1, small);
+      state = small.evolve(state, debited(1, 'pay', 0));
+      const refund: AccountCommand = {
+        type: 'RefundDebit',
+        data: { accountId: 'acc-1', amount: 1, debitReference: 'pay', refundReference: 'back' },
+        metadata,
+      };
+      expect(small.decide(refund, state)).toEqual([
+        {
+          type: 'AccountCredited',
+          data: { accountId: 'acc-1', amount: 1, reference: 'back', balanceAfter: 1 },
+        },
+      ]);
+    });
+
+    it('refuses a window that is not a positive integer', () => {
+      expect(() => createAccountDecider({ referenceWindow: 0 })).toThrow(/reference window/);
     });
   });
 

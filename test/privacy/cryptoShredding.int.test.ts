@@ -1,5 +1,7 @@
 import { Worker } from '@temporalio/worker';
+import { createDecipheriv } from 'node:crypto';
 import { orderDecider } from '../../src/domain/order';
+import { shipmentDecider } from '../../src/domain/shipment';
 import { customerSubject, ERASED, loadAggregate } from '../../src/eventstore';
 import { SagaHarness } from '../support/sagaHarness';
 import { bundleWorkflows } from '../support/temporal';
@@ -18,6 +20,32 @@ async function tablesContaining(h: SagaHarness, needle: string): Promise<string[
     if (hit.rowCount) found.push(table_name);
   }
   return found;
+}
+
+interface StoredSealedField {
+  gen?: number;
+  iv: string;
+  tag: string;
+  data: string;
+}
+
+/** The sealed name field of an order's OrderPlaced as stored (generation 1 when unnamed). */
+async function sealedName(h: SagaHarness, streamId: string) {
+  const [raw] = await h.db.eventStore.readStream(streamId, { raw: true });
+  const name = (raw?.data as { shippingAddress: { name: StoredSealedField } }).shippingAddress.name;
+  return { ...name, gen: name.gen ?? 1 };
+}
+
+/** AES-256-GCM open, as an attacker holding a key would try it. */
+function openWith(key: Buffer, field: StoredSealedField, associatedData: string): unknown {
+  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(field.iv, 'base64'));
+  decipher.setAAD(Buffer.from(associatedData));
+  decipher.setAuthTag(Buffer.from(field.tag, 'base64'));
+  const text = Buffer.concat([
+    decipher.update(Buffer.from(field.data, 'base64')),
+    decipher.final(),
+  ]).toString('utf8');
+  return JSON.parse(text) as unknown;
 }
 
 describe('crypto-shredding of personal data', () => {
@@ -80,8 +108,65 @@ describe('crypto-shredding of personal data', () => {
     expect(keyRow.rows[0]).toMatchObject({ key: null, erased_at: expect.any(Date) as Date });
   });
 
-  it('stores an erased customer’s new personal data as erased, never in clear', async () => {
-    await h.db.eventStore.personalData?.erase(customerSubject('c-gone'));
+  it('seals a returning customer’s new order under a new key generation while the erased order stays erased', async () => {
+    await h.openAccount('back-acct', 10_000);
+    await h.restock('back-sku', 5);
+    const order = (orderId: string) =>
+      h.placeOrder({
+        orderId,
+        customerId: 'c-back',
+        paymentAccountId: 'back-acct',
+        items: [{ sku: 'back-sku', quantity: 1, unitPrice: 1_000 }],
+      });
+    expect((await h.result((await order('back-1')).sagaId)).outcome).toBe('COMPLETED');
+    expect(await h.db.eventStore.erasePersonalData(customerSubject('c-back'))).toBe(true);
+
+    // The customer comes back after the erasure and orders again.
+    const { sagaId } = await order('back-2');
+    expect((await h.result(sagaId)).outcome).toBe('COMPLETED');
+    const shipment = await loadAggregate(
+      h.db.eventStore,
+      shipmentDecider.streamId('back-2'),
+      shipmentDecider,
+    );
+    expect(shipment.state).toMatchObject({ status: 'dispatched', destinationCountry: 'GB' });
+    const [placedAgain] = await h.db.eventStore.readStream('order-back-2');
+    expect(placedAgain?.data).toMatchObject({
+      shippingAddress: { name: 'Ada Lovelace', line1: '1 Analytical St', city: 'London' },
+    });
+    expect(placedAgain?.metadata.personal_data).toBeUndefined();
+
+    // What was held at the erasure stays erased; storage still holds no plaintext.
+    const [placedBefore] = await h.db.eventStore.readStream('order-back-1');
+    expect(placedBefore?.data).toMatchObject({
+      shippingAddress: { name: ERASED, line1: ERASED, city: ERASED, postalCode: ERASED },
+    });
+    expect(placedBefore?.metadata.personal_data).toBe('erased');
+    expect(await tablesContaining(h, 'Lovelace')).toEqual([]);
+
+    // The new key cannot open the old ciphertext, and the old field names its own generation.
+    const oldName = await sealedName(h, 'order-back-1');
+    const newName = await sealedName(h, 'order-back-2');
+    expect(oldName.gen).toBe(1);
+    expect(newName.gen).toBe(2);
+    const newKey = await h.db.pool.query<{ key: Buffer }>(
+      'SELECT key FROM data_subject_keys WHERE subject_id = $1 AND generation = 2',
+      [customerSubject('c-back')],
+    );
+    const key = newKey.rows[0]?.key;
+    expect(key).toBeInstanceOf(Buffer);
+    expect(openWith(key as Buffer, newName, `${customerSubject('c-back')}#2`)).toBe('Ada Lovelace');
+    expect(() => openWith(key as Buffer, oldName, customerSubject('c-back'))).toThrow();
+    expect(() => openWith(key as Buffer, oldName, `${customerSubject('c-back')}#2`)).toThrow();
+
+    // The next erasure covers the new generation too.
+    expect(await h.db.eventStore.erasePersonalData(customerSubject('c-back'))).toBe(true);
+    const [erasedAgain] = await h.db.eventStore.readStream('order-back-2');
+    expect(erasedAgain?.data).toMatchObject({ shippingAddress: { name: ERASED, country: 'GB' } });
+  });
+
+  it('gives a customer erased before their first order a readable address', async () => {
+    expect(await h.db.eventStore.erasePersonalData(customerSubject('c-gone'))).toBe(false);
     await h.openAccount('gone-acct', 10_000);
     await h.restock('gone-sku', 5);
     const { sagaId } = await h.placeOrder({
@@ -91,6 +176,8 @@ describe('crypto-shredding of personal data', () => {
       items: [{ sku: 'gone-sku', quantity: 1, unitPrice: 1_000 }],
     });
     expect((await h.result(sagaId)).outcome).toBe('COMPLETED');
+    const [placed] = await h.db.eventStore.readStream('order-gone-1');
+    expect(placed?.data).toMatchObject({ shippingAddress: { name: 'Ada Lovelace' } });
     const raw = await h.db.eventStore.readStream('order-gone-1', { raw: true });
     expect(JSON.stringify(raw[0]?.data)).not.toMatch(/Lovelace|Analytical/);
   });

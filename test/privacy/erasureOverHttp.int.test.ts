@@ -66,11 +66,41 @@ describe('erasing a customer over HTTP', () => {
     expect(order.statusCode).toBe(200);
     expect(order.body).not.toMatch(/Lovelace|Analytical/);
 
+    // A returning customer: the new order's address is stored under a new key and reads.
+    const placedAgain = await t.app.inject({
+      method: 'POST',
+      url: '/orders',
+      headers: { 'x-api-key': 'ops' },
+      payload: orderBody({ customerId: 'c-erase' }),
+    });
+    expect(placedAgain.statusCode).toBe(202);
+    const { orderId: newOrderId } = placedAgain.json<{ orderId: string }>();
+    const newAddress = await t.app.inject({
+      url: `/orders/${newOrderId}/shipping-address`,
+      headers: { 'x-api-key': 'ops' },
+    });
+    expect(newAddress.json()).toEqual({
+      orderId: newOrderId,
+      shippingAddress: address,
+      erased: false,
+    });
+    const oldAddress = await t.app.inject({
+      url: `/orders/${orderId}/shipping-address`,
+      headers: { 'x-api-key': 'ops' },
+    });
+    expect(oldAddress.json()).toMatchObject({ erased: true });
+
     const again = await t.app.inject({
       method: 'DELETE',
       url: '/customers/c-erase/personal-data',
       headers: { 'x-api-key': 'boss' },
     });
-    expect(again.json()).toMatchObject({ erased: true, keyExisted: false });
+    expect(again.json()).toMatchObject({ erased: true, keyExisted: true });
+    const onceMore = await t.app.inject({
+      method: 'DELETE',
+      url: '/customers/c-erase/personal-data',
+      headers: { 'x-api-key': 'boss' },
+    });
+    expect(onceMore.json()).toMatchObject({ erased: true, keyExisted: false });
   });
 });

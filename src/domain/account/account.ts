@@ -55,10 +55,19 @@ interface ExistingAccount {
   /** Minor units; never negative. */
   balance: number;
   /**
-   * Money movements already applied, as `<kind>:<reference>` (kind: deposit | debit | credit).
-   * Keyed per kind so a refund may reuse the reference of the debit it compensates.
+   * The money references applied most recently, oldest first, at most the decider's
+   * reference window: `<kind>:<reference>` (kind: deposit | debit | credit | void). Keyed per
+   * kind so a refund may reuse the reference of the debit it compensates.
+   *
+   * A bounded window, not every reference ever (one per order on the merchant's account,
+   * copied by every command and rewritten by every snapshot). A retried command needs no
+   * window: the command handler recognises it forever by its event ids. The window answers
+   * the questions one command asks about another: did the debit a refund compensates happen,
+   * was a late debit voided, was this reference sent before under another command id.
    */
-  appliedReferences: string[];
+  recentReferences: string[];
+  /** References that fell out of the window (the events still hold them). */
+  forgottenReferences: number;
 }
 
 export interface OpenAccountState extends ExistingAccount {
@@ -73,7 +82,7 @@ export interface FrozenAccountState extends ExistingAccount {
 export type AccountState = NoAccount | OpenAccountState | FrozenAccountState;
 
 export type MovementKind = 'deposit' | 'debit' | 'credit';
-/** Kinds recorded in appliedReferences: movements, plus debits voided before they happened. */
+/** Kinds recorded in recentReferences: movements, plus debits voided before they happened. */
 export type ReferenceKind = MovementKind | 'void';
 
 export const movementKey = (kind: ReferenceKind, reference: string): string =>
@@ -81,51 +90,77 @@ export const movementKey = (kind: ReferenceKind, reference: string): string =>
 
 export const initialAccountState = (): AccountState => ({ status: 'none' });
 
-export function evolveAccount(state: AccountState, event: AccountEvent): AccountState {
-  const { type, data } = event;
-  switch (type) {
-    case 'AccountOpened':
-      if (state.status !== 'none') return state;
-      return {
-        status: 'open',
-        accountId: data.accountId,
-        ownerId: data.ownerId,
-        openedAt: data.openedAt,
-        balance: 0,
-        appliedReferences: [],
-      };
-    case 'FundsDeposited':
-      return applyMovement(state, 'deposit', data.reference, data.balanceAfter);
-    case 'AccountDebited':
-      return applyMovement(state, 'debit', data.reference, data.balanceAfter);
-    case 'AccountCredited':
-      return applyMovement(state, 'credit', data.reference, data.balanceAfter);
-    case 'DebitVoided':
-      if (state.status === 'none') return state;
-      return {
-        ...state,
-        appliedReferences: [...state.appliedReferences, movementKey('void', data.reference)],
-      };
-    case 'AccountFrozen':
-      if (state.status === 'none') return state;
-      return { ...state, status: 'frozen', frozenReason: data.reason };
-    default: {
-      const _unknown: never = type;
-      return state;
-    }
-  }
-}
+/**
+ * References an account remembers unless told otherwise: 10,000 movements of that account,
+ * far more than happen on one account between a saga's steps. Changing it changes what a
+ * load builds: bump the account's stateSchemaVersion with it.
+ *
+ * Retries need no window (event ids). What does is one command asking about another: a
+ * late debit after its void arrives within seconds; a transfer's refund follows its debit
+ * after the credit was refused, which takes as long as the credit keeps failing for other
+ * reasons (it retries without limit). Only if the source account saw 10,000 other
+ * movements meanwhile would the refund find no debit and void it instead of paying back.
+ */
+export const DEFAULT_REFERENCE_WINDOW = 10_000;
 
-function applyMovement(
-  state: AccountState,
-  kind: MovementKind,
-  reference: string,
-  balanceAfter: number,
-): AccountState {
-  if (state.status === 'none') return state;
-  return {
-    ...state,
-    balance: balanceAfter,
-    appliedReferences: [...state.appliedReferences, movementKey(kind, reference)],
+/** The account fold, remembering the last `referenceWindow` references. */
+export function accountEvolver(referenceWindow: number) {
+  if (!Number.isSafeInteger(referenceWindow) || referenceWindow < 1)
+    throw new Error(`reference window must be a positive integer, got ${referenceWindow}`);
+
+  /** The state's window with `key` added, the oldest dropped when it is full (one copy). */
+  const remember = (
+    state: OpenAccountState | FrozenAccountState,
+    key: string,
+  ): Pick<ExistingAccount, 'recentReferences' | 'forgottenReferences'> => {
+    const dropped = Math.max(0, state.recentReferences.length + 1 - referenceWindow);
+    const recentReferences = state.recentReferences.slice(dropped);
+    recentReferences.push(key);
+    return { recentReferences, forgottenReferences: state.forgottenReferences + dropped };
+  };
+
+  const applyMovement = (
+    state: AccountState,
+    kind: MovementKind,
+    reference: string,
+    balanceAfter: number,
+  ): AccountState => {
+    if (state.status === 'none') return state;
+    return { ...state, balance: balanceAfter, ...remember(state, movementKey(kind, reference)) };
+  };
+
+  return function evolveAccount(state: AccountState, event: AccountEvent): AccountState {
+    const { type, data } = event;
+    switch (type) {
+      case 'AccountOpened':
+        if (state.status !== 'none') return state;
+        return {
+          status: 'open',
+          accountId: data.accountId,
+          ownerId: data.ownerId,
+          openedAt: data.openedAt,
+          balance: 0,
+          recentReferences: [],
+          forgottenReferences: 0,
+        };
+      case 'FundsDeposited':
+        return applyMovement(state, 'deposit', data.reference, data.balanceAfter);
+      case 'AccountDebited':
+        return applyMovement(state, 'debit', data.reference, data.balanceAfter);
+      case 'AccountCredited':
+        return applyMovement(state, 'credit', data.reference, data.balanceAfter);
+      case 'DebitVoided':
+        if (state.status === 'none') return state;
+        return { ...state, ...remember(state, movementKey('void', data.reference)) };
+      case 'AccountFrozen':
+        if (state.status === 'none') return state;
+        return { ...state, status: 'frozen', frozenReason: data.reason };
+      default: {
+        const _unknown: never = type;
+        return state;
+      }
+    }
   };
 }
+
+export const evolveAccount = accountEvolver(DEFAULT_REFERENCE_WINDOW);

@@ -156,7 +156,7 @@ const alreadyApplied = (
   state: OpenAccountState | FrozenAccountState,
   kind: ReferenceKind,
   reference: string,
-): boolean => state.appliedReferences.includes(movementKey(kind, reference));
+): boolean => state.recentReferences.includes(movementKey(kind, reference));
 
 const accountNotFound = (accountId: string) =>
   reject('ACCOUNT_NOT_FOUND', `Account ${accountId} does not exist`, { accountId });

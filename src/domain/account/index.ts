@@ -4,7 +4,8 @@ import {
   ACCOUNT_STREAM_TYPE,
   type AccountEvent,
   type AccountState,
-  evolveAccount,
+  accountEvolver,
+  DEFAULT_REFERENCE_WINDOW,
   initialAccountState,
 } from './account';
 import { type AccountCommand, decideAccount } from './businessLogic';
@@ -12,12 +13,24 @@ import { type AccountCommand, decideAccount } from './businessLogic';
 export * from './account';
 export * from './businessLogic';
 
-export const accountDecider: Decider<AccountState, AccountCommand, AccountEvent> = {
-  streamType: ACCOUNT_STREAM_TYPE,
-  streamId: (accountId) => `${ACCOUNT_STREAM_TYPE}-${accountId}`,
-  initialState: initialAccountState,
-  evolve: evolveAccount,
-  decide: decideAccount,
-  snapshot: { every: 100, stateSchemaVersion: 1 },
-  eventSchemaVersions: ACCOUNT_EVENT_SCHEMA_VERSIONS,
-};
+/**
+ * The account decider. `referenceWindow` is for tests that need a small one; a deployment
+ * keeps the default (see DEFAULT_REFERENCE_WINDOW).
+ */
+export function createAccountDecider(
+  options: { referenceWindow?: number } = {},
+): Decider<AccountState, AccountCommand, AccountEvent> {
+  return {
+    streamType: ACCOUNT_STREAM_TYPE,
+    streamId: (accountId) => `${ACCOUNT_STREAM_TYPE}-${accountId}`,
+    initialState: initialAccountState,
+    evolve: accountEvolver(options.referenceWindow ?? DEFAULT_REFERENCE_WINDOW),
+    decide: decideAccount,
+    // 2: a bounded recentReferences replaced the ever-growing appliedReferences. Snapshots of
+    // version 1 are ignored (the stream replays once and is snapshotted again at once).
+    snapshot: { every: 100, stateSchemaVersion: 2 },
+    eventSchemaVersions: ACCOUNT_EVENT_SCHEMA_VERSIONS,
+  };
+}
+
+export const accountDecider = createAccountDecider();

@@ -1,16 +1,34 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { SqlExecutor } from '../schema/executor';
 import type { NewEvent, RecordedEvent } from '../types';
-import { ERASED, type PersonalDataPolicy } from './policy';
+import { ERASED, type PersonalDataPolicy, type PersonalDataRule } from './policy';
 
 /** How an encrypted field is stored inside an event's JSON data. */
 interface SealedField {
   $pii: 1;
   subject: string;
+  /** The subject's key generation; absent on fields sealed before generations (then 1). */
+  gen?: number;
   iv: string;
   tag: string;
   data: string;
 }
+
+/** One of a subject's keys: erasure destroys them all, later data gets the next generation. */
+interface SubjectKey {
+  generation: number;
+  key: Buffer;
+}
+
+/** A field's key generation: fields without a valid `gen` predate generations, so 1. */
+function generationOf(sealed: SealedField): number {
+  const { gen } = sealed;
+  return typeof gen === 'number' && Number.isSafeInteger(gen) && gen >= 1 ? gen : 1;
+}
+const keyId = (subject: string, generation: number) => `${generation}:${subject}`;
+
+/** Attempts to find or create a subject's current key while others create it concurrently. */
+const KEY_CREATION_ATTEMPTS = 5;
 
 const isSealed = (value: unknown): value is SealedField =>
   typeof value === 'object' && value !== null && (value as { $pii?: unknown }).$pii === 1;
@@ -37,8 +55,12 @@ function setPath(
 
 /**
  * Crypto-shredding: personal fields are sealed with AES-256-GCM under a key per data
- * subject before they are appended, and opened on read. Erasing a subject destroys its key;
+ * subject before they are appended, and opened on read. Erasing a subject destroys its keys;
  * its fields then read as "[erased]" while the events still load and every saga replays.
+ *
+ * Erasure covers the personal data held at the time. A returning customer's later data is
+ * sealed under a new key generation, readable until the next erasure; the fields sealed
+ * before name their own (destroyed) generation, so the new key never opens them.
  */
 export class CryptoShredder {
   constructor(
@@ -46,22 +68,35 @@ export class CryptoShredder {
     private readonly policy: PersonalDataPolicy,
   ) {}
 
+  /** The rule for an event type (own entries only: a type named `toString` has none). */
+  private ruleFor(type: string): PersonalDataRule | undefined {
+    return Object.hasOwn(this.policy, type) ? this.policy[type] : undefined;
+  }
+
+  /** Whether any of these events has personal fields to seal (no I/O). */
+  holdsPersonalData(events: readonly { type: string }[]): boolean {
+    return events.some((event) => this.ruleFor(event.type) !== undefined);
+  }
+
   /** Seals the personal fields of the events the policy names. */
-  async protect(events: readonly NewEvent[]): Promise<NewEvent[]> {
-    if (!events.some((event) => this.policy[event.type])) return [...events];
+  async protect<E extends Pick<NewEvent, 'type' | 'data'>>(events: readonly E[]): Promise<E[]> {
+    if (!this.holdsPersonalData(events)) return [...events];
     return Promise.all(
       events.map(async (event) => {
-        const rule = this.policy[event.type];
+        const rule = this.ruleFor(event.type);
         const data = event.data as Record<string, unknown>;
         const subject = rule?.subject(data);
         if (!rule || !subject) return event;
-        const key = await this.keyFor(subject);
-        let sealed = data;
-        for (const path of rule.fields) {
+        // Already sealed (by a command handler that remembers what it appends): no key lookup.
+        const plain = rule.fields.filter((path) => {
           const value = getPath(data, path);
-          if (value === undefined || isSealed(value)) continue;
-          sealed = setPath(sealed, path, key ? seal(key, subject, value) : ERASED);
-        }
+          return value !== undefined && !isSealed(value);
+        });
+        if (plain.length === 0) return event;
+        const key = await this.currentKey(subject);
+        let sealed = data;
+        for (const path of plain)
+          sealed = setPath(sealed, path, seal(key, subject, getPath(data, path)));
         return { ...event, data: sealed };
       }),
     );
@@ -69,26 +104,34 @@ export class CryptoShredder {
 
   /** Opens sealed fields; fields of erased subjects read as "[erased]". */
   async reveal(events: RecordedEvent[]): Promise<RecordedEvent[]> {
-    const subjects = new Set<string>();
+    const wanted = new Map<string, { subject: string; generation: number }>();
+    let storedErased = false;
     for (const event of events) {
-      const rule = this.policy[event.type];
+      const rule = this.ruleFor(event.type);
       if (!rule) continue;
       for (const path of rule.fields) {
         const value = getPath(event.data as Record<string, unknown>, path);
-        if (isSealed(value)) subjects.add(value.subject);
+        storedErased ||= value === ERASED;
+        if (!isSealed(value)) continue;
+        const generation = generationOf(value);
+        wanted.set(keyId(value.subject, generation), { subject: value.subject, generation });
       }
     }
-    if (subjects.size === 0) return events;
-    const keys = await this.keys([...subjects]);
+    if (wanted.size === 0 && !storedErased) return events;
+    const keys =
+      wanted.size > 0 ? await this.keys([...wanted.values()]) : new Map<string, Buffer>();
     return events.map((event) => {
-      const rule = this.policy[event.type];
+      const rule = this.ruleFor(event.type);
       if (!rule) return event;
       let data = event.data as Record<string, unknown>;
       let erased = false;
       for (const path of rule.fields) {
         const value = getPath(data, path);
+        // Stored as "[erased]" in clear: what orders placed after an erasure got before key
+        // generations existed. Their address is gone, and readers are told so.
+        erased ||= value === ERASED;
         if (!isSealed(value)) continue;
-        const key = keys.get(value.subject);
+        const key = keys.get(keyId(value.subject, generationOf(value)));
         erased ||= !key;
         data = setPath(data, path, key ? open(key, value) : ERASED);
       }
@@ -98,55 +141,89 @@ export class CryptoShredder {
     });
   }
 
-  /** Destroys a subject's key. Idempotent; returns whether there was a key to destroy. */
+  /**
+   * Destroys every key of a subject. Idempotent; returns whether there was a key to destroy.
+   * A subject never seen gets an erased first generation, so the request is on record.
+   */
   async erase(subject: string): Promise<boolean> {
-    const result = await this.db.query<{ had_key: boolean }>(
-      `WITH previous AS (SELECT key IS NOT NULL AS had_key FROM data_subject_keys WHERE subject_id = $1),
-            erased AS (
-              INSERT INTO data_subject_keys (subject_id, key, erased_at) VALUES ($1, NULL, now())
-              ON CONFLICT (subject_id) DO UPDATE
-                 SET key = NULL, erased_at = coalesce(data_subject_keys.erased_at, now())
-            )
-       SELECT coalesce((SELECT had_key FROM previous), false) AS had_key`,
+    // First the marker: its ON CONFLICT waits for a first key being created right now, so
+    // the UPDATE below (a later statement, hence a later snapshot) sees and destroys it.
+    await this.db.query(
+      `INSERT INTO data_subject_keys (subject_id, generation, key, erased_at)
+       VALUES ($1, 1, NULL, now())
+       ON CONFLICT (subject_id, generation) DO NOTHING`,
       [subject],
     );
-    return result.rows[0]?.had_key ?? false;
-  }
-
-  /** The subject's key, created on first use; undefined once the subject was erased. */
-  private async keyFor(subject: string): Promise<Buffer | undefined> {
-    const result = await this.db.query<{ key: Buffer | null }>(
-      `WITH created AS (
-         INSERT INTO data_subject_keys (subject_id, key) VALUES ($1, $2)
-         ON CONFLICT (subject_id) DO NOTHING RETURNING key
-       )
-       SELECT key FROM created UNION ALL SELECT key FROM data_subject_keys WHERE subject_id = $1
-       LIMIT 1`,
-      [subject, randomBytes(32)],
+    const destroyed = await this.db.query(
+      `UPDATE data_subject_keys SET key = NULL, erased_at = now()
+        WHERE subject_id = $1 AND key IS NOT NULL`,
+      [subject],
     );
-    return result.rows[0]?.key ?? undefined;
+    return (destroyed.rowCount ?? 0) > 0;
   }
 
-  private async keys(subjects: string[]): Promise<Map<string, Buffer>> {
-    const result = await this.db.query<{ subject_id: string; key: Buffer | null }>(
-      'SELECT subject_id, key FROM data_subject_keys WHERE subject_id = ANY($1)',
-      [subjects],
+  /**
+   * The subject's live key: its newest generation, or a new generation when the subject has
+   * none yet or was erased. Concurrent creators of the same generation agree on one key.
+   */
+  private async currentKey(subject: string): Promise<SubjectKey> {
+    for (let attempt = 0; attempt < KEY_CREATION_ATTEMPTS; attempt++) {
+      const result = await this.db.query<{ generation: number; key: Buffer }>(
+        `WITH newest AS (
+           SELECT generation, key FROM data_subject_keys
+            WHERE subject_id = $1 ORDER BY generation DESC LIMIT 1
+         ), created AS (
+           INSERT INTO data_subject_keys (subject_id, generation, key)
+           SELECT $1, coalesce((SELECT generation FROM newest), 0) + 1, $2
+            WHERE NOT EXISTS (SELECT 1 FROM newest WHERE key IS NOT NULL)
+           ON CONFLICT (subject_id, generation) DO NOTHING
+           RETURNING generation, key
+         )
+         SELECT generation, key FROM newest WHERE key IS NOT NULL
+         UNION ALL SELECT generation, key FROM created`,
+        [subject, randomBytes(32)],
+      );
+      const row = result.rows[0];
+      // No row: another writer created this generation first; the next statement sees it.
+      if (row) return { generation: row.generation, key: row.key };
+    }
+    throw new Error(`no key for data subject ${subject} after ${KEY_CREATION_ATTEMPTS} attempts`);
+  }
+
+  /** The live keys among these (subject, generation) pairs, by keyId. */
+  private async keys(
+    wanted: ReadonlyArray<{ subject: string; generation: number }>,
+  ): Promise<Map<string, Buffer>> {
+    const result = await this.db.query<{ subject_id: string; generation: number; key: Buffer }>(
+      `SELECT k.subject_id, k.generation, k.key
+         FROM data_subject_keys k
+         JOIN unnest($1::text[], $2::int[]) AS w(subject_id, generation)
+           USING (subject_id, generation)
+        WHERE k.key IS NOT NULL`,
+      [wanted.map((w) => w.subject), wanted.map((w) => w.generation)],
     );
     const keys = new Map<string, Buffer>();
-    for (const row of result.rows) if (row.key) keys.set(row.subject_id, row.key);
+    for (const row of result.rows) keys.set(keyId(row.subject_id, row.generation), row.key);
     return keys;
   }
 }
 
-function seal(key: Buffer, subject: string, value: unknown): SealedField {
+/**
+ * Additional authenticated data: a sealed field cannot be moved to another subject or
+ * generation. Generation 1 binds the subject alone, as fields sealed before generations do.
+ */
+const associatedData = (subject: string, generation: number): Buffer =>
+  Buffer.from(generation === 1 ? subject : `${subject}#${generation}`);
+
+function seal({ key, generation }: SubjectKey, subject: string, value: unknown): SealedField {
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
-  // The subject is bound as additional data: a sealed field cannot be moved to another subject.
-  cipher.setAAD(Buffer.from(subject));
+  cipher.setAAD(associatedData(subject, generation));
   const data = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
   return {
     $pii: 1,
     subject,
+    gen: generation,
     iv: iv.toString('base64'),
     tag: cipher.getAuthTag().toString('base64'),
     data: data.toString('base64'),
@@ -155,11 +232,20 @@ function seal(key: Buffer, subject: string, value: unknown): SealedField {
 
 function open(key: Buffer, sealed: SealedField): unknown {
   const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'));
-  decipher.setAAD(Buffer.from(sealed.subject));
+  decipher.setAAD(associatedData(sealed.subject, generationOf(sealed)));
   decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
   const text = Buffer.concat([
     decipher.update(Buffer.from(sealed.data, 'base64')),
     decipher.final(),
   ]).toString('utf8');
   return JSON.parse(text) as unknown;
+}
+
+/**
+ * The shredder an event store seals with, when it has one (PostgresEventStore exposes it as
+ * `personalData`): whoever remembers appended events seals them the same way first.
+ */
+export function shredderOf(store: object): CryptoShredder | undefined {
+  const candidate = (store as { personalData?: unknown }).personalData;
+  return candidate instanceof CryptoShredder ? candidate : undefined;
 }
