@@ -1,4 +1,4 @@
-import { log, setHandler } from '@temporalio/workflow';
+import { log, patched, setHandler } from '@temporalio/workflow';
 import type { SagaActivities } from '../activities';
 import { compensationOptions, forwardOptions, pivotOptions, stepOptions } from './activityOptions';
 import { CompensationStack } from './compensations';
@@ -12,6 +12,12 @@ import {
 } from './definitions';
 import { businessReason } from './failures';
 import { SagaState } from './sagaState';
+
+/**
+ * A refund that parked and was then retried used to leave the transfer COMPENSATION_FAILED
+ * after a rejected debit; runs with this patch record the finished compensation instead.
+ */
+export const RECORD_RETRIED_REFUND_PATCH = 'transfer-record-retried-refund';
 
 /**
  * Debit the source (compensatable: refund), credit the destination (the pivot), complete.
@@ -48,8 +54,10 @@ export async function moneyTransfer(input: MoneyTransferInput): Promise<SagaResu
     }),
   );
 
+  let compensationParked = false;
   const compensate = (reason: string) =>
     compensations.unwind(reason, async (name) => {
+      compensationParked = true;
       await undo
         .applyTransferCommand({
           transferId,
@@ -82,6 +90,13 @@ export async function moneyTransfer(input: MoneyTransferInput): Promise<SagaResu
     saga.view.failureReason = reason;
     await transferStep('fail transfer', { type: 'FailTransfer', reason });
     await compensate(reason);
+    // The park recorded COMPENSATION_FAILED; the aggregate has no way back to FAILED, so a
+    // finished retry is recorded as COMPENSATED, and the saga reports the same.
+    if (compensationParked && patched(RECORD_RETRIED_REFUND_PATCH)) {
+      await transferStep('mark compensated', { type: 'MarkTransferCompensated', reason });
+      saga.finish('COMPENSATED', 'COMPENSATED', reason);
+      return { outcome: 'COMPENSATED', status: 'COMPENSATED', reason };
+    }
     saga.finish('FAILED', 'FAILED', reason);
     return { outcome: 'FAILED', status: 'FAILED', reason };
   }
