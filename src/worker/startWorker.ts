@@ -9,6 +9,7 @@ import type { Logger } from '../logger';
 import { connectClient, connectWorker } from '../temporal/connection';
 import { OrphanedOrderReconciler } from '../application/orphanedOrderReconciler';
 import { createSagaWorker } from './createWorker';
+import { refuseMoneyMovesOfEndedSagas } from './endedSagaGuard';
 
 export interface RunningWorker {
   /** Resolves when the worker has stopped (after shutdown(), or on a fatal error). */
@@ -35,11 +36,15 @@ export async function startSagaWorker(deps: {
     { accountId: config.MERCHANT_ACCOUNT_ID, ownerId: 'merchant' },
     { commandId: `bootstrap/merchant-account/${config.MERCHANT_ACCOUNT_ID}` },
   );
-  const real = createActivities({
-    commands,
-    eventStore: deps.eventStore,
-    unservedCountries: config.UNSERVED_COUNTRIES,
-  });
+  // A second run of an ended saga (a reset, a second start) may not move money again.
+  const real = refuseMoneyMovesOfEndedSagas(
+    createActivities({
+      commands,
+      eventStore: deps.eventStore,
+      unservedCountries: config.UNSERVED_COUNTRIES,
+    }),
+    deps.eventStore,
+  );
   const activities =
     config.FAULT_INJECTION === 'enabled' ? withFaultInjection(real, deps.pool) : real;
   if (config.FAULT_INJECTION === 'enabled')
