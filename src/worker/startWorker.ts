@@ -7,6 +7,7 @@ import type { Config } from '../config';
 import type { EventStore } from '../eventstore';
 import type { Logger } from '../logger';
 import { connectClient, connectWorker } from '../temporal/connection';
+import { AbandonedSagaReconciler } from '../application/abandonedSagaReconciler';
 import { OrphanedOrderReconciler } from '../application/orphanedOrderReconciler';
 import { createSagaWorker } from './createWorker';
 import { refuseMoneyMovesOfEndedSagas } from './endedSagaGuard';
@@ -68,18 +69,29 @@ export async function startSagaWorker(deps: {
     address: deps.temporalAddress,
     namespace: config.TEMPORAL_NAMESPACE,
   });
+  const log = (message: string, error?: unknown) =>
+    error ? logger.warn({ err: error }, message) : logger.info(message);
   const reconciler = new OrphanedOrderReconciler(
     deps.pool,
     deps.eventStore,
     { client: temporal.client, commands, config },
+    { log },
+  );
+  // Finishes sagas whose workflow was terminated, timed out or failed half-way.
+  const abandoned = new AbandonedSagaReconciler(
     {
-      log: (message, error) =>
-        error ? logger.warn({ err: error }, message) : logger.info(message),
+      client: temporal.client,
+      commands,
+      eventStore: deps.eventStore,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
     },
+    { log },
   );
   reconciler.start();
+  abandoned.start();
   const done = worker.run().finally(async () => {
     await reconciler.stop();
+    await abandoned.stop();
     await temporal.close();
     await connection.close();
   });
