@@ -187,6 +187,35 @@ describe('second runs of a saga: reset and a second start', () => {
     });
   });
 
+  it('a second start of a completed order above the approval threshold parks, moving nothing', async () => {
+    await h.openAccount('again-large-cust', 100_000);
+    await h.restock('again-large-sku', 100);
+    const merchantBefore = await h.balance(MERCHANT);
+    const { sagaId, total } = await h.placeOrder({
+      orderId: 'again-large',
+      customerId: 'c-again-large',
+      paymentAccountId: 'again-large-cust',
+      items: [{ sku: 'again-large-sku', quantity: 60, unitPrice: PRICE }],
+    });
+    await h.waitForStatus(sagaId, (s) => s.status === 'AWAITING_APPROVAL');
+    await h.client.workflow.getHandle(sagaId).signal('approve');
+    expect((await h.result(sagaId)).outcome).toBe('COMPLETED');
+
+    await startAgain(sagaId);
+    // It waits for an approval it does not need, times out, and cannot undo a completed order.
+    const parked = await h.waitForStatus(sagaId, (s) => s.status === 'COMPENSATION_FAILED');
+    expect(parked.failureReason).toMatch(/^APPROVAL_TIMED_OUT/);
+    expect(await h.eventTypes('order-again-large')).toContain('OrderCompleted');
+    expect((await checkAccount(h.db.eventStore, 'again-large-cust')).balance).toBe(100_000 - total);
+    expect(await h.balance(MERCHANT)).toBe(merchantBefore + total);
+    expect(await checkInventory(h.db.eventStore, 'again-large-sku')).toMatchObject({
+      available: 40,
+      reserved: 0,
+      committed: 60,
+    });
+    await h.client.workflow.getHandle(sagaId).terminate('a second start of a completed order');
+  });
+
   it('a second start of an order cancelled at the pivot does not charge the customer', async () => {
     const { sagaId } = await placeOrderCancelledAtThePivot('again-cancelled');
     const runId = await startAgain(sagaId);
