@@ -100,6 +100,20 @@ describe('signals with malformed input', () => {
     expect((await checkAccount(h.db.eventStore, 'junk-cust')).balance).toBe(100_000);
     expect(await checkInventory(h.db.eventStore, 'junk-sku')).toMatchObject({ reserved: LARGE });
 
+    // The CLI's `temporal workflow update execute --name cancelOrder --input null`: the
+    // handler trips over the input; the update fails with the reason, the saga carries on.
+    const update = await h.client.workflow
+      .getHandle(sagaId)
+      .executeUpdate('cancelOrder', { args: [null] })
+      .then(
+        () => undefined,
+        (error: unknown) => error as Error & { cause?: Error },
+      );
+    expect(update?.name).toBe('WorkflowUpdateFailedError');
+    expect(update?.cause?.message).toMatch(/^update cancelOrder failed on its input/);
+    expect(await workflowTaskFailures(sagaId)).toBe(0);
+    expect((await h.status(sagaId)).status).toBe('AWAITING_APPROVAL');
+
     // approve carries nothing the saga records: a number, or a huge object, still approves,
     // and the order is charged exactly once.
     await sendRawSignal(sagaId, 'approve', [json(7)]);
