@@ -15,13 +15,15 @@ const ENDED_TRANSFER_STATUSES: readonly TransferStatus[] = [
 ];
 
 /**
- * The saga a money movement belongs to, from its reference (the sagas build them as
- * `order-<id>/payment|revenue` and `transfer-<id>/debit|credit`).
+ * The saga a guarded money movement belongs to, from its reference (the sagas build them as
+ * `order-<id>/payment` and `transfer-<id>/debit|credit`). An order's revenue credit is not
+ * guarded: it follows MarkPaid, which an ended order refuses, so the check would only cost
+ * a read.
  */
 export function sagaOfReference(
   reference: string,
 ): { kind: 'order' | 'transfer'; id: string } | undefined {
-  const match = /^(order|transfer)-(.+)\/(payment|revenue|debit|credit)$/.exec(reference);
+  const match = /^(order|transfer)-(.+)\/(payment|debit|credit)$/.exec(reference);
   if (!match) return undefined;
   return { kind: match[1] as 'order' | 'transfer', id: match[2]! };
 }
