@@ -133,6 +133,7 @@ export class AbandonedSagaReconciler {
     const latest = await this.deps.client.workflow.getHandle(workflowId).describe();
     const workflowStatus = latest.status.name;
     if (!ABANDONED_STATUSES.includes(workflowStatus)) return undefined;
+    if (this.closedWithinGrace(latest)) return undefined;
     const saga = await this.startInput(latest);
     const action =
       saga.workflowType === 'orderFulfillment'
@@ -141,6 +142,11 @@ export class AbandonedSagaReconciler {
     if (!action) return undefined;
     this.options.log?.(`saga ${workflowId} was ${workflowStatus}: ${action}`);
     return { sagaId: workflowId, workflowStatus, action };
+  }
+
+  private closedWithinGrace(run: WorkflowExecutionDescription): boolean {
+    const graceMs = (this.options.graceSeconds ?? 60) * 1_000;
+    return run.closeTime !== undefined && Date.now() - run.closeTime.getTime() < graceMs;
   }
 
   private async finishOrder(
@@ -159,13 +165,13 @@ export class AbandonedSagaReconciler {
     if (await this.orderWasCharged(state, input)) {
       return this.resume(run, { workflowType: 'orderFulfillment', input }, state.approved);
     }
-    await this.undoOrder(run.workflowId, input, workflowStatus);
+    await this.undoOrder(run.workflowId, input.correlationId, state, workflowStatus);
     return 'compensated';
   }
 
   private async orderWasCharged(order: PlacedOrder, input: OrderFulfillmentInput) {
     if (order.paidAmount !== undefined) return true;
-    return this.debitApplied(input.paymentAccountId, `order-${input.orderId}/payment`);
+    return this.debitApplied(order.paymentAccountId, `order-${input.orderId}/payment`);
   }
 
   private async debitApplied(accountId: string, reference: string): Promise<boolean> {
@@ -179,16 +185,25 @@ export class AbandonedSagaReconciler {
     );
   }
 
-  /** The order saga's compensations in its unwind order, then the cancel, under its step ids. */
-  private async undoOrder(workflowId: string, input: OrderFulfillmentInput, status: string) {
-    const { orderId } = input;
-    const step = this.stepRunner(workflowId, input.correlationId);
+  /**
+   * The order saga's compensations in its unwind order, then the cancel, under its step
+   * ids. Accounts, lines and amounts come from the order, not from the run's input (which
+   * whoever started the run chose).
+   */
+  private async undoOrder(
+    workflowId: string,
+    correlationId: string,
+    order: PlacedOrder,
+    status: string,
+  ) {
+    const { orderId } = order;
+    const step = this.stepRunner(workflowId, correlationId);
     const payment = `order-${orderId}/payment`;
-    await step(accountDecider, input.paymentAccountId, `refund/${payment}`, {
+    await step(accountDecider, order.paymentAccountId, `refund/${payment}`, {
       type: 'RefundDebit',
       data: {
-        accountId: input.paymentAccountId,
-        amount: input.total,
+        accountId: order.paymentAccountId,
+        amount: order.total,
         debitReference: payment,
         refundReference: `order-${orderId}/refund`,
       },
@@ -197,7 +212,7 @@ export class AbandonedSagaReconciler {
       type: 'CancelShipment',
       data: { shipmentId: orderId, reason: 'order cancelled' },
     });
-    for (const line of [...input.lines].reverse()) {
+    for (const line of [...order.items].reverse()) {
       await step(inventoryDecider, line.sku, `release/${line.sku}`, {
         type: 'ReleaseReservation',
         data: { sku: line.sku, orderId },
@@ -244,16 +259,17 @@ export class AbandonedSagaReconciler {
     const { transferId } = input;
     const debitReference = `transfer-${transferId}/debit`;
     const step = this.stepRunner(workflowId, input.correlationId);
-    await step(accountDecider, input.fromAccountId, `refund/${debitReference}`, {
+    // The account and amount as the transfer recorded them, not as the run's input says.
+    await step(accountDecider, transfer.fromAccountId, `refund/${debitReference}`, {
       type: 'RefundDebit',
       data: {
-        accountId: input.fromAccountId,
-        amount: input.amount,
+        accountId: transfer.fromAccountId,
+        amount: transfer.amount,
         debitReference,
         refundReference: `transfer-${transferId}/refund`,
       },
     });
-    const debited = await this.debitApplied(input.fromAccountId, debitReference);
+    const debited = await this.debitApplied(transfer.fromAccountId, debitReference);
     if (transfer.status === 'FAILED' && !debited) return undefined;
     await step(transferDecider, transferId, 'transfer/MarkTransferCompensated', {
       type: 'MarkTransferCompensated',
