@@ -14,61 +14,103 @@ const ENDED_TRANSFER_STATUSES: readonly TransferStatus[] = [
   'COMPENSATION_FAILED',
 ];
 
+/** A guarded movement: the charge of an order, the debit or credit of a transfer. */
+export interface SagaMovement {
+  kind: 'order' | 'transfer';
+  id: string;
+  movement: 'payment' | 'debit' | 'credit';
+}
+
 /**
  * The saga a guarded money movement belongs to, from its reference (the sagas build them as
  * `order-<id>/payment` and `transfer-<id>/debit|credit`). An order's revenue credit is not
  * guarded: it follows MarkPaid, which an ended order refuses, so the check would only cost
  * a read.
  */
-export function sagaOfReference(
-  reference: string,
-): { kind: 'order' | 'transfer'; id: string } | undefined {
+export function sagaOfReference(reference: string): SagaMovement | undefined {
   const match = /^(order|transfer)-(.+)\/(payment|debit|credit)$/.exec(reference);
   if (!match) return undefined;
-  return { kind: match[1] as 'order' | 'transfer', id: match[2]! };
+  return {
+    kind: match[1] as SagaMovement['kind'],
+    id: match[2]!,
+    movement: match[3] as SagaMovement['movement'],
+  };
 }
 
-async function endedStatus(store: EventStore, reference: string): Promise<string | undefined> {
-  const saga = sagaOfReference(reference);
-  if (!saga) return undefined;
+interface Movement {
+  accountId: string;
+  amount: number;
+  reference: string;
+}
+
+/** What the order or transfer recorded about a movement: its status, account and amount. */
+async function recordedMovement(
+  store: EventStore,
+  saga: SagaMovement,
+): Promise<{ status: string; accountId: string; amount: number } | undefined> {
   if (saga.kind === 'order') {
     const { state } = await loadAggregate(store, orderDecider.streamId(saga.id), orderDecider, {
       sealedPersonalData: true,
     });
-    return (ENDED_ORDER_STATUSES as readonly string[]).includes(state.status)
-      ? state.status
-      : undefined;
+    if (state.status === 'NONE') return undefined;
+    return { status: state.status, accountId: state.paymentAccountId, amount: state.total };
   }
   const { state } = await loadAggregate(store, transferDecider.streamId(saga.id), transferDecider);
-  return (ENDED_TRANSFER_STATUSES as readonly string[]).includes(state.status)
-    ? state.status
-    : undefined;
+  if (state.status === 'NONE') return undefined;
+  const accountId = saga.movement === 'credit' ? state.toAccountId : state.fromAccountId;
+  return { status: state.status, accountId, amount: state.amount };
+}
+
+const ENDED_STATUSES: Record<SagaMovement['kind'], readonly string[]> = {
+  order: ENDED_ORDER_STATUSES,
+  transfer: ENDED_TRANSFER_STATUSES,
+};
+
+/** Why this run may not make this movement, or undefined when it may. */
+async function refusalOf(store: EventStore, move: Movement): Promise<DomainRejection | undefined> {
+  const saga = sagaOfReference(move.reference);
+  if (!saga) return undefined;
+  const recorded = await recordedMovement(store, saga);
+  const details = { reference: move.reference, accountId: move.accountId, amount: move.amount };
+  if (!recorded || recorded.accountId !== move.accountId || recorded.amount !== move.amount)
+    return new DomainRejection(
+      'SAGA_INPUT_MISMATCH',
+      `${move.reference}: ${move.amount} on ${move.accountId} is not what the ${saga.kind} recorded`,
+      { ...details, recorded },
+    );
+  if (ENDED_STATUSES[saga.kind].includes(recorded.status))
+    return new DomainRejection(
+      'SAGA_ENDED',
+      `${move.reference}: its saga already ended ${recorded.status}; this run may not move money`,
+      { ...details, status: recorded.status },
+    );
+  return undefined;
 }
 
 /**
- * Refuses to debit or credit for an order or transfer that already ended without moving
- * that money. A saga's own run never does so; a second run does: a reset to an earlier
- * point, or a second start of the same saga (Temporal UI "Start workflow like this one",
- * `temporal workflow start` with the default reuse policy) re-runs every step, and the
- * pivot of a cancelled order, rejected the first time, could now succeed and charge a
- * customer for an order that will never ship. The refusal is a business rejection, so the
- * run unwinds (idempotently) and ends as the first one did.
+ * Refuses a saga's money movement that its order or transfer does not back. A saga's own
+ * run never asks for one; another run can:
+ * - a reset to an earlier point, or a second start of the same saga (Temporal UI "Start
+ *   workflow like this one", `temporal workflow start` with the default reuse policy),
+ *   re-runs every step, and the pivot of a cancelled order, rejected the first time, could
+ *   now succeed and charge a customer for an order that will never ship (SAGA_ENDED);
+ * - a start whose input was edited (another account, another amount) would move money the
+ *   order or transfer never agreed to: references are per account, so a completed order's
+ *   charge re-run on another customer's account is not recognised as done
+ *   (SAGA_INPUT_MISMATCH).
+ * The refusal is a business rejection, so the run unwinds (idempotently) and ends.
  */
 export function refuseMoneyMovesOfEndedSagas(
   activities: SagaActivities,
   store: EventStore,
 ): SagaActivities {
   const guard =
-    <I extends { reference: string }, O>(move: (input: I) => Promise<O>) =>
+    <I extends Movement, O>(move: (input: I) => Promise<O>) =>
     async (input: I): Promise<O> => {
-      const ended = await endedStatus(store, input.reference);
-      if (ended === undefined) return move(input);
+      const refusal = await refusalOf(store, input);
+      if (!refusal) return move(input);
       return asActivity(() => {
-        throw new DomainRejection(
-          'SAGA_ENDED',
-          `${input.reference}: its saga already ended ${ended}; this run may not move money`,
-          { reference: input.reference, status: ended },
-        );
+        throw refusal;
       });
     };
   return {

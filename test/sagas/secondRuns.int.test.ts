@@ -40,16 +40,15 @@ describe('second runs of a saga: reset and a second start', () => {
   async function startAgain(
     sagaId: string,
     policies: { workflowIdConflictPolicy?: 'FAIL' | 'TERMINATE_EXISTING' } = {},
+    edit: (input: Record<string, unknown>) => Record<string, unknown> = (input) => input,
   ): Promise<string> {
     const first = await h.client.workflow.getHandle(sagaId).fetchHistory();
     const started = first.events?.[0]?.workflowExecutionStartedEventAttributes;
     const handle = await h.client.workflow.start(started!.workflowType!.name!, {
       workflowId: sagaId,
       taskQueue: h.taskQueue,
-      args: await Promise.all(
-        (started!.input?.payloads ?? []).map((payload: temporal.api.common.v1.IPayload) =>
-          h.client.options.loadedDataConverter.payloadConverter.fromPayload(payload),
-        ),
+      args: (started!.input?.payloads ?? []).map((payload: temporal.api.common.v1.IPayload) =>
+        edit(h.client.options.loadedDataConverter.payloadConverter.fromPayload(payload)),
       ),
       ...policies,
     });
@@ -214,6 +213,21 @@ describe('second runs of a saga: reset and a second start', () => {
       committed: 60,
     });
     await h.client.workflow.getHandle(sagaId).terminate('a second start of a completed order');
+  });
+
+  it('a second start with an edited payment account charges no one', async () => {
+    const merchantBefore = await h.balance(MERCHANT);
+    const { sagaId, total } = await placeCompletedOrder('edited');
+    await h.openAccount('edited-victim', 10_000);
+
+    // "Start Workflow Like This One", with another customer's account typed into the input.
+    await startAgain(sagaId, {}, (input) => ({ ...input, paymentAccountId: 'edited-victim' }));
+    const parked = await h.waitForStatus(sagaId, (s) => s.status === 'COMPENSATION_FAILED');
+    expect(parked.failureReason).toMatch(/^SAGA_INPUT_MISMATCH/);
+    expect((await checkAccount(h.db.eventStore, 'edited-victim')).balance).toBe(10_000);
+    expect((await checkAccount(h.db.eventStore, 'edited-cust')).balance).toBe(10_000 - total);
+    expect(await h.balance(MERCHANT)).toBe(merchantBefore + total);
+    await h.client.workflow.getHandle(sagaId).terminate('an edited second start');
   });
 
   it('a second start of an order cancelled at the pivot does not charge the customer', async () => {

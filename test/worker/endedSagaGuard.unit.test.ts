@@ -2,9 +2,21 @@ import { sagaOfReference } from '../../src/worker/endedSagaGuard';
 
 describe('the saga a guarded money movement belongs to', () => {
   it('reads the order or transfer from the references the sagas build', () => {
-    expect(sagaOfReference('order-o-1/payment')).toEqual({ kind: 'order', id: 'o-1' });
-    expect(sagaOfReference('transfer-t/1/debit')).toEqual({ kind: 'transfer', id: 't/1' });
-    expect(sagaOfReference('transfer-t-1/credit')).toEqual({ kind: 'transfer', id: 't-1' });
+    expect(sagaOfReference('order-o-1/payment')).toEqual({
+      kind: 'order',
+      id: 'o-1',
+      movement: 'payment',
+    });
+    expect(sagaOfReference('transfer-t/1/debit')).toEqual({
+      kind: 'transfer',
+      id: 't/1',
+      movement: 'debit',
+    });
+    expect(sagaOfReference('transfer-t-1/credit')).toEqual({
+      kind: 'transfer',
+      id: 't-1',
+      movement: 'credit',
+    });
   });
 
   it('leaves other movements alone', () => {
