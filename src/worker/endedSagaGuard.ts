@@ -18,17 +18,15 @@ const ENDED_TRANSFER_STATUSES: readonly TransferStatus[] = [
 export interface SagaMovement {
   kind: 'order' | 'transfer';
   id: string;
-  movement: 'payment' | 'debit' | 'credit';
+  movement: 'payment' | 'revenue' | 'debit' | 'credit';
 }
 
 /**
  * The saga a guarded money movement belongs to, from its reference (the sagas build them as
- * `order-<id>/payment` and `transfer-<id>/debit|credit`). An order's revenue credit is not
- * guarded: it follows MarkPaid, which an ended order refuses, so the check would only cost
- * a read.
+ * `order-<id>/payment|revenue` and `transfer-<id>/debit|credit`).
  */
 export function sagaOfReference(reference: string): SagaMovement | undefined {
-  const match = /^(order|transfer)-(.+)\/(payment|debit|credit)$/.exec(reference);
+  const match = /^(order|transfer)-(.+)\/(payment|revenue|debit|credit)$/.exec(reference);
   if (!match) return undefined;
   return {
     kind: match[1] as SagaMovement['kind'],
@@ -47,13 +45,15 @@ interface Movement {
 async function recordedMovement(
   store: EventStore,
   saga: SagaMovement,
+  merchantAccountId: string,
 ): Promise<{ status: string; accountId: string; amount: number } | undefined> {
   if (saga.kind === 'order') {
     const { state } = await loadAggregate(store, orderDecider.streamId(saga.id), orderDecider, {
       sealedPersonalData: true,
     });
     if (state.status === 'NONE') return undefined;
-    return { status: state.status, accountId: state.paymentAccountId, amount: state.total };
+    const accountId = saga.movement === 'revenue' ? merchantAccountId : state.paymentAccountId;
+    return { status: state.status, accountId, amount: state.total };
   }
   const { state } = await loadAggregate(store, transferDecider.streamId(saga.id), transferDecider);
   if (state.status === 'NONE') return undefined;
@@ -67,10 +67,14 @@ const ENDED_STATUSES: Record<SagaMovement['kind'], readonly string[]> = {
 };
 
 /** Why this run may not make this movement, or undefined when it may. */
-async function refusalOf(store: EventStore, move: Movement): Promise<DomainRejection | undefined> {
+async function refusalOf(
+  store: EventStore,
+  move: Movement,
+  merchantAccountId: string,
+): Promise<DomainRejection | undefined> {
   const saga = sagaOfReference(move.reference);
   if (!saga) return undefined;
-  const recorded = await recordedMovement(store, saga);
+  const recorded = await recordedMovement(store, saga, merchantAccountId);
   const details = { reference: move.reference, accountId: move.accountId, amount: move.amount };
   if (!recorded || recorded.accountId !== move.accountId || recorded.amount !== move.amount)
     return new DomainRejection(
@@ -96,18 +100,20 @@ async function refusalOf(store: EventStore, move: Movement): Promise<DomainRejec
  *   now succeed and charge a customer for an order that will never ship (SAGA_ENDED);
  * - a start whose input was edited (another account, another amount) would move money the
  *   order or transfer never agreed to: references are per account, so a completed order's
- *   charge re-run on another customer's account is not recognised as done
- *   (SAGA_INPUT_MISMATCH).
+ *   charge re-run on another customer's account, or its revenue credited to another
+ *   account, is not recognised as done (SAGA_INPUT_MISMATCH).
  * The refusal is a business rejection, so the run unwinds (idempotently) and ends.
  */
 export function refuseMoneyMovesOfEndedSagas(
   activities: SagaActivities,
   store: EventStore,
+  /** Where every order's revenue goes (MERCHANT_ACCOUNT_ID). */
+  merchantAccountId: string,
 ): SagaActivities {
   const guard =
     <I extends Movement, O>(move: (input: I) => Promise<O>) =>
     async (input: I): Promise<O> => {
-      const refusal = await refusalOf(store, input);
+      const refusal = await refusalOf(store, input, merchantAccountId);
       if (!refusal) return move(input);
       return asActivity(() => {
         throw refusal;

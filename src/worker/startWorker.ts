@@ -37,7 +37,8 @@ export async function startSagaWorker(deps: {
     { accountId: config.MERCHANT_ACCOUNT_ID, ownerId: 'merchant' },
     { commandId: `bootstrap/merchant-account/${config.MERCHANT_ACCOUNT_ID}` },
   );
-  // A second run of an ended saga (a reset, a second start) may not move money again.
+  // A reset, a second start or an edited input may not move money the order or transfer
+  // does not back.
   const real = refuseMoneyMovesOfEndedSagas(
     createActivities({
       commands,
@@ -45,6 +46,7 @@ export async function startSagaWorker(deps: {
       unservedCountries: config.UNSERVED_COUNTRIES,
     }),
     deps.eventStore,
+    config.MERCHANT_ACCOUNT_ID,
   );
   const activities =
     config.FAULT_INJECTION === 'enabled' ? withFaultInjection(real, deps.pool) : real;

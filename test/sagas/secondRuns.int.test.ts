@@ -28,6 +28,7 @@ describe('second runs of a saga: reset and a second start', () => {
             }),
         }),
         h.db.eventStore,
+        MERCHANT,
       ),
   });
   beforeAll(() => h.start());
@@ -228,6 +229,21 @@ describe('second runs of a saga: reset and a second start', () => {
     expect((await checkAccount(h.db.eventStore, 'edited-cust')).balance).toBe(10_000 - total);
     expect(await h.balance(MERCHANT)).toBe(merchantBefore + total);
     await h.client.workflow.getHandle(sagaId).terminate('an edited second start');
+  });
+
+  it('a second start with an edited merchant account credits no one', async () => {
+    const merchantBefore = await h.balance(MERCHANT);
+    const { sagaId, total } = await placeCompletedOrder('edited-merchant');
+    await h.openAccount('edited-pocket', 0);
+
+    await startAgain(sagaId, {}, (input) => ({ ...input, merchantAccountId: 'edited-pocket' }));
+    // The revenue credit is a forward step: refused, it fails the run (nothing to undo).
+    await expect(h.result(sagaId)).rejects.toMatchObject({ name: 'WorkflowFailedError' });
+    expect((await checkAccount(h.db.eventStore, 'edited-pocket')).balance).toBe(0);
+    expect((await checkAccount(h.db.eventStore, 'edited-merchant-cust')).balance).toBe(
+      10_000 - total,
+    );
+    expect(await h.balance(MERCHANT)).toBe(merchantBefore + total);
   });
 
   it('a second start of an order cancelled at the pivot does not charge the customer', async () => {

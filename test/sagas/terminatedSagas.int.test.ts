@@ -69,6 +69,7 @@ describe('terminated sagas, finished by the reconciler', () => {
             }),
         }),
         h.db.eventStore,
+        MERCHANT,
       ),
   });
   let reconciler: AbandonedSagaReconciler;

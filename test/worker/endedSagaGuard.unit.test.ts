@@ -19,8 +19,15 @@ describe('the saga a guarded money movement belongs to', () => {
     });
   });
 
+  it('reads an order revenue credit', () => {
+    expect(sagaOfReference('order-o-1/revenue')).toEqual({
+      kind: 'order',
+      id: 'o-1',
+      movement: 'revenue',
+    });
+  });
+
   it('leaves other movements alone', () => {
-    expect(sagaOfReference('order-o-1/revenue')).toBeUndefined();
     expect(sagaOfReference('order-o-1/refund')).toBeUndefined();
     expect(sagaOfReference('top-up-42')).toBeUndefined();
     expect(sagaOfReference('initial-deposit')).toBeUndefined();
