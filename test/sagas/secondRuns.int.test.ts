@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SagaActivities } from '../../activities';
 import { temporal } from '@temporalio/proto';
-import { refuseMoneyMovesOfEndedSagas } from '../../src/worker/endedSagaGuard';
+import { refuseUnbackedMoneyMoves } from '../../src/worker/moneyMoveGuard';
 import type { SagaResult } from '../../workflows/definitions';
 import { checkAccount, checkInventory, Deferred, holdUntil, withFaults } from '../support/faults';
 import { MERCHANT, SagaHarness } from '../support/sagaHarness';
@@ -18,7 +18,7 @@ describe('second runs of a saga: reset and a second start', () => {
   const revenueHeld = { gate: new Deferred(), entered: new Deferred<number>() };
   const h: SagaHarness = new SagaHarness('second_runs', {
     wrapActivities: (real: SagaActivities): SagaActivities =>
-      refuseMoneyMovesOfEndedSagas(
+      refuseUnbackedMoneyMoves(
         withFaults(real, {
           creditAccount: (fn) =>
             holdUntil(fn, {

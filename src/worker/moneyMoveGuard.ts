@@ -104,7 +104,7 @@ async function refusalOf(
  *   account, is not recognised as done (SAGA_INPUT_MISMATCH).
  * The refusal is a business rejection, so the run unwinds (idempotently) and ends.
  */
-export function refuseMoneyMovesOfEndedSagas(
+export function refuseUnbackedMoneyMoves(
   activities: SagaActivities,
   store: EventStore,
   /** Where every order's revenue goes (MERCHANT_ACCOUNT_ID). */
