@@ -10,7 +10,7 @@ import { connectClient, connectWorker } from '../temporal/connection';
 import { AbandonedSagaReconciler } from '../application/abandonedSagaReconciler';
 import { OrphanedOrderReconciler } from '../application/orphanedOrderReconciler';
 import { createSagaWorker } from './createWorker';
-import { refuseUnbackedMoneyMoves } from './moneyMoveGuard';
+import { refuseUnbackedMoves } from './unbackedMoveGuard';
 
 export interface RunningWorker {
   /** Resolves when the worker has stopped (after shutdown(), or on a fatal error). */
@@ -39,7 +39,7 @@ export async function startSagaWorker(deps: {
   );
   // A reset, a second start or an edited input may not move money the order or transfer
   // does not back.
-  const real = refuseUnbackedMoneyMoves(
+  const real = refuseUnbackedMoves(
     createActivities({
       commands,
       eventStore: deps.eventStore,

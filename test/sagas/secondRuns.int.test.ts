@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SagaActivities } from '../../activities';
 import { temporal } from '@temporalio/proto';
-import { refuseUnbackedMoneyMoves } from '../../src/worker/moneyMoveGuard';
+import { refuseUnbackedMoves } from '../../src/worker/unbackedMoveGuard';
 import type { SagaResult } from '../../workflows/definitions';
 import { checkAccount, checkInventory, Deferred, holdUntil, withFaults } from '../support/faults';
 import { MERCHANT, SagaHarness } from '../support/sagaHarness';
@@ -18,7 +18,7 @@ describe('second runs of a saga: reset and a second start', () => {
   const revenueHeld = { gate: new Deferred(), entered: new Deferred<number>() };
   const h: SagaHarness = new SagaHarness('second_runs', {
     wrapActivities: (real: SagaActivities): SagaActivities =>
-      refuseUnbackedMoneyMoves(
+      refuseUnbackedMoves(
         withFaults(real, {
           creditAccount: (fn) =>
             holdUntil(fn, {
@@ -244,6 +244,22 @@ describe('second runs of a saga: reset and a second start', () => {
       10_000 - total,
     );
     expect(await h.balance(MERCHANT)).toBe(merchantBefore + total);
+  });
+
+  it('a second start with an extra line in its input reserves no stock for it', async () => {
+    const { sagaId } = await placeCompletedOrder('edited-lines');
+    await h.restock('edited-gold', 10);
+
+    await startAgain(sagaId, {}, (input) => ({
+      ...input,
+      lines: [...(input.lines as unknown[]), { sku: 'edited-gold', quantity: 3, unitPrice: 1 }],
+    }));
+    const parked = await h.waitForStatus(sagaId, (s) => s.status === 'COMPENSATION_FAILED');
+    expect(parked.failureReason).toMatch(/^SAGA_INPUT_MISMATCH/);
+    const gold = await checkInventory(h.db.eventStore, 'edited-gold');
+    expect(gold).toMatchObject({ available: 10, reserved: 0, committed: 0 });
+    expect(gold.events.map((e) => e.type)).not.toContain('StockReserved');
+    await h.client.workflow.getHandle(sagaId).terminate('an edited second start');
   });
 
   it('a second start of an order cancelled at the pivot does not charge the customer', async () => {

@@ -6,7 +6,7 @@ import {
 import { orderDecider } from '../../src/domain/order';
 import { transferDecider } from '../../src/domain/transfer';
 import { loadAggregate } from '../../src/eventstore';
-import { refuseUnbackedMoneyMoves } from '../../src/worker/moneyMoveGuard';
+import { refuseUnbackedMoves } from '../../src/worker/unbackedMoveGuard';
 import { checkAccount, checkInventory, Deferred, failWhile, withFaults } from '../support/faults';
 import { MERCHANT, SagaHarness } from '../support/sagaHarness';
 
@@ -47,7 +47,7 @@ describe('terminated sagas, finished by the reconciler', () => {
   const h: SagaHarness = new SagaHarness('terminated', {
     config: { APPROVAL_TIMEOUT: '120s', COMPENSATION_MAX_ATTEMPTS: '2' },
     wrapActivities: (real: SagaActivities): SagaActivities =>
-      refuseUnbackedMoneyMoves(
+      refuseUnbackedMoves(
         withFaults(real, {
           bookShipment: (fn) =>
             held.shipmentOfEarly.wrap(fn, (input) => input.orderId === 'term-early'),

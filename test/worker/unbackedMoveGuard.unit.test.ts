@@ -1,4 +1,4 @@
-import { sagaOfReference } from '../../src/worker/moneyMoveGuard';
+import { sagaOfReference } from '../../src/worker/unbackedMoveGuard';
 
 describe('the saga a guarded money movement belongs to', () => {
   it('reads the order or transfer from the references the sagas build', () => {

@@ -92,7 +92,8 @@ async function refusalOf(
 }
 
 /**
- * Refuses a saga's money movement that its order or transfer does not back. A saga's own
+ * Refuses a saga's money movement or stock reservation that its order or transfer does not
+ * back. A saga's own
  * run never asks for one; another run can:
  * - a reset to an earlier point, or a second start of the same saga (Temporal UI "Start
  *   workflow like this one", `temporal workflow start` with the default reuse policy),
@@ -102,9 +103,37 @@ async function refusalOf(
  *   order or transfer never agreed to: references are per account, so a completed order's
  *   charge re-run on another customer's account, or its revenue credited to another
  *   account, is not recognised as done (SAGA_INPUT_MISMATCH).
+ * - likewise, a reservation of a line the order does not have (an edited `lines`) would
+ *   commit stock to an order that never paid for it (SAGA_INPUT_MISMATCH).
  * The refusal is a business rejection, so the run unwinds (idempotently) and ends.
  */
-export function refuseUnbackedMoneyMoves(
+/** Why this run may not reserve this stock for the order, or undefined when it may. */
+async function reservationRefusalOf(
+  store: EventStore,
+  reservation: { orderId: string; sku: string; quantity: number },
+): Promise<DomainRejection | undefined> {
+  const { orderId, sku, quantity } = reservation;
+  const { state } = await loadAggregate(store, orderDecider.streamId(orderId), orderDecider, {
+    sealedPersonalData: true,
+  });
+  const ordered =
+    state.status !== 'NONE' &&
+    state.items.some((item) => item.sku === sku && item.quantity === quantity);
+  if (ordered) return undefined;
+  return new DomainRejection(
+    'SAGA_INPUT_MISMATCH',
+    `order ${orderId}: ${quantity} x ${sku} is not a line of the order`,
+    { orderId, sku, quantity },
+  );
+}
+
+/** Throws the refusal as the activity failure a business rejection becomes. */
+const refused = (refusal: DomainRejection): Promise<never> =>
+  asActivity<never>(() => {
+    throw refusal;
+  });
+
+export function refuseUnbackedMoves(
   activities: SagaActivities,
   store: EventStore,
   /** Where every order's revenue goes (MERCHANT_ACCOUNT_ID). */
@@ -114,14 +143,16 @@ export function refuseUnbackedMoneyMoves(
     <I extends Movement, O>(move: (input: I) => Promise<O>) =>
     async (input: I): Promise<O> => {
       const refusal = await refusalOf(store, input, merchantAccountId);
-      if (!refusal) return move(input);
-      return asActivity(() => {
-        throw refusal;
-      });
+      return refusal ? refused(refusal) : move(input);
     };
   return {
     ...activities,
     debitAccount: guard((input) => activities.debitAccount(input)),
     creditAccount: guard((input) => activities.creditAccount(input)),
+    // Stock only leaves through a reservation (commits need one): guarding it is enough.
+    reserveStock: async (input) => {
+      const refusal = await reservationRefusalOf(store, input);
+      return refusal ? refused(refusal) : activities.reserveStock(input);
+    },
   };
 }
