@@ -1,4 +1,8 @@
-import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  type Client,
+  type WorkflowExecutionDescription,
+} from '@temporalio/client';
 import type { Command, Decider } from '../domain/decider';
 import { accountDecider, movementKey } from '../domain/account';
 import { inventoryDecider } from '../domain/inventory';
@@ -52,6 +56,11 @@ const SAGA_ATTRIBUTE_NAMES = new Set<string>(SAGA_SEARCH_ATTRIBUTES.map((key) =>
 /** The dead run's own search attributes (not the server's, e.g. TemporalChangeVersion). */
 const sagaSearchAttributes = (run: WorkflowExecutionDescription) =>
   run.typedSearchAttributes.getAll().filter((pair) => SAGA_ATTRIBUTE_NAMES.has(pair.key.name));
+
+/** By name too: `instanceof` fails across module registries (jest). */
+const isAlreadyStarted = (error: unknown): boolean =>
+  error instanceof WorkflowExecutionAlreadyStartedError ||
+  (error as Error | undefined)?.name === 'WorkflowExecutionAlreadyStartedError';
 
 type SagaInput =
   | { workflowType: 'orderFulfillment'; input: OrderFulfillmentInput }
@@ -311,7 +320,7 @@ export class AbandonedSagaReconciler {
     run: WorkflowExecutionDescription,
     saga: SagaInput,
     approved: boolean,
-  ): Promise<ReconciledSaga['action']> {
+  ): Promise<ReconciledSaga['action'] | undefined> {
     const resumes = Number(run.memo?.[RESUMES_MEMO_KEY] ?? 0);
     if (resumes >= (this.options.maxResumes ?? 3)) {
       this.options.log?.(
@@ -328,19 +337,25 @@ export class AbandonedSagaReconciler {
       memo: { ...run.memo, [RESUMES_MEMO_KEY]: resumes + 1 },
       staticSummary: await run.staticSummary(),
     };
-    if (approved) {
-      await this.deps.client.workflow.signalWithStart(saga.workflowType, {
-        ...options,
-        signal: 'approve',
-        signalArgs: [{ approvedBy: 'reconciler: approval recorded on the order' }],
-      });
-    } else {
-      await this.deps.client.workflow.start(saga.workflowType, {
-        ...options,
-        workflowIdConflictPolicy: 'FAIL',
-      });
+    try {
+      if (approved) {
+        await this.deps.client.workflow.signalWithStart(saga.workflowType, {
+          ...options,
+          signal: 'approve',
+          signalArgs: [{ approvedBy: 'reconciler: approval recorded on the order' }],
+        });
+      } else {
+        await this.deps.client.workflow.start(saga.workflowType, {
+          ...options,
+          workflowIdConflictPolicy: 'FAIL',
+        });
+      }
+      return 'resumed';
+    } catch (error) {
+      // Another worker's reconciler (or an operator) started or finished a run meanwhile.
+      if (isAlreadyStarted(error)) return undefined;
+      throw error;
     }
-    return 'resumed';
   }
 
   /** The input the saga's run was started with (the first event of its history). */
