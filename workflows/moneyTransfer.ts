@@ -1,4 +1,4 @@
-import { log, setHandler } from '@temporalio/workflow';
+import { log, patched, setHandler } from '@temporalio/workflow';
 import type { SagaActivities } from '../activities';
 import { compensationOptions, forwardOptions, pivotOptions, stepOptions } from './activityOptions';
 import { CompensationStack } from './compensations';
@@ -15,6 +15,12 @@ import { failureReason, SagaAbort } from './failures';
 import { ForwardSteps } from './forwardSteps';
 import { SagaState } from './sagaState';
 import { shieldedFromTemporalCancel, TEMPORAL_CANCEL_REASON } from './temporalCancellation';
+
+/**
+ * A refund that parked and was then retried used to leave the transfer COMPENSATION_FAILED
+ * after a rejected debit; runs with this patch record the finished compensation instead.
+ */
+export const RECORD_RETRIED_REFUND_PATCH = 'transfer-record-retried-refund';
 
 /**
  * Debit the source (compensatable: refund), credit the destination (the pivot), complete.
@@ -96,8 +102,10 @@ async function transferMoney(
     }),
   );
 
+  let compensationParked = false;
   const compensate = (reason: string) =>
     compensations.unwind(reason, async (name) => {
+      compensationParked = true;
       await undo
         .applyTransferCommand({
           transferId,
@@ -131,6 +139,13 @@ async function transferMoney(
     saga.view.failureReason = reason;
     await transferStep('fail transfer', { type: 'FailTransfer', reason });
     await compensate(reason);
+    // The park recorded COMPENSATION_FAILED; the aggregate has no way back to FAILED, so a
+    // finished retry is recorded as COMPENSATED, and the saga reports the same.
+    if (compensationParked && patched(RECORD_RETRIED_REFUND_PATCH)) {
+      await transferStep('mark compensated', { type: 'MarkTransferCompensated', reason });
+      saga.finish('COMPENSATED', 'COMPENSATED', reason);
+      return { outcome: 'COMPENSATED', status: 'COMPENSATED', reason };
+    }
     saga.finish('FAILED', 'FAILED', reason);
     return { outcome: 'FAILED', status: 'FAILED', reason };
   }

@@ -3,6 +3,7 @@ import type { OrderItem } from '../domain/order';
 import type { EventStore, SqlExecutor } from '../eventstore';
 import { orderSagaId } from '../sagas/sagaIds';
 import { describeWorkflow } from '../temporal/workflowLookup';
+import { PeriodicPass } from './periodicPass';
 import { startOrderSaga, type SagaStarterDependencies } from './sagaStarter';
 
 export interface ReconcilerOptions {
@@ -19,15 +20,20 @@ export interface ReconcilerOptions {
  * from the order id, so a saga is never started twice).
  */
 export class OrphanedOrderReconciler {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly periodic: PeriodicPass;
 
   constructor(
     private readonly db: SqlExecutor,
     private readonly eventStore: EventStore,
     private readonly deps: SagaStarterDependencies & { client: Client },
     private readonly options: ReconcilerOptions = {},
-  ) {}
+  ) {
+    this.periodic = new PeriodicPass(
+      () => this.reconcileOnce(),
+      options.intervalMs ?? 15_000,
+      (error) => options.log?.('orphaned order reconciler failed', error),
+    );
+  }
 
   /** One pass; returns the order ids whose saga it started. */
   async reconcileOnce(): Promise<string[]> {
@@ -63,20 +69,11 @@ export class OrphanedOrderReconciler {
   }
 
   start(): void {
-    const tick = () => {
-      this.running = this.reconcileOnce()
-        .catch((error: unknown) => this.options.log?.('orphaned order reconciler failed', error))
-        .finally(() => {
-          if (this.timer) this.timer = setTimeout(tick, this.options.intervalMs ?? 15_000);
-        });
-    };
-    this.timer = setTimeout(tick, this.options.intervalMs ?? 15_000);
+    this.periodic.start();
   }
 
-  async stop(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 
   private async sagaExists(orderId: string): Promise<boolean> {

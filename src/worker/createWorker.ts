@@ -3,13 +3,31 @@ import { Worker, type NativeConnection, type WorkflowBundleOption } from '@tempo
 import type { SagaActivities } from '../../activities';
 
 export const WORKFLOWS_PATH = path.resolve(__dirname, '../../workflows/index.ts');
+/** Decodes without throwing: one malformed signal must not wedge a saga (see the module). */
+export const PAYLOAD_CONVERTER_PATH = path.resolve(
+  __dirname,
+  'sandbox/tolerantPayloadConverter.ts',
+);
+export const WORKFLOW_INTERCEPTOR_MODULES = [
+  path.resolve(__dirname, 'sandbox/refuseUndecodableInput.ts'),
+];
+
+/** What a prebuilt bundle (bundleWorkflowCode) of the sagas must include. */
+export const SAGA_BUNDLE_OPTIONS = {
+  workflowsPath: WORKFLOWS_PATH,
+  payloadConverterPath: PAYLOAD_CONVERTER_PATH,
+  workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+};
 
 export interface SagaWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
   activities: SagaActivities;
-  /** A prebuilt bundle (production, tests); without it the worker bundles workflows/ at start. */
+  /**
+   * A prebuilt bundle (production, tests), built with SAGA_BUNDLE_OPTIONS; without it the
+   * worker bundles workflows/ at start.
+   */
   workflowBundle?: WorkflowBundleOption;
   maxConcurrentActivityTaskExecutions?: number;
   /** 0 replays every workflow task: tests use it to shake out non-determinism. */
@@ -25,7 +43,11 @@ export function createSagaWorker(options: SagaWorkerOptions): Promise<Worker> {
     activities: options.activities,
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
-      : { workflowsPath: WORKFLOWS_PATH }),
+      : {
+          workflowsPath: WORKFLOWS_PATH,
+          interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES },
+        }),
+    dataConverter: { payloadConverterPath: PAYLOAD_CONVERTER_PATH },
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 100,
     ...(options.maxCachedWorkflows !== undefined && {
       maxCachedWorkflows: options.maxCachedWorkflows,

@@ -7,8 +7,10 @@ import type { Config } from '../config';
 import type { EventStore } from '../eventstore';
 import type { Logger } from '../logger';
 import { connectClient, connectWorker } from '../temporal/connection';
+import { AbandonedSagaReconciler } from '../application/abandonedSagaReconciler';
 import { OrphanedOrderReconciler } from '../application/orphanedOrderReconciler';
 import { createSagaWorker } from './createWorker';
+import { refuseUnbackedMoves } from './unbackedMoveGuard';
 
 export interface RunningWorker {
   /** Resolves when the worker has stopped (after shutdown(), or on a fatal error). */
@@ -35,11 +37,17 @@ export async function startSagaWorker(deps: {
     { accountId: config.MERCHANT_ACCOUNT_ID, ownerId: 'merchant' },
     { commandId: `bootstrap/merchant-account/${config.MERCHANT_ACCOUNT_ID}` },
   );
-  const real = createActivities({
-    commands,
-    eventStore: deps.eventStore,
-    unservedCountries: config.UNSERVED_COUNTRIES,
-  });
+  // A reset, a second start or an edited input may not move money the order or transfer
+  // does not back.
+  const real = refuseUnbackedMoves(
+    createActivities({
+      commands,
+      eventStore: deps.eventStore,
+      unservedCountries: config.UNSERVED_COUNTRIES,
+    }),
+    deps.eventStore,
+    config.MERCHANT_ACCOUNT_ID,
+  );
   const activities =
     config.FAULT_INJECTION === 'enabled' ? withFaultInjection(real, deps.pool) : real;
   if (config.FAULT_INJECTION === 'enabled')
@@ -63,18 +71,29 @@ export async function startSagaWorker(deps: {
     address: deps.temporalAddress,
     namespace: config.TEMPORAL_NAMESPACE,
   });
+  const log = (message: string, error?: unknown) =>
+    error ? logger.warn({ err: error }, message) : logger.info(message);
   const reconciler = new OrphanedOrderReconciler(
     deps.pool,
     deps.eventStore,
     { client: temporal.client, commands, config },
+    { log },
+  );
+  // Finishes sagas whose workflow was terminated, timed out or failed half-way.
+  const abandoned = new AbandonedSagaReconciler(
     {
-      log: (message, error) =>
-        error ? logger.warn({ err: error }, message) : logger.info(message),
+      client: temporal.client,
+      commands,
+      eventStore: deps.eventStore,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
     },
+    { log },
   );
   reconciler.start();
+  abandoned.start();
   const done = worker.run().finally(async () => {
     await reconciler.stop();
+    await abandoned.stop();
     await temporal.close();
     await connection.close();
   });
