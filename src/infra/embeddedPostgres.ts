@@ -53,7 +53,7 @@ export async function startEmbeddedPostgres(options: {
     );
   }
   const adminUrl = `postgres://postgres:${password}@127.0.0.1:${options.port}/postgres`;
-  await createDatabase(adminUrl, 'sagaflow');
+  await createSagaflowDatabase(adminUrl);
   return {
     databaseUrl: `postgres://postgres:${password}@127.0.0.1:${options.port}/sagaflow`,
     stop: async () => {
@@ -126,13 +126,13 @@ async function postgresUser(): Promise<RunAs> {
   return { uid, gid };
 }
 
-async function createDatabase(adminUrl: string, name: string): Promise<void> {
+async function createSagaflowDatabase(adminUrl: string): Promise<void> {
   const { Client } = await import('pg');
   const client = new Client({ connectionString: adminUrl });
   await client.connect();
   try {
-    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${name}`);
+    const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = 'sagaflow'");
+    if (exists.rowCount === 0) await client.query('CREATE DATABASE sagaflow');
   } finally {
     await client.end();
   }
