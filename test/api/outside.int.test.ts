@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-unsafe-member-access -- assertions on JSON response bodies */
 import type { InjectOptions } from 'fastify';
-import { createApiTestApp, type ApiTestApp } from './support/apiApp';
+import { createApiTestApp, orderBody, type ApiTestApp } from './support/apiApp';
 
 /** What an outside client (schemathesis against /docs/json) checks, without API_KEYS. */
 const PROBLEM = /^application\/problem\+json/;
@@ -112,3 +112,102 @@ test('without API_KEYS the document declares no security: every operation is ope
     expect([method, path, operation.security]).toEqual([method, path, []]);
   }
 });
+
+describe('a request the document calls valid is not refused with a 400', () => {
+  test('any cursor of the documented form pages on; a page hands out cursors of that form', async () => {
+    const placed = await Promise.all(
+      [1, 2, 3].map(() =>
+        t.app.inject({
+          method: 'POST',
+          url: '/orders',
+          payload: orderBody({ customerId: 'c-cur' }),
+        }),
+      ),
+    );
+    expect(placed.map((response) => response.statusCode)).toEqual([202, 202, 202]);
+    const doc = await document();
+    const cursor = doc.paths['/orders']!.get!.parameters!.find(
+      (parameter) => (parameter as { name?: string }).name === 'cursor',
+    ) as { schema: { pattern: string } } | undefined;
+    const pattern = new RegExp(cursor!.schema.pattern, 'u');
+
+    const first = await t.app.inject({ method: 'GET', url: '/orders?customerId=c-cur&limit=2' });
+    const { nextCursor } = first.json<{ nextCursor: string }>();
+    expect(nextCursor).toMatch(pattern);
+    const next = await t.app.inject({
+      method: 'GET',
+      url: `/orders?customerId=c-cur&limit=2&cursor=${encodeURIComponent(nextCursor)}`,
+    });
+    expect(next.json<{ items: unknown[] }>().items).toHaveLength(1);
+
+    for (const made of ['0.0', '9999999999999999.zzz', `1700000000000000.${'é'.repeat(200)}`]) {
+      expect(made).toMatch(pattern);
+      const response = await t.app.inject({
+        method: 'GET',
+        url: `/orders?cursor=${encodeURIComponent(made)}`,
+      });
+      expect([made, response.statusCode]).toEqual([made, 200]);
+    }
+    const bad = await t.app.inject({ method: 'GET', url: '/orders?cursor=0' });
+    expect(bad.statusCode).toBe(400);
+  });
+
+  test('an order within the documented bounds has a total the domain accepts', async () => {
+    const doc = await document();
+    const body = doc.paths['/orders']!.post as unknown as {
+      requestBody: { content: Record<string, { schema: OrderSchema }> };
+    };
+    const items = body.requestBody.content['application/json']!.schema.properties.items;
+    const { quantity, unitPrice } = items.items.properties;
+    expect(items.maxItems * quantity.maximum * unitPrice.maximum).toBeLessThanOrEqual(
+      Number.MAX_SAFE_INTEGER,
+    );
+    const largest = await t.app.inject({
+      method: 'POST',
+      url: '/orders',
+      payload: orderBody({
+        items: Array.from({ length: items.maxItems }, (_, index) => ({
+          sku: `SKU-${index}`,
+          quantity: quantity.maximum,
+          unitPrice: unitPrice.maximum,
+        })),
+      }),
+    });
+    expect(largest.statusCode).toBe(202);
+  });
+
+  test('a deposit or restock the balance cannot take is a 409 conflict with the state', async () => {
+    const max = Number.MAX_SAFE_INTEGER;
+    const opened = await t.app.inject({
+      method: 'POST',
+      url: '/accounts',
+      payload: { ownerId: 'o', initialDeposit: max - 1 },
+    });
+    expect(opened.statusCode).toBe(201);
+    const { accountId } = opened.json<{ accountId: string }>();
+    const deposit = await t.app.inject({
+      method: 'POST',
+      url: `/accounts/${accountId}/deposits`,
+      payload: { amount: 2 },
+    });
+    expect(deposit.statusCode).toBe(409);
+    expect(deposit.headers['content-type']).toMatch(PROBLEM);
+    expect(deposit.json()).toMatchObject({ code: 'BALANCE_LIMIT_EXCEEDED' });
+
+    const restock = (quantity: number) =>
+      t.app.inject({ method: 'POST', url: '/inventory/SKU-MAX/restock', payload: { quantity } });
+    expect((await restock(max)).statusCode).toBe(201);
+    const again = await restock(1);
+    expect(again.statusCode).toBe(409);
+    expect(again.json()).toMatchObject({ code: 'STOCK_LIMIT_EXCEEDED' });
+  });
+});
+
+interface OrderSchema {
+  properties: {
+    items: {
+      maxItems: number;
+      items: { properties: { quantity: { maximum: number }; unitPrice: { maximum: number } } };
+    };
+  };
+}
