@@ -211,3 +211,23 @@ interface OrderSchema {
     };
   };
 }
+
+test('a query parameter with a default is documented as optional, and may be left out', async () => {
+  const doc = await document();
+  const withDefaults = operations(doc).flatMap(({ path, method, operation }) =>
+    (operation.parameters ?? [])
+      .map((parameter) => parameter as { name: string; required?: boolean; schema?: object })
+      .filter((parameter) => parameter.schema && 'default' in parameter.schema)
+      .map((parameter) => ({ path, method, name: parameter.name, required: parameter.required })),
+  );
+  expect(withDefaults).toEqual(
+    expect.arrayContaining([
+      { path: '/orders', method: 'get', name: 'limit', required: false },
+      { path: '/events', method: 'get', name: 'after', required: false },
+    ]),
+  );
+  for (const parameter of withDefaults) expect(parameter).toMatchObject({ required: false });
+  for (const url of ['/orders', '/events', '/streams/account-none/events']) {
+    expect([url, (await t.app.inject({ method: 'GET', url })).statusCode]).not.toEqual([url, 400]);
+  }
+});

@@ -29,12 +29,42 @@ export function documentSecurity(
   return { ...schema, response: { 401: unauthorized, 403: forbidden, ...response } };
 }
 
+/**
+ * A query or header schema as a client sees it: a property with a default may be left out
+ * (validation fills it in), so the document does not list it as required.
+ */
+export function withOptionalDefaults<T>(part: T): T {
+  const object = part as { required?: unknown; properties?: Record<string, { default?: unknown }> };
+  if (!Array.isArray(object?.required) || !object.properties) return part;
+  const properties = object.properties;
+  const required = object.required.filter(
+    (name) => typeof name !== 'string' || properties[name]?.default === undefined,
+  );
+  return { ...part, required };
+}
+
+/** What the document says about a route: its security, and its optional parameters. */
+function documentRoute(
+  route: Pick<RouteOptions, 'method' | 'url' | 'config'>,
+  schema: FastifySchema | undefined,
+  secured: boolean,
+): FastifySchema {
+  const documented = documentSecurity(route, schema, secured);
+  return {
+    ...documented,
+    ...(documented.querystring !== undefined && {
+      querystring: withOptionalDefaults(documented.querystring),
+    }),
+    ...(documented.headers !== undefined && { headers: withOptionalDefaults(documented.headers) }),
+  };
+}
+
 /** OpenAPI 3 from the route schemas at /docs/json, Swagger UI at /docs. */
 export const swaggerPlugin = fp<SwaggerOptions>(
   async (app: FastifyInstance, { ui, secured }) => {
     await app.register(swagger, {
       transform: ({ schema, url, route }) => ({
-        schema: documentSecurity(route, schema, secured),
+        schema: documentRoute(route, schema, secured),
         url,
       }),
       openapi: {
