@@ -11,7 +11,13 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.close());
 
-type Operation = { security?: unknown[]; parameters?: Array<{ in: string }>; responses: object };
+interface Parameter {
+  in: string;
+  name: string;
+  required?: boolean;
+  schema?: object;
+}
+type Operation = { security?: unknown[]; parameters?: Parameter[]; responses: object };
 interface Document {
   security?: unknown[];
   paths: Record<string, Record<string, Operation>>;
@@ -127,7 +133,7 @@ describe('a request the document calls valid is not refused with a 400', () => {
     expect(placed.map((response) => response.statusCode)).toEqual([202, 202, 202]);
     const doc = await document();
     const cursor = doc.paths['/orders']!.get!.parameters!.find(
-      (parameter) => (parameter as { name?: string }).name === 'cursor',
+      (parameter) => parameter.name === 'cursor',
     ) as { schema: { pattern: string } } | undefined;
     const pattern = new RegExp(cursor!.schema.pattern, 'u');
 
@@ -216,7 +222,6 @@ test('a query parameter with a default is documented as optional, and may be lef
   const doc = await document();
   const withDefaults = operations(doc).flatMap(({ path, method, operation }) =>
     (operation.parameters ?? [])
-      .map((parameter) => parameter as { name: string; required?: boolean; schema?: object })
       .filter((parameter) => parameter.schema && 'default' in parameter.schema)
       .map((parameter) => ({ path, method, name: parameter.name, required: parameter.required })),
   );
