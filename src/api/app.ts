@@ -11,7 +11,7 @@ import { DirectCommands } from '../application/directCommands';
 import { Metrics } from '../observability/metrics';
 import type { RouteContext } from './context';
 import type { AppDeps, AppOptions } from './deps';
-import { authPlugin } from './plugins/auth';
+import { authPlugin, parseApiKeys } from './plugins/auth';
 import { correlationIdOf, correlationPlugin } from './plugins/correlation';
 import { errorsPlugin } from './plugins/errors';
 import { PROBLEM_CONTENT_TYPE, problemType } from './plugins/problem';
@@ -28,6 +28,9 @@ import { transferRoutes } from './routes/transfers';
 import { terminalTransport } from '../logger';
 
 export type { AppDeps, AppOptions, ReadModels, ReadModelRow } from './deps';
+
+/** The router's limit on one path parameter (Fastify's default is 100). */
+export const MAX_PARAM_LENGTH = 512;
 
 /**
  * Bodies are validated strictly (no type coercion: "100" is not an amount, unknown fields
@@ -81,21 +84,38 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
     requestIdHeader: false,
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false } },
-    // Errors the router raises before any route runs (a malformed %-escape, a path
-    // parameter over maxParamLength) bypass the error handler: answer them as problems too.
+    // Above every path parameter's schema maxLength (the longest is a stream id, 300): a
+    // parameter within it reaches the route, whose validation names it in a 400.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Errors the router raises before any route runs (a malformed %-escape, a path parameter
+    // over maxParamLength) bypass the error handler: answer them as problems too, with the
+    // 400 every route documents (the router's own answer to a long parameter, 414, is not).
     frameworkErrors: (error, request, rawReply) => {
-      const status = error.statusCode ?? 400;
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
       const reply = rawReply as unknown as FastifyReply;
       void reply
-        .code(status)
+        .code(400)
         .type(PROBLEM_CONTENT_TYPE)
+        .header('x-correlation-id', request.id)
         .send({
-          type: problemType(error.code),
-          title: status === 414 ? 'URI Too Long' : 'Bad Request',
-          status,
-          detail: status === 414 ? 'A path parameter is too long' : 'The URL is malformed',
+          type: problemType(tooLong ? 'VALIDATION' : error.code),
+          title: 'Bad Request',
+          status: 400,
+          detail: tooLong
+            ? `A path parameter is longer than ${MAX_PARAM_LENGTH} characters`
+            : 'The URL is malformed',
           instance: request.url.split('?')[0],
-          code: error.code,
+          code: tooLong ? 'VALIDATION' : error.code,
+          correlationId: request.id,
+          ...(tooLong && {
+            errors: [
+              {
+                field: 'path',
+                in: 'params',
+                message: `must NOT have a parameter longer than ${MAX_PARAM_LENGTH} characters`,
+              },
+            ],
+          }),
         });
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -126,7 +146,10 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
   void app.register(httpMetricsPlugin, { metrics });
   void app.register(authPlugin, { apiKeys: deps.config.API_KEYS, production });
   void app.register(idempotencyPlugin, { pool: deps.pool });
-  void app.register(swaggerPlugin, { ui: options.swaggerUi ?? true });
+  void app.register(swaggerPlugin, {
+    ui: options.swaggerUi ?? true,
+    secured: parseApiKeys(deps.config.API_KEYS).length > 0,
+  });
 
   void app.register(healthRoutes, context);
   void app.register(accountRoutes, context);

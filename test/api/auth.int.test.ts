@@ -42,6 +42,31 @@ test('reader may GET only; operator may command; only admin reaches /admin', asy
   expect((await call('POST', '/accounts', 'a-key')).statusCode).toBe(201);
 });
 
+test('the OpenAPI document: open routes have security: [], protected ones document 401 and 403', async () => {
+  const response = await call('GET', '/docs/json');
+  const doc: {
+    security?: unknown[];
+    paths: Record<string, Record<string, { security?: unknown[]; responses: object }>>;
+  } = response.json();
+  expect(doc.security).toEqual([{ apiKey: [] }, { bearer: [] }]);
+  const open = ['/health', '/ready', '/metrics'];
+  for (const [path, methods] of Object.entries(doc.paths)) {
+    for (const [method, operation] of Object.entries(methods)) {
+      if (open.includes(path)) {
+        expect([method, path, operation.security]).toEqual([method, path, []]);
+      } else {
+        expect([method, path, operation.security]).toEqual([method, path, undefined]);
+        expect([method, path, Object.keys(operation.responses)]).toEqual([
+          method,
+          path,
+          expect.arrayContaining(['401', '403']),
+        ]);
+      }
+    }
+  }
+  expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(open));
+});
+
 test('production without API_KEYS refuses to build', () => {
   expect(() =>
     buildApp({

@@ -67,14 +67,23 @@ function presentedKey(request: FastifyRequest): string | undefined {
 const OPEN: Principal = { id: 'anonymous', role: 'admin' };
 const ANONYMOUS: Principal = { id: 'anonymous', role: 'anonymous' };
 
-function requiredAccess(request: FastifyRequest): Access {
-  const route = request.routeOptions;
-  const configured = route.config?.access;
+/**
+ * Who may call a route: its `config.access`, else public under /docs, else reader for GET/HEAD
+ * and operator for anything else. The OpenAPI document (plugins/swagger.ts) reads the same.
+ */
+export function routeAccess(
+  method: string,
+  url: string | undefined,
+  configured: Access | undefined,
+): Access {
   if (configured) return configured;
-  const url = route.url ?? '';
-  if (url === '/docs' || url.startsWith('/docs/')) return 'public';
-  return request.method === 'GET' || request.method === 'HEAD' ? 'reader' : 'operator';
+  const path = url ?? '';
+  if (path === '/docs' || path.startsWith('/docs/')) return 'public';
+  return method === 'GET' || method === 'HEAD' ? 'reader' : 'operator';
 }
+
+const requiredAccess = (request: FastifyRequest): Access =>
+  routeAccess(request.method, request.routeOptions.url, request.routeOptions.config?.access);
 
 export interface AuthOptions {
   apiKeys: string | undefined;

@@ -177,10 +177,57 @@ export function sendProblem(
   return reply.code(body.status).type(PROBLEM_CONTENT_TYPE).send(body);
 }
 
-/** Every error leaves as application/problem+json; 5xx never reveal their cause. */
+/** A route template (`/orders/:id/saga`, `/docs/static/*`) as a RegExp over request paths. */
+export function templatePattern(url: string): RegExp {
+  const source = url.replace(/:[A-Za-z0-9_]+|\*|[.+?^${}()|[\]\\]/g, (token) =>
+    token === '*' ? '.*' : token.startsWith(':') ? '[^/]+' : `\\${token}`,
+  );
+  return new RegExp(`^${source}$`);
+}
+
+/**
+ * Every error leaves as application/problem+json; 5xx never reveal their cause. A path no
+ * route serves is a 404; a path served for other methods only is a 405 with `Allow`.
+ */
 export const errorsPlugin = fp(
   async (app: FastifyInstance) => {
+    const routes: Array<{ pattern: RegExp; methods: string[] }> = [];
+    app.addHook('onRoute', (route) => {
+      routes.push({ pattern: templatePattern(route.url), methods: [route.method].flat() });
+    });
+    const allowedMethods = (path: string): string[] => [
+      ...new Set(routes.filter((route) => route.pattern.test(path)).flatMap((r) => r.methods)),
+    ];
+
+    const unrouted = (request: FastifyRequest, reply: FastifyReply) => {
+      const path = request.url.split('?')[0] ?? request.url;
+      const base = { instance: path, correlationId: request.id };
+      const allowed = allowedMethods(path);
+      if (allowed.length > 0 && !allowed.includes(request.method)) {
+        const allow = allowed.sort().join(', ');
+        return sendProblem(reply, {
+          type: problemType('METHOD_NOT_ALLOWED'),
+          title: 'Method Not Allowed',
+          status: 405,
+          detail: `${request.method} is not allowed on ${path}; it allows ${allow}`,
+          code: 'METHOD_NOT_ALLOWED',
+          headers: { allow },
+          ...base,
+        });
+      }
+      return sendProblem(reply, {
+        type: problemType('NOT_FOUND'),
+        title: 'Not Found',
+        status: 404,
+        detail: `No route ${request.method} ${path}`,
+        ...base,
+      });
+    };
+
     app.setErrorHandler((error, request, reply) => {
+      // The not-found route parses bodies too (a QUERY without Content-Type, a text/plain
+      // POST): with no route to serve it, the answer is still 404 or 405.
+      if (request.is404) return unrouted(request, reply);
       const problem = toProblem(error, request);
       if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
       else
@@ -190,16 +237,7 @@ export const errorsPlugin = fp(
         );
       return sendProblem(reply, problem);
     });
-    app.setNotFoundHandler((request, reply) =>
-      sendProblem(reply, {
-        type: problemType('NOT_FOUND'),
-        title: 'Not Found',
-        status: 404,
-        detail: `No route ${request.method} ${request.url.split('?')[0]}`,
-        instance: request.url.split('?')[0],
-        correlationId: request.id,
-      }),
-    );
+    app.setNotFoundHandler(unrouted);
   },
   { name: 'sagaflow-errors' },
 );

@@ -1,13 +1,27 @@
-import { Id, Links, MinorUnits, minPosition, NullableString, PositionOf } from './common';
+import { ORDER_CURSOR_PATTERN } from '../../projections/queries';
 import { CANCEL_REASON_CODES } from '../../../workflows/definitions';
+import { Id, Links, minPosition, NullableString, PositionOf } from './common';
 import { Type, type Static } from './typebox';
 
 export const OrderParams = Type.Object({ id: Id('Order id') });
 
 const Text = (maxLength: number) => Type.String({ minLength: 1, maxLength });
 
+/** Bounds under which no order total (≤ 100 lines) exceeds 2^53 - 1, which the domain refuses. */
+const MAX_ITEMS = 100;
+const MAX_QUANTITY = 1_000_000;
+const MAX_UNIT_PRICE = Math.floor(Number.MAX_SAFE_INTEGER / (MAX_ITEMS * MAX_QUANTITY));
+
 export const OrderItem = Type.Object(
-  { sku: Id('SKU'), quantity: MinorUnits('Positive integer quantity'), unitPrice: MinorUnits() },
+  {
+    sku: Id('SKU'),
+    quantity: Type.Integer({ minimum: 1, maximum: MAX_QUANTITY, description: 'Positive quantity' }),
+    unitPrice: Type.Integer({
+      minimum: 1,
+      maximum: MAX_UNIT_PRICE,
+      description: 'Positive integer in minor units (e.g. cents)',
+    }),
+  },
   { additionalProperties: false },
 );
 
@@ -26,7 +40,7 @@ export const PlaceOrderBody = Type.Object(
   {
     customerId: Id('Customer id'),
     paymentAccountId: Id('Account the order is paid from'),
-    items: Type.Array(OrderItem, { minItems: 1, maxItems: 100 }),
+    items: Type.Array(OrderItem, { minItems: 1, maxItems: MAX_ITEMS }),
     shippingAddress: ShippingAddress,
   },
   { additionalProperties: false },
@@ -68,7 +82,12 @@ export const ListOrdersQuery = Type.Object(
     customerId: Type.Optional(Id('Only this customer')),
     status: Type.Optional(Type.String({ pattern: '^[A-Z_]{1,40}$' })),
     limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
+    cursor: Type.Optional(
+      Type.String({
+        pattern: ORDER_CURSOR_PATTERN,
+        description: "A page's nextCursor: <placedAt in µs>.<orderId>, the last order seen",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -127,7 +127,7 @@ function moveMoney(
       `Account ${accountId}: balance ${state.balance} < ${amount}`,
       { accountId, requested: amount, available: state.balance },
     );
-  if (!Number.isSafeInteger(balanceAfter)) return invalidAmount(amount);
+  if (!Number.isSafeInteger(balanceAfter)) return balanceLimit(accountId, amount, state.balance);
   return [{ type: MOVEMENT_EVENT[kind], data: { accountId, amount, reference, balanceAfter } }];
 }
 
@@ -143,7 +143,7 @@ function refundDebit({ data }: RefundDebit, state: AccountState): Decision<Accou
   }
   if (alreadyApplied(state, 'credit', refundReference)) return [];
   const balanceAfter = state.balance + amount;
-  if (!Number.isSafeInteger(balanceAfter)) return invalidAmount(amount);
+  if (!Number.isSafeInteger(balanceAfter)) return balanceLimit(accountId, amount, state.balance);
   return [
     {
       type: 'AccountCredited',
@@ -157,6 +157,14 @@ const alreadyApplied = (
   kind: ReferenceKind,
   reference: string,
 ): boolean => state.recentReferences.includes(movementKey(kind, reference));
+
+/** A valid amount the balance cannot take (beyond 2^53 - 1): a conflict with the state, 409. */
+const balanceLimit = (accountId: string, amount: number, balance: number) =>
+  reject(
+    'BALANCE_LIMIT_EXCEEDED',
+    `Account ${accountId}: balance ${balance} + ${amount} is beyond what an account holds`,
+    { accountId, amount, balance },
+  );
 
 const accountNotFound = (accountId: string) =>
   reject('ACCOUNT_NOT_FOUND', `Account ${accountId} does not exist`, { accountId });

@@ -25,7 +25,13 @@ export function decideInventoryItem(
       const { sku, quantity, reference } = command.data;
       if (!isPositiveInteger(quantity)) return invalidQuantity(quantity);
       if (state.restockReferences.includes(reference)) return [];
-      if (!Number.isSafeInteger(state.received + quantity)) return invalidQuantity(quantity);
+      // A valid quantity the item cannot take (beyond 2^53 - 1): a conflict with the state, 409.
+      if (!Number.isSafeInteger(state.received + quantity))
+        return reject(
+          'STOCK_LIMIT_EXCEEDED',
+          `SKU ${sku}: received ${state.received} + ${quantity} is beyond what an item holds`,
+          { sku, quantity, received: state.received },
+        );
       return [{ type: 'StockRestocked', data: { sku, quantity, reference } }];
     }
     case 'ReserveStock': {
