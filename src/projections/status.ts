@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import type { SqlExecutor } from '../eventstore';
+import { CHECKPOINT_CTES } from '../eventstore/schema/readAll';
 import { ALL_PROJECTIONS } from './all';
 import {
   ownerLockKey,
@@ -52,17 +53,14 @@ async function statusOf(
   checkpoint: CheckpointRow,
   eventTypes: readonly string[] | undefined,
 ): Promise<ProjectionStatus> {
-  // Same order as readAll: after the checkpoint's (transaction_id, global_position) pair,
-  // only finished transactions.
+  // Same order and the same cursor resolution as readAll, so lag counts what it would hand out.
   const lag = await db.query<{ events: string; oldest_age: number | null }>(
-    `WITH checkpoint AS (
-       SELECT coalesce((SELECT transaction_id FROM events WHERE global_position = $1), '0'::xid8) AS tx
-     )
+    `WITH ${CHECKPOINT_CTES}
      SELECT count(*) AS events,
             extract(epoch FROM (clock_timestamp() - min(created_at)))::float8 AS oldest_age
-       FROM events, checkpoint
-      WHERE (transaction_id, global_position) > (checkpoint.tx, $1::bigint)
-        AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+       FROM events, checkpoint, horizon
+      WHERE (transaction_id, global_position) > (checkpoint.tx, checkpoint.pos)
+        AND transaction_id < horizon.xmin
         AND ($2::text[] IS NULL OR event_type = ANY($2))`,
     [checkpoint.position.toString(), eventTypes ?? null],
   );
