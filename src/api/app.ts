@@ -51,6 +51,13 @@ function validators() {
 }
 
 /**
+ * Outside production, a missing IDEMPOTENCY_SECRET falls back to this public one: stable
+ * across restarts and processes (fingerprints must match wherever a retry lands), but no
+ * protection, which is why production refuses to start without a secret of its own.
+ */
+const DEVELOPMENT_IDEMPOTENCY_SECRET = 'sagaflow-development-idempotency-secret-not-secret';
+
+/**
  * The HTTP API as a tree of plugins: shared plumbing (errors, correlation, auth,
  * idempotency, metrics, OpenAPI) first, then one plugin per area. Tests use `app.inject`;
  * `server.ts` listens.
@@ -61,6 +68,9 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
     throw new Error(
       'Refusing to start: API_KEYS must be set when NODE_ENV=production (key:role,...)',
     );
+  }
+  if (production && !deps.config.IDEMPOTENCY_SECRET) {
+    throw new Error('Refusing to start: IDEMPOTENCY_SECRET must be set when NODE_ENV=production');
   }
   const logger: FastifyServerOptions['logger'] =
     options.logger === false
@@ -122,7 +132,10 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
   void app.register(correlationPlugin);
   void app.register(httpMetricsPlugin, { metrics });
   void app.register(authPlugin, { apiKeys: deps.config.API_KEYS, production });
-  void app.register(idempotencyPlugin, { pool: deps.pool });
+  void app.register(idempotencyPlugin, {
+    pool: deps.pool,
+    secret: deps.config.IDEMPOTENCY_SECRET ?? DEVELOPMENT_IDEMPOTENCY_SECRET,
+  });
   void app.register(swaggerPlugin, { ui: options.swaggerUi ?? true });
 
   void app.register(healthRoutes, context);
