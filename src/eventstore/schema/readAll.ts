@@ -79,3 +79,22 @@ export async function readAllRows(
     scannedTo: last ? BigInt(last.global_position) : after,
   };
 }
+
+/**
+ * The position of the last event a catch-up reader can be handed now (0 when none): it
+ * changes whenever readAllRows has something new for a reader that was up to date, so a
+ * live feed can wait on it instead of re-reading the log.
+ */
+export async function readCatchUpHead(db: SqlExecutor): Promise<bigint> {
+  const result = await db.query<{ global_position: string }>(
+    named(
+      'sagaflow_catch_up_head',
+      `SELECT global_position FROM events
+        WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY transaction_id DESC, global_position DESC
+        LIMIT 1`,
+      [],
+    ),
+  );
+  return BigInt(result.rows[0]?.global_position ?? '0');
+}
