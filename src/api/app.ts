@@ -106,6 +106,11 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
         });
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  if (!deps.config.IDEMPOTENCY_SECRET) {
+    app.log.warn(
+      'IDEMPOTENCY_SECRET is not set: request fingerprints use a public development key',
+    );
+  }
   app.setValidatorCompiler(validators());
   // JSON only: any other body is 415 (Fastify would otherwise parse text/plain as a string).
   app.removeContentTypeParser('text/plain');

@@ -2,6 +2,8 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createHash, createHmac } from 'node:crypto';
 import { buildApp, type AppDeps } from '../../src/api/app';
+import { CommandHandler } from '../../src/application/commandHandler';
+import { createPool, PostgresEventStore } from '../../src/eventstore';
 import { canonicalJson } from '../../src/api/plugins/idempotency';
 import { projectionReadModels } from '../../src/api/projectionReadModels';
 import { loadConfig } from '../../src/config';
@@ -553,6 +555,47 @@ describe('idempotency fingerprints', () => {
       }),
     ).toThrow(/IDEMPOTENCY_SECRET/);
     expect(() => loadConfig({ IDEMPOTENCY_SECRET: 'short' })).toThrow(/IDEMPOTENCY_SECRET/);
+  });
+});
+
+describe('readiness does not tell the public why it failed', () => {
+  test('a failing check says "unavailable" publicly; an admin key sees the cause', async () => {
+    // A database name that must not leak, on the server the tests use.
+    const hidden = `${t.db.url.replace(/\/[^/]*$/, '')}/sagaflow_secret_missing_db`;
+    const pool = createPool(hidden, { max: 1 });
+    const eventStore = new PostgresEventStore(pool);
+    const app = buildApp(
+      {
+        pool,
+        eventStore,
+        commands: new CommandHandler(eventStore),
+        temporal: t.env.client,
+        config: { ...t.config, API_KEYS: 'ready-admin:admin,ready-reader:reader' },
+        readModels: projectionReadModels,
+      },
+      { logger: false, swaggerUi: false },
+    );
+    try {
+      for (const headers of [{}, { 'x-api-key': 'ready-reader' }]) {
+        const ready = await app.inject({ method: 'GET', url: '/ready', headers });
+        expect(ready.statusCode).toBe(503);
+        expect(ready.body).not.toMatch(/sagaflow_secret_missing_db|does not exist/);
+        expect(ready.json()).toEqual({
+          status: 'unavailable',
+          checks: { postgres: { ok: false, error: 'unavailable' }, temporal: { ok: true } },
+        });
+      }
+      const asAdmin = await app.inject({
+        method: 'GET',
+        url: '/ready',
+        headers: { 'x-api-key': 'ready-admin' },
+      });
+      expect(asAdmin.statusCode).toBe(503);
+      expect(asAdmin.json().checks.postgres.detail).toMatch(/sagaflow_secret_missing_db/);
+    } finally {
+      await app.close();
+      await pool.end();
+    }
   });
 });
 

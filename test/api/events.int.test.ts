@@ -213,6 +213,7 @@ describe('live feeds share the store', () => {
 
   test('beyond SSE_MAX_CONNECTIONS a feed is refused with 503 and Retry-After, until one closes', async () => {
     const capped = await createApiTestApp('sse-cap', { SSE_MAX_CONNECTIONS: '2' });
+    const opened: Array<{ close(): void }> = [];
     try {
       await capped.app.listen({ port: 0, host: '127.0.0.1' });
       const url = `http://127.0.0.1:${(capped.app.server.address() as AddressInfo).port}/events`;
@@ -238,6 +239,7 @@ describe('live feeds share the store', () => {
                   return body;
                 },
               };
+              opened.push(result);
               if (response.statusCode === 200) resolve(result);
               else response.on('end', () => resolve(result));
             },
@@ -265,6 +267,7 @@ describe('live feeds share the store', () => {
       const docs = (await capped.app.inject({ method: 'GET', url: '/docs/json' })).json();
       expect(Object.keys(docs.paths['/events'].get.responses)).toContain('503');
     } finally {
+      for (const connection of opened) connection.close();
       await capped.close();
     }
   });
