@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { SqlExecutor } from '../eventstore';
-import { CHECKPOINT_CTES } from '../eventstore/schema/readAll';
+import { catchUpPointOf } from '../eventstore/schema/readAll';
 import { ALL_PROJECTIONS } from './all';
 import {
   ownerLockKey,
@@ -54,15 +54,16 @@ async function statusOf(
   eventTypes: readonly string[] | undefined,
 ): Promise<ProjectionStatus> {
   // Same order and the same cursor resolution as readAll, so lag counts what it would hand out.
+  const point = await catchUpPointOf(db, checkpoint.position);
   const lag = await db.query<{ events: string; oldest_age: number | null }>(
-    `WITH ${CHECKPOINT_CTES}
-     SELECT count(*) AS events,
+    `SELECT count(*) AS events,
             extract(epoch FROM (clock_timestamp() - min(created_at)))::float8 AS oldest_age
-       FROM events, checkpoint, horizon
-      WHERE (transaction_id, global_position) > (checkpoint.tx, checkpoint.pos)
-        AND transaction_id < horizon.xmin
-        AND ($2::text[] IS NULL OR event_type = ANY($2))`,
-    [checkpoint.position.toString(), eventTypes ?? null],
+       FROM events
+      WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+        AND global_position > $3::bigint
+        AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        AND ($4::text[] IS NULL OR event_type = ANY($4))`,
+    [point.transactionId, point.position, point.floor, eventTypes ?? null],
   );
   const owner = await advisoryLockHolder(db, ownerLockKey(checkpoint.name));
   const state: ProjectionState =
