@@ -140,6 +140,7 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
   void app.register(idempotencyPlugin, {
     pool: deps.pool,
     secret: deps.config.IDEMPOTENCY_SECRET ?? DEVELOPMENT_IDEMPOTENCY_SECRET,
+    retentionDays: deps.config.IDEMPOTENCY_RETENTION_DAYS,
   });
   void app.register(swaggerPlugin, { ui: options.swaggerUi ?? true });
 

@@ -4,7 +4,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { buildApp, type AppDeps } from '../../src/api/app';
 import { CommandHandler } from '../../src/application/commandHandler';
 import { createPool, PostgresEventStore } from '../../src/eventstore';
-import { canonicalJson } from '../../src/api/plugins/idempotency';
+import { canonicalJson, forgetOldRequests } from '../../src/api/plugins/idempotency';
 import { projectionReadModels } from '../../src/api/projectionReadModels';
 import { loadConfig } from '../../src/config';
 import { createApiTestApp, orderBody, type ApiTestApp } from './support/apiApp';
@@ -536,6 +536,39 @@ describe('idempotency fingerprints', () => {
     expect(stored).toBe(
       `hmac-sha256:${createHmac('sha256', DEV_SECRET).update(canonical).digest('hex')}`,
     );
+  });
+
+  test('after the retention window only a tombstone is left, and the key stays refused', async () => {
+    const headers = { 'idempotency-key': 'retention-old' };
+    const payload = orderBody({ customerId: 'cust-retention' });
+    expect((await inject({ method: 'POST', url: '/orders', headers, payload })).statusCode).toBe(
+      202,
+    );
+    const recent = { 'idempotency-key': 'retention-recent' };
+    await inject({ method: 'POST', url: '/orders', headers: recent, payload });
+    await t.db.pool.query(
+      "UPDATE api_idempotency_keys SET created_at = now() - interval '31 days' WHERE key = 'retention-old'",
+    );
+
+    expect(await forgetOldRequests(t.db.pool, 30)).toBe(1);
+    const rows = await t.db.pool.query<{ key: string; request_hash: string; response: unknown }>(
+      "SELECT key, request_hash, response FROM api_idempotency_keys WHERE key LIKE 'retention-%' ORDER BY key",
+    );
+    expect(rows.rows).toEqual([
+      { key: 'retention-old', request_hash: 'forgotten', response: null },
+      {
+        key: 'retention-recent',
+        request_hash: expect.stringMatching(/^hmac-sha256:/),
+        response: expect.anything(),
+      },
+    ]);
+    // Any request under the forgotten key, even the same one, is refused, never re-run.
+    const again = await inject({ method: 'POST', url: '/orders', headers, payload });
+    expect(again.statusCode).toBe(409);
+    expect(again.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    // The recent key still replays.
+    const replay = await inject({ method: 'POST', url: '/orders', headers: recent, payload });
+    expect(replay.headers['idempotent-replayed']).toBe('true');
   });
 
   test('production without IDEMPOTENCY_SECRET refuses to build; a short secret is a config error', () => {

@@ -72,28 +72,70 @@ function sameRequest(stored: string, secret: string, canonicalRequest: string): 
   return stored === requestFingerprint(secret, canonicalRequest);
 }
 
-function keyReused(): HttpProblem {
+/** What a key's fingerprint becomes once its retention is over: it matches no request. */
+export const FORGOTTEN_FINGERPRINT = 'forgotten';
+
+function keyReused(stored: string): HttpProblem {
+  const forgotten = stored === FORGOTTEN_FINGERPRINT;
   return new HttpProblem(
     409,
     'Conflict',
-    'This Idempotency-Key was already used with a different request',
+    forgotten
+      ? 'This Idempotency-Key was used before its request was forgotten; use a new key'
+      : 'This Idempotency-Key was already used with a different request',
     {
       code: 'IDEMPOTENCY_KEY_REUSED',
       errors: [
-        { field: IDEMPOTENCY_HEADER, in: 'headers', message: 'was used for a different request' },
+        {
+          field: IDEMPOTENCY_HEADER,
+          in: 'headers',
+          message: forgotten ? 'was used long ago' : 'was used for a different request',
+        },
       ],
     },
   );
+}
+
+/**
+ * Ends the retention of old keys: their fingerprints and stored answers are dropped, so
+ * nothing derived from a request body (an address) outlives the window. The key itself stays
+ * reserved, and any request with it is a 409: ids derive from the key, so a new request
+ * under a forgotten key would land on the old one's order. Returns how many were forgotten.
+ */
+export async function forgetOldRequests(pool: Pool, retentionDays: number): Promise<number> {
+  const result = await pool.query(
+    `UPDATE api_idempotency_keys
+        SET request_hash = $2, status_code = NULL, response = NULL
+      WHERE created_at < now() - make_interval(days => $1) AND request_hash <> $2`,
+    [retentionDays, FORGOTTEN_FINGERPRINT],
+  );
+  return result.rowCount ?? 0;
 }
 
 export interface IdempotencyOptions {
   pool: Pool;
   /** Keys the request fingerprints (config IDEMPOTENCY_SECRET). */
   secret: string;
+  /** Days a key's fingerprint and answer are kept (config IDEMPOTENCY_RETENTION_DAYS). */
+  retentionDays: number;
 }
 
+/** How often each API process ends the retention of old keys. */
+const FORGET_EVERY_MS = 60 * 60 * 1000;
+
 export const idempotencyPlugin = fp<IdempotencyOptions>(
-  async (app: FastifyInstance, { pool, secret }) => {
+  async (app: FastifyInstance, { pool, secret, retentionDays }) => {
+    const forget = () =>
+      forgetOldRequests(pool, retentionDays).catch((error: unknown) =>
+        app.log.warn({ err: error }, 'could not forget old idempotency keys'),
+      );
+    let timer: NodeJS.Timeout | undefined;
+    app.addHook('onReady', async () => {
+      void forget();
+      timer = setInterval(() => void forget(), FORGET_EVERY_MS).unref();
+    });
+    app.addHook('onClose', async () => clearInterval(timer));
+
     const run: Idempotency['run'] = async (request, reply, execute) => {
       const header = request.headers[IDEMPOTENCY_HEADER];
       const key = typeof header === 'string' && header.length > 0 ? header : undefined;
@@ -132,7 +174,8 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(
           [scope, key],
         );
         const row = existing.rows[0];
-        if (row && !sameRequest(row.request_hash, secret, canonicalRequest)) throw keyReused();
+        if (row && !sameRequest(row.request_hash, secret, canonicalRequest))
+          throw keyReused(row.request_hash);
         if (row && row.status_code !== null) {
           return reply.code(row.status_code).header(REPLAYED_HEADER, 'true').send(row.response);
         }
