@@ -286,4 +286,39 @@ describe('live feeds share the store', () => {
       await capped.close();
     }
   });
+
+  test('a client that leaves while its feed starts does not keep its place under the cap', async () => {
+    const capped = await createApiTestApp('sse-leave', { SSE_MAX_CONNECTIONS: '1' });
+    try {
+      await capped.app.listen({ port: 0, host: '127.0.0.1' });
+      const url = `http://127.0.0.1:${(capped.app.server.address() as AddressInfo).port}/events`;
+      const store = capped.db.eventStore;
+      const read = store.readAll.bind(store);
+      let left!: () => void;
+      const leaving = new Promise<void>((resolve) => (left = resolve));
+      // The first read of the feed waits until the client has gone.
+      jest.spyOn(store, 'readAll').mockImplementationOnce(async (options) => {
+        await leaving;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        return read(options);
+      });
+      const request = http.get(url, { headers: { accept: 'text/event-stream' } });
+      request.on('error', () => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      request.destroy();
+      left();
+      await new Promise((resolve) => setTimeout(resolve, 400));
+
+      const status = await new Promise<number>((resolve, reject) => {
+        const next = http.get(url, { headers: { accept: 'text/event-stream' } }, (response) => {
+          resolve(response.statusCode ?? 0);
+          next.destroy();
+        });
+        next.on('error', reject);
+      });
+      expect(status).toBe(200);
+    } finally {
+      await capped.close();
+    }
+  });
 });

@@ -23,6 +23,8 @@ export function eventView(event: RecordedEvent) {
 
 /** Postgres bigint's largest value: a larger position would fail in the query, too late. */
 const MAX_POSITION = 9_223_372_036_854_775_807n;
+/** Bytes written to an SSE client and not yet taken by it, beyond which the feed ends. */
+const MAX_UNREAD_BYTES = 4 * 1024 * 1024;
 /** Seconds a client turned away for capacity is told to wait before reconnecting. */
 const RETRY_AFTER_SECONDS = 5;
 
@@ -171,12 +173,20 @@ export const eventRoutes: RoutePlugin = async (app, { deps, options }) => {
     const stop = () => feed.abort();
     request.raw.on('close', stop);
     raw.on('close', stop);
+    // A client that left during the first read has already fired 'close'.
+    if (raw.destroyed || request.raw.destroyed) stop();
     let lastWrite = Date.now();
     try {
       while (!feed.signal.aborted) {
         for (const event of page.events) {
           if (feed.signal.aborted) break;
           raw.write(sseBlock(event));
+        }
+        // A client that does not read would make us buffer the log for it: drop it instead;
+        // it resumes with Last-Event-ID when it reconnects.
+        if (raw.writableLength > MAX_UNREAD_BYTES) {
+          request.log.warn({ buffered: raw.writableLength }, 'event feed client is not reading');
+          break;
         }
         position = page.lastPosition;
         if (page.events.length > 0) lastWrite = Date.now();
