@@ -59,7 +59,8 @@ const READ_AFTER_POINT = `
 /**
  * The latest catch-up point among visible events below a cursor that is no event. Not a
  * named statement on purpose: planned for its value, Postgres walks whichever is shorter,
- * the positions below the cursor or the transaction order above it.
+ * the positions below the cursor or the transaction order above it (the worst case, a gap
+ * in the middle of the log, took 3 ms at 200,000 events; a cursor past the head, 0.5 ms).
  */
 const POINT_BELOW = `
   SELECT transaction_id AS tx, global_position AS pos
