@@ -62,6 +62,12 @@ const schema = z.object({
   ACTIVITY_MAX_ATTEMPTS: positiveInt.default(10),
   COMPENSATION_MAX_ATTEMPTS: positiveInt.default(20),
   API_KEYS: z.string().optional(),
+  /** Keys the fingerprints of idempotent requests (required in production). */
+  IDEMPOTENCY_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** Days an idempotency key keeps its request fingerprint and answer; then only a 409. */
+  IDEMPOTENCY_RETENTION_DAYS: positiveInt.default(30),
+  /** Open SSE feeds (GET /events) one API process serves; beyond it, 503 with Retry-After. */
+  SSE_MAX_CONNECTIONS: positiveInt.default(100),
   METRICS_PORT: nonNegativeInt.max(65535).default(9464),
   /** Where a worker's Runtime serves the Temporal SDK's metrics, appended to the API's /metrics. */
   SDK_METRICS_URL: url(['http:', 'https:']).optional(),

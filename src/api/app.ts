@@ -55,6 +55,13 @@ function validators() {
 }
 
 /**
+ * Outside production, a missing IDEMPOTENCY_SECRET falls back to this public one: stable
+ * across restarts and processes (fingerprints must match wherever a retry lands), but no
+ * protection, which is why production refuses to start without a secret of its own.
+ */
+const DEVELOPMENT_IDEMPOTENCY_SECRET = 'sagaflow-development-idempotency-secret-not-secret';
+
+/**
  * The HTTP API as a tree of plugins: shared plumbing (errors, correlation, auth,
  * idempotency, metrics, OpenAPI) first, then one plugin per area. Tests use `app.inject`;
  * `server.ts` listens.
@@ -65,6 +72,9 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
     throw new Error(
       'Refusing to start: API_KEYS must be set when NODE_ENV=production (key:role,...)',
     );
+  }
+  if (production && !deps.config.IDEMPOTENCY_SECRET) {
+    throw new Error('Refusing to start: IDEMPOTENCY_SECRET must be set when NODE_ENV=production');
   }
   const transport = terminalTransport();
   const logger: FastifyServerOptions['logger'] =
@@ -119,6 +129,11 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
         });
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  if (!deps.config.IDEMPOTENCY_SECRET) {
+    app.log.warn(
+      'IDEMPOTENCY_SECRET is not set: request fingerprints use a public development key',
+    );
+  }
   app.setValidatorCompiler(validators());
   // JSON only: any other body is 415 (Fastify would otherwise parse text/plain as a string).
   app.removeContentTypeParser('text/plain');
@@ -145,7 +160,11 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
   void app.register(correlationPlugin);
   void app.register(httpMetricsPlugin, { metrics });
   void app.register(authPlugin, { apiKeys: deps.config.API_KEYS, production });
-  void app.register(idempotencyPlugin, { pool: deps.pool });
+  void app.register(idempotencyPlugin, {
+    pool: deps.pool,
+    secret: deps.config.IDEMPOTENCY_SECRET ?? DEVELOPMENT_IDEMPOTENCY_SECRET,
+    retentionDays: deps.config.IDEMPOTENCY_RETENTION_DAYS,
+  });
   void app.register(swaggerPlugin, {
     ui: options.swaggerUi ?? true,
     secured: parseApiKeys(deps.config.API_KEYS).length > 0,

@@ -23,6 +23,8 @@ export interface EventStore {
   /** The stream's current version, 0 when it does not exist. */
   streamVersion(streamId: string): Promise<number>;
   readAll(options: ReadAllOptions): Promise<ReadAllResult>;
+  /** Position of the last event readAll can hand out now (0: none); moves when it has more. */
+  catchUpHead(): Promise<bigint>;
   readSnapshot(streamId: string): Promise<Snapshot | undefined>;
   /**
    * The newest snapshot with this state schema version (a stale one is ignored) and the

@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import type { EventStore } from './eventStore';
 import { appendToStream, streamTypeOf } from './schema/appendToStream';
 import { EVENT_COLUMNS, toRecordedEvent, type EventRow } from './schema/eventRow';
-import { readAllRows } from './schema/readAll';
+import { readAllRows, readCatchUpHead } from './schema/readAll';
 import { readReaderHoldback } from './schema/readerHoldback';
 import { readStreamRows } from './schema/readStream';
 import { readSnapshot, writeSnapshot } from './schema/snapshots';
@@ -123,6 +123,10 @@ export class PostgresEventStore implements EventStore {
 
   readerHoldback(): Promise<ReaderHoldback> {
     return readReaderHoldback(this.pool);
+  }
+
+  catchUpHead(): Promise<bigint> {
+    return readCatchUpHead(this.pool);
   }
 
   async headPosition(): Promise<bigint> {

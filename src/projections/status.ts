@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import type { SqlExecutor } from '../eventstore';
+import { catchUpPointOf } from '../eventstore/schema/readAll';
 import { ALL_PROJECTIONS } from './all';
 import {
   ownerLockKey,
@@ -52,19 +53,17 @@ async function statusOf(
   checkpoint: CheckpointRow,
   eventTypes: readonly string[] | undefined,
 ): Promise<ProjectionStatus> {
-  // Same order as readAll: after the checkpoint's (transaction_id, global_position) pair,
-  // only finished transactions.
+  // Same order and the same cursor resolution as readAll, so lag counts what it would hand out.
+  const point = await catchUpPointOf(db, checkpoint.position);
   const lag = await db.query<{ events: string; oldest_age: number | null }>(
-    `WITH checkpoint AS (
-       SELECT coalesce((SELECT transaction_id FROM events WHERE global_position = $1), '0'::xid8) AS tx
-     )
-     SELECT count(*) AS events,
+    `SELECT count(*) AS events,
             extract(epoch FROM (clock_timestamp() - min(created_at)))::float8 AS oldest_age
-       FROM events, checkpoint
-      WHERE (transaction_id, global_position) > (checkpoint.tx, $1::bigint)
+       FROM events
+      WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+        AND global_position > $3::bigint
         AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        AND ($2::text[] IS NULL OR event_type = ANY($2))`,
-    [checkpoint.position.toString(), eventTypes ?? null],
+        AND ($4::text[] IS NULL OR event_type = ANY($4))`,
+    [point.transactionId, point.position, point.floor, eventTypes ?? null],
   );
   const owner = await advisoryLockHolder(db, ownerLockKey(checkpoint.name));
   const state: ProjectionState =

@@ -1,12 +1,22 @@
 /* eslint-disable @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-return -- assertions on JSON response bodies */
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { createHash, createHmac } from 'node:crypto';
+import { buildApp, type AppDeps } from '../../src/api/app';
+import { CommandHandler } from '../../src/application/commandHandler';
+import { createPool, PostgresEventStore } from '../../src/eventstore';
+import { canonicalJson, forgetOldRequests } from '../../src/api/plugins/idempotency';
+import { projectionReadModels } from '../../src/api/projectionReadModels';
+import { loadConfig } from '../../src/config';
 import { createApiTestApp, orderBody, type ApiTestApp } from './support/apiApp';
+
+/** The secret createApiTestApp's config gives the app. */
+const DEV_SECRET = 'api-test-idempotency-secret-0123456789abcdef';
 
 const PROBLEM = /^application\/problem\+json/;
 let t: ApiTestApp;
 
 beforeAll(async () => {
-  t = await createApiTestApp('api');
+  t = await createApiTestApp('api', { IDEMPOTENCY_SECRET: DEV_SECRET });
 });
 afterAll(async () => t?.close());
 
@@ -365,6 +375,260 @@ describe('idempotency keys', () => {
     });
     expect(transfer.statusCode).toBe(202);
     expect(transferAgain.json()).toEqual(transfer.json());
+  });
+});
+
+describe('idempotency keys after a failed first attempt', () => {
+  type Fault = 'store' | 'temporal';
+  interface Route {
+    name: string;
+    fault: Fault;
+    url: () => Promise<string>;
+    body: Record<string, unknown>;
+    different: Record<string, unknown>;
+    success: number;
+  }
+  const routes: Route[] = [
+    {
+      name: 'POST /accounts',
+      fault: 'store',
+      url: async () => '/accounts',
+      body: { ownerId: 'owner-f', initialDeposit: 5 },
+      different: { ownerId: 'owner-f', initialDeposit: 5000 },
+      success: 201,
+    },
+    {
+      name: 'POST /accounts/{id}/deposits',
+      fault: 'store',
+      url: async () => `/accounts/${(await openAccount(0)).accountId}/deposits`,
+      body: { amount: 40 },
+      different: { amount: 4000 },
+      success: 201,
+    },
+    {
+      name: 'POST /inventory/{sku}/restock',
+      fault: 'store',
+      url: async () => '/inventory/SKU-FAILED-FIRST/restock',
+      body: { quantity: 3 },
+      different: { quantity: 300 },
+      success: 201,
+    },
+    {
+      name: 'POST /orders',
+      fault: 'store',
+      url: async () => '/orders',
+      body: orderBody({ customerId: 'cust-failed-first' }),
+      different: orderBody({
+        customerId: 'cust-failed-first',
+        shippingAddress: { ...orderBody().shippingAddress, line1: '2 Other Rd' },
+      }),
+      success: 202,
+    },
+    {
+      name: 'POST /transfers',
+      fault: 'temporal',
+      url: async () => '/transfers',
+      body: { fromAccountId: 'acc-f-1', toAccountId: 'acc-f-2', amount: 5 },
+      different: { fromAccountId: 'acc-f-1', toAccountId: 'acc-f-3', amount: 5 },
+      success: 202,
+    },
+  ];
+
+  /** The next write to the store, or the next saga start, fails as if the service were down. */
+  function failOnce(fault: Fault) {
+    const down = new Error('connection terminated unexpectedly');
+    return fault === 'store'
+      ? jest.spyOn(t.db.eventStore, 'append').mockRejectedValueOnce(down)
+      : jest.spyOn(t.env.client.workflow, 'start').mockRejectedValueOnce(down);
+  }
+
+  test.each(routes)(
+    '$name: the failed attempt keeps its fingerprint (other body 409, same body runs once)',
+    async (route) => {
+      const url = await route.url();
+      const headers = { 'idempotency-key': `failed-first ${route.name}` };
+      const send = (payload: Record<string, unknown>) =>
+        inject({ method: 'POST', url, headers, payload });
+
+      const fault = failOnce(route.fault);
+      const first = await send(route.body);
+      fault.mockRestore();
+      expect(first.statusCode).toBeGreaterThanOrEqual(500);
+
+      const different = await send(route.different);
+      expect(different.statusCode).toBe(409);
+      expect(different.headers['content-type']).toMatch(PROBLEM);
+      expect(different.json()).toMatchObject({
+        code: 'IDEMPOTENCY_KEY_REUSED',
+        errors: [{ field: 'idempotency-key', in: 'headers' }],
+      });
+
+      // Two retries at once, then a third: all the same answer; the command ran once.
+      const retries = await Promise.all([send(route.body), send(route.body)]);
+      // (A deposit or restock that finds itself already applied answers 200, not 201.)
+      const answered = retries[0].statusCode;
+      expect([route.success, 200]).toContain(answered);
+      expect(retries[1].statusCode).toBe(answered);
+      expect(retries[1].json()).toEqual(retries[0].json());
+      const replay = await send(route.body);
+      expect(replay.statusCode).toBe(answered);
+      expect(replay.headers['idempotent-replayed']).toBe('true');
+      expect(replay.json()).toEqual(retries[0].json());
+      // And the different body is still refused once the key has an answer.
+      expect((await send(route.different)).statusCode).toBe(409);
+    },
+  );
+
+  test('the retried deposit and order took effect once, with the first body', async () => {
+    const depositUrl = `/accounts/${(await openAccount(0)).accountId}/deposits`;
+    const headers = { 'idempotency-key': 'failed-first effects' };
+    const fault = failOnce('store');
+    expect(
+      (await inject({ method: 'POST', url: depositUrl, headers, payload: { amount: 40 } }))
+        .statusCode,
+    ).toBeGreaterThanOrEqual(500);
+    fault.mockRestore();
+    await inject({ method: 'POST', url: depositUrl, headers, payload: { amount: 4000 } });
+    const deposit = await inject({
+      method: 'POST',
+      url: depositUrl,
+      headers,
+      payload: { amount: 40 },
+    });
+    expect(deposit.json().balance).toBe(40);
+
+    const orderHeaders = { 'idempotency-key': 'failed-first order effects' };
+    const orderFault = failOnce('store');
+    await inject({ method: 'POST', url: '/orders', headers: orderHeaders, payload: orderBody() });
+    orderFault.mockRestore();
+    const other = orderBody({ items: [{ sku: 'SKU-1', quantity: 99, unitPrice: 1250 }] });
+    await inject({ method: 'POST', url: '/orders', headers: orderHeaders, payload: other });
+    const order = await inject({
+      method: 'POST',
+      url: '/orders',
+      headers: orderHeaders,
+      payload: orderBody(),
+    });
+    expect(order.statusCode).toBe(202);
+    expect(order.json().total).toBe(2500);
+    const events = await t.db.eventStore.readStream(`order-${order.json().orderId}`);
+    expect(events.map((e) => e.type)).toEqual(['OrderPlaced']);
+  });
+});
+
+describe('idempotency fingerprints', () => {
+  test('are keyed with the deployment secret, not a bare hash of the body', async () => {
+    const payload = orderBody({ customerId: 'cust-fingerprint' });
+    const response = await inject({
+      method: 'POST',
+      url: '/orders',
+      headers: { 'idempotency-key': 'fingerprint-1' },
+      payload,
+    });
+    expect(response.statusCode).toBe(202);
+    const row = await t.db.pool.query<{ request_hash: string }>(
+      "SELECT request_hash FROM api_idempotency_keys WHERE key = 'fingerprint-1'",
+    );
+    const stored = row.rows[0]!.request_hash;
+    const canonical = canonicalJson({ params: {}, body: payload });
+    // Anyone holding the table could test a guessed address against a bare SHA-256.
+    expect(stored).not.toContain(createHash('sha256').update(canonical).digest('hex'));
+    expect(stored).toBe(
+      `hmac-sha256:${createHmac('sha256', DEV_SECRET).update(canonical).digest('hex')}`,
+    );
+  });
+
+  test('after the retention window only a tombstone is left, and the key stays refused', async () => {
+    const headers = { 'idempotency-key': 'retention-old' };
+    const payload = orderBody({ customerId: 'cust-retention' });
+    expect((await inject({ method: 'POST', url: '/orders', headers, payload })).statusCode).toBe(
+      202,
+    );
+    const recent = { 'idempotency-key': 'retention-recent' };
+    await inject({ method: 'POST', url: '/orders', headers: recent, payload });
+    await t.db.pool.query(
+      "UPDATE api_idempotency_keys SET created_at = now() - interval '31 days' WHERE key = 'retention-old'",
+    );
+
+    expect(await forgetOldRequests(t.db.pool, 30)).toBe(1);
+    const rows = await t.db.pool.query<{ key: string; request_hash: string; response: unknown }>(
+      "SELECT key, request_hash, response FROM api_idempotency_keys WHERE key LIKE 'retention-%' ORDER BY key",
+    );
+    expect(rows.rows).toEqual([
+      { key: 'retention-old', request_hash: 'forgotten', response: null },
+      {
+        key: 'retention-recent',
+        request_hash: expect.stringMatching(/^hmac-sha256:/),
+        response: expect.anything(),
+      },
+    ]);
+    // Any request under the forgotten key, even the same one, is refused, never re-run.
+    const again = await inject({ method: 'POST', url: '/orders', headers, payload });
+    expect(again.statusCode).toBe(409);
+    expect(again.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    // The recent key still replays.
+    const replay = await inject({ method: 'POST', url: '/orders', headers: recent, payload });
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+  });
+
+  test('production without IDEMPOTENCY_SECRET refuses to build; a short secret is a config error', () => {
+    expect(() =>
+      buildApp({
+        pool: t.db.pool,
+        eventStore: t.db.eventStore,
+        commands: t.db.eventStore as unknown as AppDeps['commands'],
+        temporal: t.env.client,
+        config: {
+          ...t.config,
+          NODE_ENV: 'production',
+          API_KEYS: 'k:admin',
+          IDEMPOTENCY_SECRET: undefined,
+        },
+        readModels: projectionReadModels,
+      }),
+    ).toThrow(/IDEMPOTENCY_SECRET/);
+    expect(() => loadConfig({ IDEMPOTENCY_SECRET: 'short' })).toThrow(/IDEMPOTENCY_SECRET/);
+  });
+});
+
+describe('readiness does not tell the public why it failed', () => {
+  test('a failing check says "unavailable" publicly; an admin key sees the cause', async () => {
+    // A database name that must not leak, on the server the tests use.
+    const hidden = `${t.db.url.replace(/\/[^/]*$/, '')}/sagaflow_secret_missing_db`;
+    const pool = createPool(hidden, { max: 1 });
+    const eventStore = new PostgresEventStore(pool);
+    const app = buildApp(
+      {
+        pool,
+        eventStore,
+        commands: new CommandHandler(eventStore),
+        temporal: t.env.client,
+        config: { ...t.config, API_KEYS: 'ready-admin:admin,ready-reader:reader' },
+        readModels: projectionReadModels,
+      },
+      { logger: false, swaggerUi: false },
+    );
+    try {
+      for (const headers of [{}, { 'x-api-key': 'ready-reader' }]) {
+        const ready = await app.inject({ method: 'GET', url: '/ready', headers });
+        expect(ready.statusCode).toBe(503);
+        expect(ready.body).not.toMatch(/sagaflow_secret_missing_db|does not exist/);
+        expect(ready.json()).toEqual({
+          status: 'unavailable',
+          checks: { postgres: { ok: false, error: 'unavailable' }, temporal: { ok: true } },
+        });
+      }
+      const asAdmin = await app.inject({
+        method: 'GET',
+        url: '/ready',
+        headers: { 'x-api-key': 'ready-admin' },
+      });
+      expect(asAdmin.statusCode).toBe(503);
+      expect(asAdmin.json().checks.postgres.detail).toMatch(/sagaflow_secret_missing_db/);
+    } finally {
+      await app.close();
+      await pool.end();
+    }
   });
 });
 

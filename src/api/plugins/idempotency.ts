@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Pool } from 'pg';
@@ -22,9 +22,11 @@ export interface IdempotentCall {
 export interface Idempotency {
   /**
    * Runs `execute` at most once per (scope, key, request) as far as the client can tell:
-   * a stored answer is replayed; a different request under the same key is a 409. A
-   * duplicate that arrives while the first is still running executes too: `execute` must
-   * itself be idempotent for a given key (deterministic ids), so both converge.
+   * a stored answer is replayed; a different request under the same key is a 409, whatever
+   * became of the first (still running, failed, its process gone, or done). A retry of the
+   * same request whose first attempt has no stored answer (still running, failed, crashed)
+   * executes again: `execute` must itself be idempotent for a given key (deterministic
+   * ids), so every attempt converges on the same outcome.
    */
   run(
     request: FastifyRequest,
@@ -49,8 +51,91 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-export const idempotencyPlugin = fp<{ pool: Pool }>(
-  async (app: FastifyInstance, { pool }) => {
+/** Fingerprints of requests made before they were keyed: a bare SHA-256 in hex. */
+const LEGACY_FINGERPRINT = /^[0-9a-f]{64}$/;
+const FINGERPRINT_PREFIX = 'hmac-sha256:';
+
+/**
+ * What identifies a request under its key. Bodies carry personal data (a shipping address),
+ * and the fingerprint outlives its erasure, so it is keyed with a secret of the deployment:
+ * without the secret nobody can test a guessed body against it.
+ */
+export function requestFingerprint(secret: string, canonicalRequest: string): string {
+  return FINGERPRINT_PREFIX + createHmac('sha256', secret).update(canonicalRequest).digest('hex');
+}
+
+function sameRequest(stored: string, secret: string, canonicalRequest: string): boolean {
+  if (LEGACY_FINGERPRINT.test(stored)) {
+    // Rows written before fingerprints were keyed: still answer their retries correctly.
+    return stored === createHash('sha256').update(canonicalRequest).digest('hex');
+  }
+  return stored === requestFingerprint(secret, canonicalRequest);
+}
+
+/** What a key's fingerprint becomes once its retention is over: it matches no request. */
+export const FORGOTTEN_FINGERPRINT = 'forgotten';
+
+function keyReused(stored: string): HttpProblem {
+  const forgotten = stored === FORGOTTEN_FINGERPRINT;
+  return new HttpProblem(
+    409,
+    'Conflict',
+    forgotten
+      ? 'This Idempotency-Key was used before its request was forgotten; use a new key'
+      : 'This Idempotency-Key was already used with a different request',
+    {
+      code: 'IDEMPOTENCY_KEY_REUSED',
+      errors: [
+        {
+          field: IDEMPOTENCY_HEADER,
+          in: 'headers',
+          message: forgotten ? 'was used long ago' : 'was used for a different request',
+        },
+      ],
+    },
+  );
+}
+
+/**
+ * Ends the retention of old keys: their fingerprints and stored answers are dropped, so
+ * nothing derived from a request body (an address) outlives the window. The key itself stays
+ * reserved, and any request with it is a 409: ids derive from the key, so a new request
+ * under a forgotten key would land on the old one's order. Returns how many were forgotten.
+ */
+export async function forgetOldRequests(pool: Pool, retentionDays: number): Promise<number> {
+  const result = await pool.query(
+    `UPDATE api_idempotency_keys
+        SET request_hash = $2, status_code = NULL, response = NULL
+      WHERE created_at < now() - make_interval(days => $1) AND request_hash <> $2`,
+    [retentionDays, FORGOTTEN_FINGERPRINT],
+  );
+  return result.rowCount ?? 0;
+}
+
+export interface IdempotencyOptions {
+  pool: Pool;
+  /** Keys the request fingerprints (config IDEMPOTENCY_SECRET). */
+  secret: string;
+  /** Days a key's fingerprint and answer are kept (config IDEMPOTENCY_RETENTION_DAYS). */
+  retentionDays: number;
+}
+
+/** How often each API process ends the retention of old keys. */
+const FORGET_EVERY_MS = 60 * 60 * 1000;
+
+export const idempotencyPlugin = fp<IdempotencyOptions>(
+  async (app: FastifyInstance, { pool, secret, retentionDays }) => {
+    const forget = () =>
+      forgetOldRequests(pool, retentionDays).catch((error: unknown) =>
+        app.log.warn({ err: error }, 'could not forget old idempotency keys'),
+      );
+    let timer: NodeJS.Timeout | undefined;
+    app.addHook('onReady', async () => {
+      void forget();
+      timer = setInterval(() => void forget(), FORGET_EVERY_MS).unref();
+    });
+    app.addHook('onClose', async () => clearInterval(timer));
+
     const run: Idempotency['run'] = async (request, reply, execute) => {
       const header = request.headers[IDEMPOTENCY_HEADER];
       const key = typeof header === 'string' && header.length > 0 ? header : undefined;
@@ -67,17 +152,19 @@ export const idempotencyPlugin = fp<{ pool: Pool }>(
         });
       }
       const scope = `${request.principal.id} ${request.method} ${request.routeOptions.url ?? ''}`;
-      const hash = createHash('sha256')
-        .update(canonicalJson({ params: request.params, body: request.body ?? null }))
-        .digest('hex');
+      const canonicalRequest = canonicalJson({
+        params: request.params,
+        body: request.body ?? null,
+      });
 
+      // The first attempt claims the key with its fingerprint, and the row stays whatever
+      // happens next: a failed attempt must still refuse a different request under its key.
       const inserted = await pool.query(
         `INSERT INTO api_idempotency_keys (scope, key, request_hash) VALUES ($1, $2, $3)
          ON CONFLICT (scope, key) DO NOTHING`,
-        [scope, key, hash],
+        [scope, key, requestFingerprint(secret, canonicalRequest)],
       );
-      const owner = inserted.rowCount === 1;
-      if (!owner) {
+      if (inserted.rowCount !== 1) {
         const existing = await pool.query<{
           request_hash: string;
           status_code: number | null;
@@ -87,51 +174,32 @@ export const idempotencyPlugin = fp<{ pool: Pool }>(
           [scope, key],
         );
         const row = existing.rows[0];
-        if (row && row.request_hash !== hash) {
-          throw new HttpProblem(
-            409,
-            'Conflict',
-            'This Idempotency-Key was already used with a different request',
-            {
-              code: 'IDEMPOTENCY_KEY_REUSED',
-              errors: [
-                {
-                  field: IDEMPOTENCY_HEADER,
-                  in: 'headers',
-                  message: 'was used for a different request',
-                },
-              ],
-            },
-          );
-        }
+        if (row && !sameRequest(row.request_hash, secret, canonicalRequest))
+          throw keyReused(row.request_hash);
         if (row && row.status_code !== null) {
           return reply.code(row.status_code).header(REPLAYED_HEADER, 'true').send(row.response);
         }
-        // Still in flight (or its owner crashed): run it again; ids derived from the key converge.
+        // No answer yet (still in flight, failed, or its owner crashed): run it again; ids
+        // derived from the key converge on what the first attempt did.
       }
 
-      const scopedKey = `${scope} ${key}`;
-      let result: CommandReply;
-      try {
-        result = await execute({ key, scopedKey });
-      } catch (error) {
-        // No answer to keep: a retry runs again (and, being deterministic, ends the same way).
-        if (owner) {
-          await pool
-            .query(
-              'DELETE FROM api_idempotency_keys WHERE scope = $1 AND key = $2 AND status_code IS NULL',
-              [scope, key],
-            )
-            .catch(() => undefined);
-        }
-        throw error;
-      }
-      await pool.query(
+      // A failure propagates and leaves the row unanswered, so a retry runs again.
+      const result = await execute({ key, scopedKey: `${scope} ${key}` });
+      const stored = await pool.query(
         `UPDATE api_idempotency_keys SET status_code = $3, response = $4, completed_at = now()
           WHERE scope = $1 AND key = $2 AND status_code IS NULL`,
         [scope, key, result.statusCode, JSON.stringify(result.body)],
       );
-      return reply.code(result.statusCode).send(result.body);
+      if (stored.rowCount === 1) return reply.code(result.statusCode).send(result.body);
+      // A concurrent attempt answered first (e.g. 201 where this one saw 200 "already
+      // done"): every attempt under the key gives the client that one answer.
+      const answer = await pool.query<{ status_code: number; response: unknown }>(
+        'SELECT status_code, response FROM api_idempotency_keys WHERE scope = $1 AND key = $2',
+        [scope, key],
+      );
+      const first = answer.rows[0];
+      if (!first) return reply.code(result.statusCode).send(result.body);
+      return reply.code(first.status_code).header(REPLAYED_HEADER, 'true').send(first.response);
     };
     app.decorate('idempotency', { run });
   },

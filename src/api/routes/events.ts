@@ -4,6 +4,7 @@ import type { RoutePlugin } from '../context';
 import { HttpProblem, notFound } from '../plugins/problem';
 import { problems } from '../schemas/common';
 import { AllEvents, AllQuery, StreamEvents, StreamParams, StreamQuery } from '../schemas/events';
+import { CatchUpHeadWatcher } from '../catchUpHeadWatcher';
 
 export function eventView(event: RecordedEvent) {
   return {
@@ -20,24 +21,56 @@ export function eventView(event: RecordedEvent) {
   };
 }
 
-const POSITION = /^[0-9]{1,19}$/;
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
+/** Postgres bigint's largest value: a larger position would fail in the query, too late. */
+const MAX_POSITION = 9_223_372_036_854_775_807n;
+/** Bytes written to an SSE client and not yet taken by it, beyond which the feed ends. */
+const MAX_UNREAD_BYTES = 4 * 1024 * 1024;
+/** Seconds a client turned away for capacity is told to wait before reconnecting. */
+const RETRY_AFTER_SECONDS = 5;
+
+/** The Last-Event-ID header as a position, or undefined when absent; 400 when malformed. */
+function lastEventIdOf(request: FastifyRequest): bigint | undefined {
+  const header = request.headers['last-event-id'];
+  if (header === undefined || header === '') return undefined;
+  const value = Array.isArray(header) ? header.join(',') : header;
+  if (!/^[0-9]{1,19}$/.test(value) || BigInt(value) > MAX_POSITION) {
+    throw new HttpProblem(400, 'Bad Request', 'Last-Event-ID must be a global position', {
+      code: 'VALIDATION',
+      errors: [
+        {
+          field: 'last-event-id',
+          in: 'headers',
+          message: `must be a decimal position from 0 to ${MAX_POSITION}`,
+        },
+      ],
+    });
+  }
+  return BigInt(value);
+}
+
+function tooManyFeeds(max: number): HttpProblem {
+  return new HttpProblem(
+    503,
+    'Service Unavailable',
+    `This server already serves its ${max} live event feeds; retry later or read pages of GET /events`,
+    { code: 'SSE_CAPACITY', headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } },
+  );
+}
+
+const sseBlock = (event: RecordedEvent) =>
+  `id: ${event.globalPosition}\nevent: ${event.type}\ndata: ${JSON.stringify(eventView(event))}\n\n`;
 
 export const eventRoutes: RoutePlugin = async (app, { deps, options }) => {
   /** Open SSE feeds, ended when the app closes so close() does not wait on them. */
   const feeds = new Set<AbortController>();
+  const maxFeeds = deps.config.SSE_MAX_CONNECTIONS;
+  const head = new CatchUpHeadWatcher(
+    () => deps.eventStore.catchUpHead(),
+    options.ssePollMs,
+    (error) => app.log.warn({ err: error }, 'event feed head poll failed'),
+  );
   app.addHook('onClose', async () => {
+    head.close();
     for (const feed of feeds) feed.abort();
   });
 
@@ -79,7 +112,9 @@ export const eventRoutes: RoutePlugin = async (app, { deps, options }) => {
         tags: ['events'],
         summary: 'All events after a position, in an order catch-up readers can trust',
         description:
-          'With `Accept: text/event-stream`: a live SSE feed (event id = global position) that resumes after `Last-Event-ID`.',
+          'With `Accept: text/event-stream`: a live SSE feed (event id = global position) that resumes after `Last-Event-ID` (or `after`). ' +
+          'Any cursor is safe: one that is no event position (a gap, past the head) delivers only what comes after it. ' +
+          'A server serves at most SSE_MAX_CONNECTIONS feeds; beyond that it answers 503 with Retry-After.',
         querystring: AllQuery,
         response: {
           200: {
@@ -88,7 +123,7 @@ export const eventRoutes: RoutePlugin = async (app, { deps, options }) => {
               'text/event-stream': { schema: { type: 'string' } },
             },
           },
-          ...problems(),
+          ...problems(503),
         },
       },
     },
@@ -111,21 +146,20 @@ export const eventRoutes: RoutePlugin = async (app, { deps, options }) => {
     after: string,
     limit: number,
   ) {
-    const lastEventId = request.headers['last-event-id'];
-    let position = BigInt(after);
-    if (typeof lastEventId === 'string' && lastEventId !== '') {
-      if (!POSITION.test(lastEventId)) {
-        throw new HttpProblem(400, 'Bad Request', 'Last-Event-ID must be a global position', {
-          code: 'VALIDATION',
-          errors: [
-            { field: 'last-event-id', in: 'headers', message: 'must be a decimal position' },
-          ],
-        });
-      }
-      position = BigInt(lastEventId);
-    }
+    // Everything that can fail with a 4xx or 5xx is settled before the 200 goes out.
+    let position = lastEventIdOf(request) ?? BigInt(after);
+    if (feeds.size >= maxFeeds) throw tooManyFeeds(maxFeeds);
     const feed = new AbortController();
     feeds.add(feed);
+    let seen = head.version;
+    let page: Awaited<ReturnType<typeof deps.eventStore.readAll>>;
+    try {
+      page = await deps.eventStore.readAll({ after: position, limit });
+    } catch (error) {
+      feeds.delete(feed);
+      throw error;
+    }
+
     const raw = reply.raw;
     reply.hijack();
     raw.writeHead(200, {
@@ -139,24 +173,36 @@ export const eventRoutes: RoutePlugin = async (app, { deps, options }) => {
     const stop = () => feed.abort();
     request.raw.on('close', stop);
     raw.on('close', stop);
+    // A client that left during the first read has already fired 'close'.
+    if (raw.destroyed || request.raw.destroyed) stop();
     let lastWrite = Date.now();
     try {
       while (!feed.signal.aborted) {
-        const page = await deps.eventStore.readAll({ after: position, limit });
         for (const event of page.events) {
           if (feed.signal.aborted) break;
-          raw.write(
-            `id: ${event.globalPosition}\nevent: ${event.type}\ndata: ${JSON.stringify(eventView(event))}\n\n`,
-          );
+          raw.write(sseBlock(event));
+        }
+        // A client that does not read would make us buffer the log for it: drop it instead;
+        // it resumes with Last-Event-ID when it reconnects.
+        if (raw.writableLength > MAX_UNREAD_BYTES) {
+          request.log.warn({ buffered: raw.writableLength }, 'event feed client is not reading');
+          break;
         }
         position = page.lastPosition;
         if (page.events.length > 0) lastWrite = Date.now();
-        else if (Date.now() - lastWrite >= options.sseHeartbeatMs) {
-          raw.write(`: keep-alive\n\n`);
-          lastWrite = Date.now();
+        // Less than a full page: up to date, so wait for the shared watcher (or the
+        // heartbeat, which also re-reads in case the watcher's polls are failing).
+        if (page.events.length < limit) {
+          const untilHeartbeat = Math.max(0, lastWrite + options.sseHeartbeatMs - Date.now());
+          await head.waitForChange(seen, untilHeartbeat, feed.signal);
+          if (feed.signal.aborted) break;
+          if (Date.now() - lastWrite >= options.sseHeartbeatMs) {
+            raw.write(`: keep-alive\n\n`);
+            lastWrite = Date.now();
+          }
         }
-        // A full page: more is waiting, read on at once.
-        if (page.events.length < limit) await sleep(options.ssePollMs, feed.signal);
+        seen = head.version;
+        page = await deps.eventStore.readAll({ after: position, limit });
       }
     } catch (error) {
       request.log.warn({ err: error }, 'event feed stopped');

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import type { RoutePlugin } from '../context';
 import { Health, Readiness } from '../schemas/admin';
 
@@ -9,14 +10,33 @@ const withTimeout = <T>(promise: Promise<T>, ms: number, what: string): Promise<
     ),
   ]);
 
-async function check(run: () => Promise<unknown>): Promise<{ ok: boolean; error?: string }> {
+interface CheckResult {
+  ok: boolean;
+  /** Why it failed, in words that reveal nothing about the deployment. */
+  error?: string;
+  /** The raw error (host names, database names, ...): for an authenticated admin only. */
+  detail?: string;
+}
+
+/** What a failing dependency tells the public: that it failed, not how. */
+const PUBLIC_REASON = 'unavailable';
+
+async function check(run: () => Promise<unknown>): Promise<CheckResult> {
   try {
     await run();
     return { ok: true };
   } catch (error) {
-    return { ok: false, error: error instanceof Error ? error.message : String(error) };
+    return {
+      ok: false,
+      error: PUBLIC_REASON,
+      detail: error instanceof Error ? error.message : String(error),
+    };
   }
 }
+
+/** An admin who presented a key (an API without keys serves everyone as admin: not them). */
+const authenticatedAdmin = (request: FastifyRequest) =>
+  request.principal.role === 'admin' && request.principal.id !== 'anonymous';
 
 export const healthRoutes: RoutePlugin = async (app, { deps, metrics }) => {
   app.get(
@@ -35,18 +55,29 @@ export const healthRoutes: RoutePlugin = async (app, { deps, metrics }) => {
       schema: {
         tags: ['health'],
         summary: 'Postgres and Temporal are reachable (503 otherwise)',
+        description:
+          'A failing check says only `unavailable`; the cause is logged, and shown as `detail` to a request with an admin API key.',
         response: { 200: Readiness, 503: Readiness },
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
       const [postgres, temporal] = await Promise.all([
         check(() => withTimeout(deps.pool.query('SELECT 1'), 2000, 'Postgres')),
         check(() => withTimeout(deps.temporal.workflowService.getSystemInfo({}), 2000, 'Temporal')),
       ]);
-      const ready = postgres.ok && temporal.ok;
+      const checks = { postgres, temporal };
+      const ready = checks.postgres.ok && checks.temporal.ok;
+      if (!ready) request.log.warn({ checks }, 'not ready');
+      const showDetail = authenticatedAdmin(request);
+      const shown = Object.fromEntries(
+        Object.entries(checks).map(([name, { detail, ...result }]) => [
+          name,
+          showDetail && detail !== undefined ? { ...result, detail } : result,
+        ]),
+      );
       return reply.code(ready ? 200 : 503).send({
         status: ready ? 'ready' : 'unavailable',
-        checks: { postgres, temporal },
+        checks: shown,
       });
     },
   );

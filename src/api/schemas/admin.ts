@@ -20,7 +20,13 @@ export const Readiness = Type.Object({
   status: Type.String(),
   checks: Type.Record(
     Type.String(),
-    Type.Object({ ok: Type.Boolean(), error: Type.Optional(Type.String()) }),
+    Type.Object({
+      ok: Type.Boolean(),
+      error: Type.Optional(Type.String({ description: 'Generic reason (`unavailable`)' })),
+      detail: Type.Optional(
+        Type.String({ description: 'The raw cause, only for a request with an admin key' }),
+      ),
+    }),
   ),
 });
 

@@ -41,7 +41,8 @@ export const AllQuery = Type.Object(
     after: Type.String({
       pattern: '^[0-9]{1,18}$',
       default: '0',
-      description: 'Return events after this global position (0: from the start)',
+      description:
+        'Return events after this cursor: `lastPosition` of the previous page, or any global position (0: from the start). A position that is no event (a gap, past the head) returns only events above it.',
     }),
     limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
   },

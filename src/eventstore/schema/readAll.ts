@@ -2,41 +2,160 @@ import { named, type SqlExecutor } from './executor';
 import { EVENT_COLUMNS, type EventRow } from './eventRow';
 
 /**
- * Events after a global position, in an order a catch-up reader can trust.
+ * Catch-up reads: events after a cursor (a global position), in an order a reader can trust.
  *
  * A bigserial position becomes visible in commit order, not in position order: a reader
  * that checkpointed position 10 while position 9's transaction was still running would
  * skip 9 forever. So we only hand out rows whose transaction is finished (below the xmin
  * of the current snapshot: no row with a smaller transaction id can ever appear again),
  * in (transaction_id, global_position) order. The caller's checkpoint stays a single
- * global position: we look up the transaction id of that row and continue after the pair.
- * Rows are never deleted, so the lookup always succeeds for a position we handed out.
+ * global position, which maps to a point of that order:
+ *
+ * - an event's position maps to that event's pair (the common case: one statement);
+ * - 0 maps to the start;
+ * - any other value is no event (a gap left by a rolled-back append, head + 1, far past
+ *   the head, a checkpoint from before a restore, a made-up Last-Event-ID). It must not
+ *   fall back to the start of the log: it maps to the latest point, in catch-up order, of
+ *   the events below it that readers can already see. A reader that has seen every event
+ *   below the cursor has passed that point, and so everything before it. On top of that
+ *   the page keeps only positions above the cursor, so nothing at or below it is handed out.
  */
+
+type PageRow = EventRow & { matches: boolean };
+
+interface Page {
+  rows: EventRow[];
+  scannedTo: bigint;
+}
+
+/** The page after an event's position, or `known: false` when the cursor is no event. */
+const READ_AFTER_EVENT = `
+  WITH exact AS (
+    SELECT transaction_id AS tx FROM events WHERE global_position = $1
+  ),
+  page AS (
+    SELECT ${EVENT_COLUMNS}, ($3::text[] IS NULL OR event_type = ANY($3)) AS matches
+      FROM events
+     WHERE (EXISTS (SELECT 1 FROM exact) OR $1::bigint = 0)
+       AND (transaction_id, global_position)
+           > (coalesce((SELECT tx FROM exact), '0'::xid8), $1::bigint)
+       AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+     ORDER BY transaction_id, global_position
+     LIMIT $2
+  )
+  SELECT (EXISTS (SELECT 1 FROM exact) OR $1::bigint = 0) AS known, page.*
+    FROM (SELECT 1) AS one LEFT JOIN page ON true`;
+
+/** The page after a point of the catch-up order, keeping only positions above `$5`. */
+const READ_AFTER_POINT = `
+  SELECT ${EVENT_COLUMNS}, ($3::text[] IS NULL OR event_type = ANY($3)) AS matches
+    FROM events
+   WHERE (transaction_id, global_position) > ($4::xid8, $1::bigint)
+     AND global_position > $5::bigint
+     AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+   ORDER BY transaction_id, global_position
+   LIMIT $2`;
+
+/**
+ * The latest catch-up point among visible events below a cursor that is no event. Not a
+ * named statement on purpose: planned for its value, Postgres walks whichever is shorter,
+ * the positions below the cursor or the transaction order above it (the worst case, a gap
+ * in the middle of the log, took 3 ms at 200,000 events; a cursor past the head, 0.5 ms).
+ */
+const POINT_BELOW = `
+  SELECT transaction_id AS tx, global_position AS pos
+    FROM events
+   WHERE global_position < $1
+     AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+   ORDER BY transaction_id DESC, global_position DESC
+   LIMIT 1`;
+
 export async function readAllRows(
   db: SqlExecutor,
   after: bigint,
   limit: number,
   eventTypes?: readonly string[],
-): Promise<{ rows: EventRow[]; scannedTo: bigint }> {
-  // Two steps so a filter on event types still advances the checkpoint past skipped rows.
-  const result = await db.query<EventRow & { matches: boolean }>(
+): Promise<Page> {
+  const types = eventTypes ?? null;
+  const first = await db.query<{ known: boolean } & Partial<PageRow>>(
+    named('sagaflow_read_all', READ_AFTER_EVENT, [after.toString(), limit, types]),
+  );
+  if (first.rows[0]?.known) {
+    return pageOf(
+      first.rows.filter((row): row is { known: boolean } & PageRow => row.global_position != null),
+      after,
+    );
+  }
+  const point = await pointBelow(db, after);
+  const rest = await db.query<PageRow>(
+    named('sagaflow_read_all_after_point', READ_AFTER_POINT, [
+      point.position,
+      limit,
+      types,
+      point.transactionId,
+      point.floor,
+    ]),
+  );
+  return pageOf(rest.rows, after);
+}
+
+/** Where a cursor stands in catch-up order: after (transactionId, position), above floor. */
+export interface CatchUpPoint {
+  transactionId: string;
+  position: string;
+  /** Only positions above it are handed out (the cursor itself when it is no event). */
+  floor: string;
+}
+
+/** The point of the catch-up order a reader at this cursor has reached (see the top). */
+export async function catchUpPointOf(db: SqlExecutor, after: bigint): Promise<CatchUpPoint> {
+  const exact = await db.query<{ tx: string }>(
     named(
-      'sagaflow_read_all',
-      `WITH checkpoint AS (
-       SELECT coalesce((SELECT transaction_id FROM events WHERE global_position = $1), '0'::xid8) AS tx
-     )
-     SELECT ${EVENT_COLUMNS}, ($3::text[] IS NULL OR event_type = ANY($3)) AS matches
-       FROM events, checkpoint
-      WHERE (transaction_id, global_position) > (checkpoint.tx, $1::bigint)
-        AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-      ORDER BY transaction_id, global_position
-      LIMIT $2`,
-      [after.toString(), limit, eventTypes ?? null],
+      'sagaflow_cursor_event',
+      'SELECT transaction_id AS tx FROM events WHERE global_position = $1',
+      [after.toString()],
     ),
   );
-  const last = result.rows[result.rows.length - 1];
+  const tx = exact.rows[0]?.tx;
+  if (tx !== undefined) return { transactionId: tx, position: after.toString(), floor: '0' };
+  return after === 0n ? { transactionId: '0', position: '0', floor: '0' } : pointBelow(db, after);
+}
+
+async function pointBelow(db: SqlExecutor, after: bigint): Promise<CatchUpPoint> {
+  const below = await db.query<{ tx: string; pos: string }>(POINT_BELOW, [after.toString()]);
+  const row = below.rows[0];
   return {
-    rows: result.rows.filter((row) => row.matches),
+    transactionId: row?.tx ?? '0',
+    position: row?.pos ?? '0',
+    floor: after.toString(),
+  };
+}
+
+/** Two steps so a filter on event types still advances the checkpoint past skipped rows. */
+function pageOf(rows: PageRow[], after: bigint): Page {
+  const last = rows[rows.length - 1];
+  return {
+    rows: rows.filter((row) => row.matches),
+    // Nothing new: the cursor stays as given (a gap cursor keeps meaning "nothing at or below").
     scannedTo: last ? BigInt(last.global_position) : after,
   };
+}
+
+/**
+ * The position of the last event a catch-up reader can be handed now (0 when none): it
+ * changes whenever readAllRows has something new for a reader that was up to date, so a
+ * live feed can wait on it instead of re-reading the log.
+ */
+export async function readCatchUpHead(db: SqlExecutor): Promise<bigint> {
+  const result = await db.query<{ global_position: string }>(
+    named(
+      'sagaflow_catch_up_head',
+      `SELECT global_position FROM events
+        WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY transaction_id DESC, global_position DESC
+        LIMIT 1`,
+      [],
+    ),
+  );
+  return BigInt(result.rows[0]?.global_position ?? '0');
 }
