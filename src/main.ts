@@ -10,7 +10,13 @@ import { buildApp } from './api/app';
 import { projectionReadModels } from './api/projectionReadModels';
 import { CommandHandler, commandHandlerSettings } from './application/commandHandler';
 import { ConfigError, loadConfig } from './config';
-import { createPool, migrate, PostgresEventStore, UpcasterRegistry } from './eventstore';
+import {
+  connectionLimits,
+  createPool,
+  migrate,
+  PostgresEventStore,
+  UpcasterRegistry,
+} from './eventstore';
 import { startEmbeddedPostgres } from './infra/embeddedPostgres';
 import { startTemporalDevServer } from './infra/temporalDevServer';
 import { createLogger } from './logger';
@@ -81,6 +87,7 @@ async function main(): Promise<void> {
     const pool = createPool(databaseUrl, {
       max: config.PG_POOL_MAX * 2,
       idleInTransactionTimeoutMs: config.PG_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      ...connectionLimits(config),
       applicationName: 'sagaflow',
     });
     stops.push({ name: 'connection pool', stop: () => pool.end() });
@@ -119,6 +126,7 @@ async function main(): Promise<void> {
     const projector = new ProjectionRunner({
       pool,
       eventStore,
+      failureRetryMaxMs: config.PROJECTION_RETRY_MAX_MS,
       log: (message, error) =>
         logger.child({ component: 'projector' }).info({ err: error }, message),
     });

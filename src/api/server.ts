@@ -4,7 +4,7 @@
  */
 import { CommandHandler, commandHandlerSettings } from '../application/commandHandler';
 import { ConfigError, loadConfig, type Config } from '../config';
-import { createPool, PostgresEventStore, UpcasterRegistry } from '../eventstore';
+import { connectionLimits, createPool, PostgresEventStore, UpcasterRegistry } from '../eventstore';
 import { Metrics } from '../observability/metrics';
 import {
   ALL_PROJECTIONS,
@@ -34,6 +34,7 @@ async function main(): Promise<void> {
   const pool = createPool(databaseUrl, {
     max: config.PG_POOL_MAX,
     idleInTransactionTimeoutMs: config.PG_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    ...connectionLimits(config),
     applicationName: 'sagaflow-api',
   });
   const metrics = new Metrics({

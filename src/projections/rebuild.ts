@@ -3,7 +3,7 @@ import { PostgresEventStore, type EventStore } from '../eventstore';
 import { ALL_PROJECTIONS } from './all';
 import { advisoryUnlock, ensureProjection, rebuildLockKey, tryAdvisoryLock } from './checkpoints';
 import { beginRebuild, runStep, trySwitchOver, type EngineOptions } from './engine';
-import type { Projection } from './types';
+import { UnknownProjectionError, type Projection } from './types';
 
 export interface RebuildProgress {
   projection: string;
@@ -25,9 +25,7 @@ export class RebuildInProgressError extends Error {
   override readonly name = 'RebuildInProgressError';
 }
 
-export class UnknownProjectionError extends Error {
-  override readonly name = 'UnknownProjectionError';
-}
+export { UnknownProjectionError } from './types';
 
 export interface RebuildOptions extends Partial<Omit<EngineOptions, 'log'>> {
   projections?: readonly Projection[];
@@ -90,12 +88,35 @@ export async function runRebuild(
   options: EngineOptions,
   onProgress?: (progress: RebuildProgress) => void,
 ): Promise<RebuildResult> {
+  // A rebuild is long, legitimate work: its DDL may wait for readers and its count may scan
+  // the whole log, so the pool's statement and lock timeouts are off for it (RESET restores
+  // the connection's own values before it goes back to the pool).
+  await conn.query('SET statement_timeout = 0');
+  await conn.query('SET lock_timeout = 0');
+  try {
+    return await rebuildGeneration(conn, store, projection, options, onProgress);
+  } finally {
+    await conn.query('RESET statement_timeout').catch(() => undefined);
+    await conn.query('RESET lock_timeout').catch(() => undefined);
+  }
+}
+
+async function rebuildGeneration(
+  conn: ClientBase,
+  store: EventStore,
+  projection: Projection,
+  options: EngineOptions,
+  onProgress?: (progress: RebuildProgress) => void,
+): Promise<RebuildResult> {
   const started = performance.now();
-  const totalResult = await conn.query<{ total: string }>(
-    'SELECT count(*) AS total FROM events WHERE event_type = ANY($1)',
-    [projection.eventTypes],
-  );
-  let total = Number(totalResult.rows[0]?.total ?? 0);
+  // Only a progress bar needs the total, and the count scans every event of these types.
+  const totalResult = onProgress
+    ? await conn.query<{ total: string }>(
+        'SELECT count(*) AS total FROM events WHERE event_type = ANY($1)',
+        [projection.eventTypes],
+      )
+    : undefined;
+  let total = Number(totalResult?.rows[0]?.total ?? 0);
   let done = 0;
   const report = () => {
     total = Math.max(total, done);

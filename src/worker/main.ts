@@ -4,7 +4,7 @@
  */
 import { CommandHandler, commandHandlerSettings } from '../application/commandHandler';
 import { loadConfig } from '../config';
-import { createPool, migrate, PostgresEventStore } from '../eventstore';
+import { connectionLimits, createPool, migrate, PostgresEventStore } from '../eventstore';
 import { createLogger } from '../logger';
 import { installTemporalRuntime } from './runtime';
 import { startSagaWorker } from './startWorker';
@@ -22,6 +22,7 @@ async function main(): Promise<void> {
   const pool = createPool(config.DATABASE_URL, {
     max: config.PG_POOL_MAX,
     idleInTransactionTimeoutMs: config.PG_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    ...connectionLimits(config),
     applicationName: 'sagaflow-worker',
   });
   const eventStore = new PostgresEventStore(pool);

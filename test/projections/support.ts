@@ -90,7 +90,7 @@ export function waitCaughtUp(db: TestDatabase, projection: Projection, timeoutMs
   return waitFor(
     async () => {
       const status = await statusOf(db, projection);
-      return status.lagEvents === 0 && status.state !== 'failed' && status;
+      return status.lagEvents === 0 && status.state !== 'failing' && status;
     },
     `${projection.name} to catch up`,
     timeoutMs,
