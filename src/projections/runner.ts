@@ -39,6 +39,12 @@ export interface ProjectionRunnerOptions {
   failureRetryBaseMs?: number;
   /** …doubling up to this (default 60 s; PROJECTION_RETRY_MAX_MS). */
   failureRetryMaxMs?: number;
+  /**
+   * The server ends an owner connection idle this long (idle_session_timeout), releasing its
+   * lock when the runner's host or network vanished without a FIN; the runner itself never
+   * leaves it idle longer than a poll interval. Default: max(10 s, 5 poll intervals).
+   */
+  ownerIdleTimeoutMs?: number;
   /** Opens a dedicated connection (one per projection plus one for LISTEN). */
   connect?: () => Promise<Client>;
   /** Test hook: after the handler ran, before the checkpoint is written and committed. */
@@ -73,6 +79,7 @@ export class ProjectionRunner {
   private readonly pool: Pool;
   private readonly store: EventStore;
   private readonly pollIntervalMs: number;
+  private readonly ownerIdleTimeoutMs: number;
   private readonly workers: Worker[];
   private readonly log: (message: string, error?: unknown) => void;
   private listener: Client | undefined;
@@ -83,6 +90,8 @@ export class ProjectionRunner {
     this.pool = options.pool;
     this.store = options.eventStore ?? new PostgresEventStore(options.pool);
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.ownerIdleTimeoutMs =
+      options.ownerIdleTimeoutMs ?? Math.max(10_000, 5 * this.pollIntervalMs);
     this.log = options.log ?? (() => {});
     this.workers = (options.projections ?? ALL_PROJECTIONS).map((projection) => ({
       projection,
@@ -223,6 +232,7 @@ export class ProjectionRunner {
             broken = true;
           });
           conn = client;
+          await this.reapWhenSilent(client);
         }
         if (!worker.owned) {
           await ensureProjection(conn, projection);
@@ -251,7 +261,11 @@ export class ProjectionRunner {
         if (step.outcome === 'empty') await this.wait(worker);
       } catch (error) {
         if (error instanceof ProjectionFailedError && conn) {
-          await this.backOff(conn, worker, error);
+          // The connection may break while backing off: reconnect (and re-take the lock).
+          await this.backOff(conn, worker, error).catch((backOffError: unknown) => {
+            this.log(`projection ${projection.name}: ${messageOf(backOffError)}`, backOffError);
+            broken = true;
+          });
           continue;
         }
         if (this.stopped) break;
@@ -264,6 +278,20 @@ export class ProjectionRunner {
       await advisoryUnlock(conn, ownerLockKey(projection.name)).catch(() => undefined);
     }
     await drop();
+  }
+
+  /**
+   * A half-open owner connection would keep its advisory lock for as long as TCP takes to
+   * notice (about 2 h by default): the server ends it once it has been idle for
+   * ownerIdleTimeoutMs instead. idle_session_timeout exists from PostgreSQL 14; older
+   * servers rely on the TCP keepalive settings of the pool's connections.
+   */
+  private async reapWhenSilent(conn: Client): Promise<void> {
+    try {
+      await conn.query(`SET idle_session_timeout = ${Math.round(this.ownerIdleTimeoutMs)}`);
+    } catch (error) {
+      this.log('projection runner: no idle_session_timeout on this server', error);
+    }
   }
 
   /**
@@ -283,9 +311,22 @@ export class ProjectionRunner {
     );
     worker.backingOff = true;
     try {
-      await this.wait(worker, delay);
+      await this.waitForRetry(conn, worker, error.position, Date.now() + delay);
     } finally {
       worker.backingOff = false;
+    }
+  }
+
+  /**
+   * Waits until `retryAt`, a skip's notification or stop, looking at the checkpoint every
+   * poll interval: that keeps the owner session from idling out and notices a skip whose
+   * notification this runner missed (LISTEN connection down).
+   */
+  private async waitForRetry(conn: Client, worker: Worker, stuckAt: bigint, retryAt: number) {
+    for (let left = retryAt - Date.now(); left > 0 && !this.stopped; left = retryAt - Date.now()) {
+      await this.wait(worker, Math.min(left, this.pollIntervalMs));
+      const checkpoint = await readCheckpoint(conn, worker.projection.name);
+      if (checkpoint?.errorPosition !== stuckAt) return;
     }
   }
 
