@@ -108,15 +108,16 @@ async function rebuild(pool: Pool, name: string): Promise<void> {
 }
 
 function skipArguments(args: readonly string[]) {
-  const { values } = parseArgs({
-    args: [...args],
-    options: {
-      event: { type: 'string' },
-      reason: { type: 'string' },
-      by: { type: 'string' },
-    },
-    strict: true,
-  });
+  let values: { event?: string; reason?: string; by?: string };
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: { event: { type: 'string' }, reason: { type: 'string' }, by: { type: 'string' } },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
   if (!values.event || !/^[0-9]{1,18}$/.test(values.event)) {
     throw new UsageError('--event <position> is required: the position status shows as failing');
   }
