@@ -104,8 +104,10 @@ export async function advanceCheckpoint(
   column: CheckpointColumn,
   position: bigint,
 ): Promise<void> {
+  const live = column === 'position';
   await db.query(
-    `UPDATE projection_checkpoints SET ${column} = $2, ${CLEAR_ERROR}, updated_at = now()
+    `UPDATE projection_checkpoints
+        SET ${live ? 'position' : 'rebuild_position'} = $2, ${CLEAR_ERROR}, updated_at = now()
       WHERE name = $1`,
     [name, position.toString()],
   );

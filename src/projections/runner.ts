@@ -288,7 +288,9 @@ export class ProjectionRunner {
    */
   private async reapWhenSilent(conn: Client): Promise<void> {
     try {
-      await conn.query(`SET idle_session_timeout = ${Math.round(this.ownerIdleTimeoutMs)}`);
+      await conn.query("SELECT set_config('idle_session_timeout', $1, false)", [
+        String(Math.round(this.ownerIdleTimeoutMs)),
+      ]);
     } catch (error) {
       this.log('projection runner: no idle_session_timeout on this server', error);
     }
