@@ -119,14 +119,20 @@ export interface FailedEvent {
   eventType: string;
 }
 
-/** Records failed attempts at one event; a new event starts a new run of attempts. */
+/**
+ * Records failed attempts at one event; a new event starts a new run of attempts. Only while
+ * the checkpoint still stands where the attempts started (`column` = `from`): a skip that
+ * moved it meanwhile must not be answered by a stale failure.
+ */
 export async function recordFailure(
   db: SqlExecutor,
   name: string,
-  event: FailedEvent,
+  stuck: { column: CheckpointColumn; from: bigint; event: FailedEvent },
   message: string,
   attempts: number,
 ): Promise<void> {
+  const { column, from, event } = stuck;
+  const live = column === 'position';
   await db.query(
     `UPDATE projection_checkpoints
         SET error_attempts = CASE WHEN error_position = $2 THEN error_attempts + $6 ELSE $6 END,
@@ -134,17 +140,30 @@ export async function recordFailure(
             error_position = $2, error_event_id = $3, error_event_type = $4, error_message = $5,
             last_error_at = now(), errors_total = errors_total + $6,
             events_per_second = 0, updated_at = now()
-      WHERE name = $1`,
-    [name, event.position.toString(), event.eventId, event.eventType, message, attempts],
+      WHERE name = $1 AND ${live ? 'position' : 'rebuild_position'} = $7`,
+    [
+      name,
+      event.position.toString(),
+      event.eventId,
+      event.eventType,
+      message,
+      attempts,
+      from.toString(),
+    ],
   );
 }
 
-/** When the failing projection tries again (shown in its status). */
-export async function recordNextRetry(db: SqlExecutor, name: string, at: Date): Promise<void> {
-  await db.query('UPDATE projection_checkpoints SET next_retry_at = $2 WHERE name = $1', [
-    name,
-    at,
-  ]);
+/** When the projection, still stuck at `position`, tries again (shown in its status). */
+export async function recordNextRetry(
+  db: SqlExecutor,
+  name: string,
+  position: bigint,
+  at: Date,
+): Promise<void> {
+  await db.query(
+    'UPDATE projection_checkpoints SET next_retry_at = $3 WHERE name = $1 AND error_position = $2',
+    [name, position.toString(), at],
+  );
 }
 
 /** Records a recent throughput figure for status reports. */

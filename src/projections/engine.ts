@@ -189,15 +189,15 @@ async function applyWithRetry(
     } catch (error) {
       if (error instanceof StaleCheckpoint) throw error;
       if (attempt >= options.maxAttempts || options.isStopped?.()) {
-        const failed = {
-          position: event.globalPosition,
-          eventId: event.eventId,
-          eventType: event.type,
+        const stuck = {
+          column: mode === 'live' ? ('position' as const) : ('rebuild_position' as const),
+          from: cursor.position,
+          event: { position: event.globalPosition, eventId: event.eventId, eventType: event.type },
         };
         await recordFailure(
           conn,
           projection.name,
-          failed,
+          stuck,
           messageOf(error).slice(0, 2000),
           attempt,
         ).catch((recordError: unknown) =>

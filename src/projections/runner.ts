@@ -308,9 +308,12 @@ export class ProjectionRunner {
       this.options.failureRetryMaxMs ?? 60_000,
     );
     this.log(`${error.message}; retry ${worker.failureRounds} in ${delay} ms`, error.cause);
-    await recordNextRetry(conn, worker.projection.name, new Date(Date.now() + delay)).catch(
-      (recordError: unknown) => this.log('could not record the next retry', recordError),
-    );
+    await recordNextRetry(
+      conn,
+      worker.projection.name,
+      error.position,
+      new Date(Date.now() + delay),
+    ).catch((recordError: unknown) => this.log('could not record the next retry', recordError));
     worker.backingOff = true;
     try {
       await this.waitForRetry(conn, worker, error.position, Date.now() + delay);
