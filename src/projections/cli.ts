@@ -12,14 +12,20 @@ import type { Pool } from 'pg';
 import { ConfigError, loadConfig } from '../config';
 import { connectionLimits, createPool } from '../eventstore';
 import { ALL_PROJECTIONS } from './all';
-import { listDeadLetters, NotStuckOnEventError, skipStuckEvent } from './deadLetters';
+import {
+  listDeadLetters,
+  NotStuckOnEventError,
+  skipStuckEvent,
+  type SkipRequest,
+} from './deadLetters';
 import { rebuildProjection } from './rebuild';
 import { getProjectionStatuses } from './status';
+import { UnknownProjectionError } from './types';
 
 const COMMANDS = ['status', 'rebuild', 'skip', 'dead-letters'] as const;
 type Command = (typeof COMMANDS)[number];
 
-/** Exit code for a refused request (wrong position, bad arguments). */
+/** Exit code for a refused request (bad arguments, unknown projection, wrong position). */
 const USAGE_ERROR = 2;
 
 function usage(): string {
@@ -129,8 +135,7 @@ function skipArguments(args: readonly string[]) {
   };
 }
 
-async function skip(pool: Pool, name: string, args: readonly string[]): Promise<void> {
-  const request = skipArguments(args);
+async function skip(pool: Pool, name: string, request: SkipRequest): Promise<void> {
   const deadLetter = await skipStuckEvent(pool, name, request);
   console.log(
     `${name}: skipped event ${deadLetter.eventId} (${deadLetter.eventType}) at position ${deadLetter.position}; dead letter ${deadLetter.id}`,
@@ -166,21 +171,27 @@ async function main(argv: readonly string[]): Promise<number> {
     console.error(usage());
     return USAGE_ERROR;
   }
-  const pool = openPool();
+  let pool: Pool | undefined;
   try {
+    const skipRequest = command === 'skip' ? skipArguments(rest) : undefined;
+    pool = openPool();
     if (command === 'status') await printStatus(pool);
     else if (command === 'rebuild') await rebuild(pool, name!);
-    else if (command === 'skip') await skip(pool, name!, rest);
+    else if (skipRequest) await skip(pool, name!, skipRequest);
     else await printDeadLetters(pool, name!);
     return 0;
   } catch (error) {
-    if (error instanceof UsageError || error instanceof NotStuckOnEventError) {
+    const refused =
+      error instanceof UsageError ||
+      error instanceof NotStuckOnEventError ||
+      error instanceof UnknownProjectionError;
+    if (refused) {
       console.error(error.message);
       return USAGE_ERROR;
     }
     throw error;
   } finally {
-    await pool.end();
+    await pool?.end();
   }
 }
 
