@@ -1,7 +1,12 @@
 import net from 'node:net';
 import type { Pool } from 'pg';
-import { createPool } from '../../src/eventstore';
-import { ProjectionRunner, projectionOwnerPid, rebuildProjection } from '../../src/projections';
+import { createPool, type RecordedEvent } from '../../src/eventstore';
+import {
+  ProjectionRunner,
+  projectionOwnerPid,
+  rebuildProjection,
+  type Projection,
+} from '../../src/projections';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
 import { appendTicks, countRows, logProjection, waitCaughtUp, waitFor } from './support';
 
@@ -57,6 +62,67 @@ describe('connection limits of projection runners', () => {
   });
   afterAll(() => db.drop());
 
+  it('the owner connection has the pool limits, server-side keepalive and an idle timeout', async () => {
+    // A projection that writes down the settings of the connection it is applied on.
+    const settings: Projection = {
+      name: 'settings_log',
+      version: 1,
+      eventTypes: ['Tick'],
+      async createTables(conn, table) {
+        await conn.query(`CREATE TABLE IF NOT EXISTS ${table} (name text, setting text)`);
+      },
+      async handle(conn, _event: RecordedEvent, table) {
+        await conn.query(
+          `INSERT INTO ${table} SELECT name, setting FROM pg_settings WHERE name = ANY($1)`,
+          [
+            [
+              'statement_timeout',
+              'lock_timeout',
+              'idle_session_timeout',
+              'tcp_keepalives_idle',
+              'tcp_keepalives_interval',
+              'tcp_keepalives_count',
+              'tcp_user_timeout',
+            ],
+          ],
+        );
+      },
+    };
+    const limited = createPool(db.url, {
+      max: 4,
+      statementTimeoutMs: 1234,
+      lockTimeoutMs: 567,
+      keepAliveIdleMs: 8000,
+    });
+    const r = new ProjectionRunner({
+      pool: limited,
+      projections: [settings],
+      pollIntervalMs: 100,
+      ownerIdleTimeoutMs: 4321,
+      log: () => {},
+    });
+    try {
+      await appendTicks(db, 1);
+      await r.start();
+      await waitCaughtUp(db, settings);
+      const rows = await db.pool.query<{ name: string; setting: string }>(
+        'SELECT DISTINCT name, setting FROM settings_log ORDER BY name',
+      );
+      expect(Object.fromEntries(rows.rows.map((row) => [row.name, row.setting]))).toEqual({
+        idle_session_timeout: '4321',
+        lock_timeout: '567',
+        statement_timeout: '1234',
+        tcp_keepalives_count: '3',
+        tcp_keepalives_idle: '8',
+        tcp_keepalives_interval: '4',
+        tcp_user_timeout: '20000',
+      });
+    } finally {
+      await r.stop();
+      await limited.end();
+    }
+  });
+
   it('a runner whose owner connection goes silent is taken over promptly', async () => {
     const projection = logProjection('silent_log');
     await appendTicks(db, 10);
@@ -84,8 +150,11 @@ describe('connection limits of projection runners', () => {
 
       await appendTicks(db, 10);
       await waitCaughtUp(db, projection);
-      const rows = await countRows(db, 'silent_log');
-      expect(rows).toEqual({ total: 20, distinct: 20 });
+      const ticks = await db.pool.query<{ n: string }>(
+        "SELECT count(*) AS n FROM events WHERE event_type = 'Tick'",
+      );
+      const total = Number(ticks.rows[0]!.n);
+      expect(await countRows(db, 'silent_log')).toEqual({ total, distinct: total });
     } finally {
       await proxy.close();
       await Promise.all([a.stop(), b.stop()]);
