@@ -102,6 +102,7 @@ export async function skipStuckEvent(
 ): Promise<DeadLetter> {
   const projection = findProjection(name, projections);
   const conn = await pool.connect();
+  let broken: Error | undefined;
   try {
     await conn.query('BEGIN');
     const checkpoint = await readCheckpoint(conn, name, true);
@@ -151,10 +152,14 @@ export async function skipStuckEvent(
     await conn.query('COMMIT');
     return toDeadLetter(inserted.rows[0]!);
   } catch (error) {
+    // A refusal leaves a healthy connection; anything else may not (a timed-out query).
+    const refusal =
+      error instanceof NotStuckOnEventError || error instanceof UnknownProjectionError;
     await conn.query('ROLLBACK').catch(() => undefined);
+    if (!refusal) broken = error instanceof Error ? error : new Error(String(error));
     throw error;
   } finally {
-    conn.release();
+    conn.release(broken);
   }
 }
 
