@@ -5,6 +5,7 @@ import {
   CLEAR_ERROR,
   readCheckpoint,
   recordFailure,
+  type CheckpointColumn,
   type CheckpointRow,
 } from './checkpoints';
 import { deadLetteredPositions } from './deadLetters';
@@ -52,6 +53,9 @@ export const messageOf = (error: unknown): string =>
   error instanceof Error ? error.message : String(error);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const checkpointColumn = (mode: StepMode): CheckpointColumn =>
+  mode === 'live' ? 'position' : 'rebuild_position';
 
 interface Cursor {
   table: string;
@@ -153,6 +157,7 @@ export async function runStep(
   return { outcome: 'applied', applied };
 }
 
+/** A rebuild replays the whole log: events an operator skipped before stay skipped. */
 async function withoutDeadLetters(
   conn: ClientBase,
   projection: Projection,
@@ -190,7 +195,7 @@ async function applyWithRetry(
       if (error instanceof StaleCheckpoint) throw error;
       if (attempt >= options.maxAttempts || options.isStopped?.()) {
         const stuck = {
-          column: mode === 'live' ? ('position' as const) : ('rebuild_position' as const),
+          column: checkpointColumn(mode),
           from: cursor.position,
           event: { position: event.globalPosition, eventId: event.eventId, eventType: event.type },
         };
@@ -235,8 +240,7 @@ async function applyInTransaction(
     }
     for (const event of events) await projection.handle(conn, event, cursor.table);
     await options.beforeCheckpoint?.(projection.name, events);
-    const column = mode === 'live' ? 'position' : 'rebuild_position';
-    await advanceCheckpoint(conn, projection.name, column, nextPosition);
+    await advanceCheckpoint(conn, projection.name, checkpointColumn(mode), nextPosition);
   });
 }
 
