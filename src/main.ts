@@ -10,13 +10,8 @@ import { buildApp } from './api/app';
 import { projectionReadModels } from './api/projectionReadModels';
 import { CommandHandler, commandHandlerSettings } from './application/commandHandler';
 import { ConfigError, loadConfig } from './config';
-import {
-  connectionLimits,
-  createPool,
-  migrate,
-  PostgresEventStore,
-  UpcasterRegistry,
-} from './eventstore';
+import { connectionLimits } from './eventstore/pool';
+import { createPool, migrate, PostgresEventStore, UpcasterRegistry } from './eventstore';
 import { startEmbeddedPostgres } from './infra/embeddedPostgres';
 import { startTemporalDevServer } from './infra/temporalDevServer';
 import { createLogger } from './logger';

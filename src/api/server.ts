@@ -4,7 +4,8 @@
  */
 import { CommandHandler, commandHandlerSettings } from '../application/commandHandler';
 import { ConfigError, loadConfig, type Config } from '../config';
-import { connectionLimits, createPool, PostgresEventStore, UpcasterRegistry } from '../eventstore';
+import { connectionLimits } from '../eventstore/pool';
+import { createPool, PostgresEventStore, UpcasterRegistry } from '../eventstore';
 import { Metrics } from '../observability/metrics';
 import {
   ALL_PROJECTIONS,

@@ -3,7 +3,8 @@
  * SIGINT. Several projectors may run at once; each projection has one owner at a time.
  */
 import { ConfigError, loadConfig } from '../config';
-import { connectionLimits, createPool } from '../eventstore';
+import { connectionLimits } from '../eventstore/pool';
+import { createPool } from '../eventstore';
 import { ProjectionRunner } from './runner';
 
 async function main(): Promise<void> {

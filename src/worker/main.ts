@@ -4,7 +4,8 @@
  */
 import { CommandHandler, commandHandlerSettings } from '../application/commandHandler';
 import { loadConfig } from '../config';
-import { connectionLimits, createPool, migrate, PostgresEventStore } from '../eventstore';
+import { connectionLimits } from '../eventstore/pool';
+import { createPool, migrate, PostgresEventStore } from '../eventstore';
 import { createLogger } from '../logger';
 import { installTemporalRuntime } from './runtime';
 import { startSagaWorker } from './startWorker';
