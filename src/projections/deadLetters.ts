@@ -1,5 +1,10 @@
 import type { Pool } from 'pg';
-import type { SqlExecutor } from '../eventstore';
+import {
+  PostgresEventStore,
+  type EventStore,
+  type RecordedEvent,
+  type SqlExecutor,
+} from '../eventstore';
 import { ALL_PROJECTIONS } from './all';
 import { advanceCheckpoint, readCheckpoint, type CheckpointColumn } from './checkpoints';
 import { UnknownProjectionError, type Projection } from './types';
@@ -68,24 +73,10 @@ export function findProjection(
   return projection;
 }
 
-/** The event a checkpoint at `after` reads next, in readAll's (transaction, position) order. */
-async function nextEventAfter(db: SqlExecutor, after: bigint, eventTypes: readonly string[]) {
-  const result = await db.query<{ global_position: string; event_id: string; event_type: string }>(
-    `WITH checkpoint AS (
-       SELECT coalesce((SELECT transaction_id FROM events WHERE global_position = $1), '0'::xid8) AS tx
-     )
-     SELECT global_position, event_id, event_type
-       FROM events, checkpoint
-      WHERE (transaction_id, global_position) > (checkpoint.tx, $1::bigint)
-        AND event_type = ANY($2)
-      ORDER BY transaction_id, global_position
-      LIMIT 1`,
-    [after.toString(), eventTypes],
-  );
-  const row = result.rows[0];
-  return (
-    row && { position: BigInt(row.global_position), eventId: row.event_id, type: row.event_type }
-  );
+/** The event a checkpoint at `after` reads next: the engine's own readAll decides. */
+async function nextEventAfter(store: EventStore, after: bigint, eventTypes: readonly string[]) {
+  const { events } = await store.readAll({ after, limit: 1, eventTypes });
+  return events[0];
 }
 
 /**
@@ -99,6 +90,7 @@ export async function skipStuckEvent(
   name: string,
   request: SkipRequest,
   projections?: readonly Projection[],
+  store: EventStore = new PostgresEventStore(pool),
 ): Promise<DeadLetter> {
   const projection = findProjection(name, projections);
   const conn = await pool.connect();
@@ -115,14 +107,14 @@ export async function skipStuckEvent(
       );
     }
     const stuck: CheckpointColumn[] = [];
-    let event: Awaited<ReturnType<typeof nextEventAfter>>;
+    let event: RecordedEvent | undefined;
     for (const [column, at] of [
       ['position', checkpoint.position],
       ['rebuild_position', checkpoint.rebuildPosition],
     ] as const) {
       if (at === null) continue;
-      const next = await nextEventAfter(conn, at, projection.eventTypes);
-      if (next?.position === request.position) {
+      const next = await nextEventAfter(store, at, projection.eventTypes);
+      if (next?.globalPosition === request.position) {
         stuck.push(column);
         event = next;
       }
@@ -140,14 +132,14 @@ export async function skipStuckEvent(
       [
         name,
         event.eventId,
-        event.position.toString(),
+        event.globalPosition.toString(),
         event.type,
         checkpoint.errorMessage ?? '',
         request.reason,
         request.skippedBy,
       ],
     );
-    for (const column of stuck) await advanceCheckpoint(conn, name, column, event.position);
+    for (const column of stuck) await advanceCheckpoint(conn, name, column, event.globalPosition);
     await conn.query('SELECT pg_notify($1, $2)', [RETRY_CHANNEL, name]);
     await conn.query('COMMIT');
     return toDeadLetter(inserted.rows[0]!);
