@@ -348,7 +348,7 @@ export class ProjectionRunner {
     }
     try {
       this.log(`projection ${projection.name}: version ${projection.version} needs a rebuild`);
-      await runRebuild(conn, this.store, projection, options);
+      await runRebuild(conn, this.store, projection, options, undefined, 'resume');
     } finally {
       await advisoryUnlock(conn, key).catch(() => undefined);
     }

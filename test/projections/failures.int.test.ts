@@ -1,9 +1,11 @@
+import type { RecordedEvent } from '../../src/eventstore';
 import {
   listDeadLetters,
   NotStuckOnEventError,
   ProjectionRunner,
   rebuildProjection,
   skipStuckEvent,
+  type Projection,
 } from '../../src/projections';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
 import { appendTicks, countRows, logProjection, statusOf, waitCaughtUp, waitFor } from './support';
@@ -159,5 +161,71 @@ describe('a failing projection', () => {
     });
     expect(rebuilt.generation).toBe(2);
     expect(await countRows(db, 'poison_log')).toEqual(rows);
+  });
+
+  it('a version-bump rebuild interrupted by a transient error resumes where it stopped', async () => {
+    const calls = new Map<bigint, number>();
+    let broken = true;
+    const bumped = (version: number, fails: (event: RecordedEvent) => boolean): Projection => ({
+      ...logProjection('bump_log'),
+      version,
+      async handle(db, event, table) {
+        calls.set(event.globalPosition, (calls.get(event.globalPosition) ?? 0) + 1);
+        if (fails(event)) throw new Error(`transient failure at ${event.globalPosition}`);
+        await db.query(`INSERT INTO ${table} (position, stream_id, version) VALUES ($1, $2, $3)`, [
+          event.globalPosition.toString(),
+          event.streamId,
+          event.version,
+        ]);
+      },
+    });
+    const v1 = bumped(1, () => false);
+    await runner({ projections: [v1] }).start();
+    await waitCaughtUp(db, v1);
+    await Promise.all(runners.splice(0).map((r) => r.stop()));
+    const ticks = await appendTicks(db, 30, (i) => (i === 25 ? { marker: 'bump' } : {}));
+    calls.clear();
+    // Until no transaction of the cluster that began before these appends is open, the store
+    // holds them back and the rebuild would switch over without them.
+    await waitFor(async () => {
+      const read = await db.eventStore.readAll({ after: 0n, limit: 100_000, eventTypes: ['Tick'] });
+      return read.events.some((event) => event.globalPosition === ticks[29]);
+    }, 'the new ticks to be readable');
+
+    const v2 = bumped(2, (event) => broken && marked('bump')(event));
+    await runner({
+      projections: [v2],
+      batchSize: 10,
+      failureRetryBaseMs: 50,
+      failureRetryMaxMs: 100,
+    }).start();
+    const failing = await waitFor(async () => {
+      const status = await statusOf(db, v2);
+      return status.error !== null && status;
+    }, 'the rebuild to fail');
+    expect(failing.rebuild).not.toBeNull();
+    expect(failing.error?.position).toBe(ticks[25]!.toString());
+    await waitFor(async () => {
+      const status = await statusOf(db, v2);
+      return (status.error?.attempts ?? 0) >= failing.error!.attempts + 3;
+    }, 'more retries');
+
+    broken = false;
+    const done = await waitFor(async () => {
+      const status = await statusOf(db, v2);
+      return status.version === 2 && status.rebuild === null && status;
+    }, 'the rebuild to switch over');
+    expect(done.error).toBeNull();
+    await waitCaughtUp(db, v2);
+    // The first event's batch committed long before the failure: a resumed rebuild never
+    // applies it again (a restarted one would, once per retry).
+    const firstTick = (
+      await db.pool.query<{ p: string }>(
+        "SELECT min(global_position) AS p FROM events WHERE event_type = 'Tick'",
+      )
+    ).rows[0]!.p;
+    expect(calls.get(BigInt(firstTick))).toBe(1);
+    const total = await tickCount();
+    expect(await countRows(db, 'bump_log')).toEqual({ total, distinct: total });
   });
 });
