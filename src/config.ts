@@ -50,6 +50,16 @@ const schema = z.object({
   PG_POOL_MAX: positiveInt.default(10),
   /** Kills a session that sits idle inside a transaction, which would hold every catch-up reader back. */
   PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: positiveInt.default(10_000),
+  /** Server cancels a statement running longer (a hung one would block its stream's command queue); 0: off. */
+  PG_STATEMENT_TIMEOUT_MS: nonNegativeInt.default(15_000),
+  /** A statement waiting this long for a lock fails instead of queueing behind a stuck holder; 0: off. */
+  PG_LOCK_TIMEOUT_MS: nonNegativeInt.default(5_000),
+  /** Client-side backstop when the server does not answer at all (statement timeout + margin); 0: off. */
+  PG_QUERY_TIMEOUT_MS: nonNegativeInt.default(20_000),
+  /** TCP keepalive idle time, both ends: a half-open connection (and the locks it holds) dies within ~2.5x this. */
+  PG_KEEPALIVE_IDLE_MS: positiveInt.min(1000).default(10_000),
+  /** Slowest retry of a failing projection (its backoff doubles from 1 s up to this). */
+  PROJECTION_RETRY_MAX_MS: positiveInt.default(60_000),
   /** Snapshot interval (events) of every aggregate that takes snapshots (accounts, inventory). */
   SNAPSHOT_EVERY: positiveInt.default(100),
   /** Aggregates a process remembers between commands, so a saga's next step skips the load. */

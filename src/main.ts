@@ -10,6 +10,7 @@ import { buildApp } from './api/app';
 import { projectionReadModels } from './api/projectionReadModels';
 import { CommandHandler, commandHandlerSettings } from './application/commandHandler';
 import { ConfigError, loadConfig } from './config';
+import { connectionLimits } from './eventstore/pool';
 import { createPool, migrate, PostgresEventStore, UpcasterRegistry } from './eventstore';
 import { startEmbeddedPostgres } from './infra/embeddedPostgres';
 import { untilShutdownSignal } from './infra/shutdownSignal';
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
     const pool = createPool(databaseUrl, {
       max: config.PG_POOL_MAX * 2,
       idleInTransactionTimeoutMs: config.PG_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      ...connectionLimits(config),
       applicationName: 'sagaflow',
     });
     stops.push({ name: 'connection pool', stop: () => pool.end() });
@@ -120,6 +122,7 @@ async function main(): Promise<void> {
     const projector = new ProjectionRunner({
       pool,
       eventStore,
+      failureRetryMaxMs: config.PROJECTION_RETRY_MAX_MS,
       log: (message, error) =>
         logger.child({ component: 'projector' }).info({ err: error }, message),
     });

@@ -24,6 +24,28 @@ export interface ReadModels {
   getTransferSummary(db: Pool, transferId: string): Promise<ReadModelRow | null | undefined>;
   getProjectionStatuses(db: Pool): Promise<Array<{ name: string }>>;
   rebuildProjection(db: Pool, name: string): Promise<unknown>;
+  /** Dead-letters the event a failing projection is stuck on (UnknownProjectionError, NotStuckOnEventError). */
+  skipProjectionEvent(db: Pool, name: string, request: SkipEventRequest): Promise<DeadLetterRow>;
+  listDeadLetters(db: Pool, name: string): Promise<DeadLetterRow[]>;
+}
+
+export interface SkipEventRequest {
+  position: bigint;
+  reason: string;
+  skippedBy: string;
+}
+
+/** A skipped event as src/projections records it (see DeadLetter in schemas/admin.ts). */
+export interface DeadLetterRow {
+  id: string;
+  projection: string;
+  eventId: string;
+  position: string;
+  eventType: string;
+  error: string;
+  reason: string;
+  skippedBy: string;
+  skippedAt: string;
 }
 
 /** Everything buildApp needs; the server wires real ones, tests their own. */

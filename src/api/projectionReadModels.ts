@@ -4,8 +4,10 @@ import {
   getOrderSummary,
   getProjectionStatuses,
   getTransferSummary,
+  listDeadLetters,
   listOrderSummaries,
   rebuildProjection,
+  skipStuckEvent,
 } from '../projections';
 import type { ReadModels } from './deps';
 
@@ -18,4 +20,6 @@ export const projectionReadModels: ReadModels = {
   getTransferSummary,
   getProjectionStatuses: (pool) => getProjectionStatuses(pool),
   rebuildProjection: (pool, name) => rebuildProjection(pool, name),
+  skipProjectionEvent: (pool, name, request) => skipStuckEvent(pool, name, request),
+  listDeadLetters: (pool, name) => listDeadLetters(pool, name),
 };

@@ -4,6 +4,7 @@
  */
 import { CommandHandler, commandHandlerSettings } from '../application/commandHandler';
 import { ConfigError, loadConfig, type Config } from '../config';
+import { connectionLimits } from '../eventstore/pool';
 import { createPool, PostgresEventStore, UpcasterRegistry } from '../eventstore';
 import { untilShutdownSignal } from '../infra/shutdownSignal';
 import { Metrics } from '../observability/metrics';
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
   const pool = createPool(databaseUrl, {
     max: config.PG_POOL_MAX,
     idleInTransactionTimeoutMs: config.PG_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    ...connectionLimits(config),
     applicationName: 'sagaflow-api',
   });
   const metrics = new Metrics({

@@ -1,10 +1,19 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EventStoreHooks } from '../eventstore';
 
-/** A projection's progress as the projections module reports it (only what the lag gauge needs). */
-export type ProjectionLagSource = () => Promise<
-  ReadonlyArray<{ name: string; lagEvents: number; lagSeconds: number }>
->;
+/** A projection's progress and health as the projections module reports it (what the gauges need). */
+export interface ProjectionHealth {
+  name: string;
+  lagEvents: number;
+  lagSeconds: number;
+  /** 'failing' while stuck on an event and retrying. */
+  state?: string;
+  /** Failed attempts ever (monotonic) and when the latest was (ISO-8601). */
+  errorsTotal?: number;
+  lastErrorAt?: string | null;
+}
+
+export type ProjectionLagSource = () => Promise<ReadonlyArray<ProjectionHealth>>;
 
 /** How many sagas are in each status, by saga type (read from the read models). */
 export type SagaCountSource = () => Promise<
@@ -37,6 +46,9 @@ export class Metrics {
   readonly sagas: Gauge<'saga_type' | 'status'>;
   readonly projectionLag: Gauge<'projection'>;
   readonly projectionLagSeconds: Gauge<'projection'>;
+  readonly projectionFailing: Gauge<'projection'>;
+  readonly projectionErrors: Counter<'projection'>;
+  readonly projectionLastError: Gauge<'projection'>;
   private readonly sdkMetricsUrl: string | undefined;
 
   constructor(options: MetricsOptions = {}) {
@@ -101,10 +113,28 @@ export class Metrics {
       });
       return pending;
     };
+    /** Fills a metric from the statuses on each scrape; `pick` undefined leaves a projection out. */
+    const fillFromStatuses = async (
+      fill: (projection: string, value: number) => void,
+      reset: () => void,
+      pick: (s: ProjectionHealth) => number | undefined,
+    ) => {
+      if (!source) return;
+      try {
+        const all = await statuses();
+        reset();
+        for (const status of all) {
+          const value = pick(status);
+          if (value !== undefined) fill(status.name, value);
+        }
+      } catch {
+        // A scrape must not fail because the database is briefly away.
+      }
+    };
     const lagGauge = (
       name: string,
       help: string,
-      pick: (s: { lagEvents: number; lagSeconds: number }) => number,
+      pick: (s: ProjectionHealth) => number | undefined,
     ) =>
       new Gauge({
         name,
@@ -112,14 +142,11 @@ export class Metrics {
         labelNames: ['projection'],
         registers,
         async collect() {
-          if (!source) return;
-          try {
-            const all = await statuses();
-            this.reset();
-            for (const status of all) this.set({ projection: status.name }, pick(status));
-          } catch {
-            // A scrape must not fail because the database is briefly away.
-          }
+          await fillFromStatuses(
+            (projection, value) => this.set({ projection }, value),
+            () => this.reset(),
+            pick,
+          );
         },
       });
     this.projectionLag = lagGauge(
@@ -132,6 +159,30 @@ export class Metrics {
       'Age of the oldest event each projection has not applied yet',
       (s) => s.lagSeconds,
     );
+    this.projectionFailing = lagGauge(
+      `${prefix}projection_failing`,
+      '1 while a projection is stuck on an event and retrying (see GET /admin/projections)',
+      (s) => (s.state === undefined ? undefined : s.state === 'failing' ? 1 : 0),
+    );
+    this.projectionLastError = lagGauge(
+      `${prefix}projection_last_error_timestamp_seconds`,
+      'When each projection last failed to apply an event (Unix time)',
+      (s) => (s.lastErrorAt ? Date.parse(s.lastErrorAt) / 1000 : undefined),
+    );
+    // Read from the checkpoint row, which every projector process shares.
+    this.projectionErrors = new Counter({
+      name: `${prefix}projection_errors_total`,
+      help: 'Failed attempts to apply an event, by projection',
+      labelNames: ['projection'],
+      registers,
+      async collect() {
+        await fillFromStatuses(
+          (projection, value) => this.inc({ projection }, value),
+          () => this.reset(),
+          (s) => s.errorsTotal,
+        );
+      },
+    });
   }
 
   /** Pass as `new PostgresEventStore(pool, upcasters, metrics.eventStoreHooks())`. */

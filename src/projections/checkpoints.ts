@@ -10,8 +10,18 @@ export interface CheckpointRow {
   rebuildGeneration: number | null;
   rebuildVersion: number | null;
   rebuildPosition: bigint | null;
+  /** The event the projection is stuck on (its position, id, type) and why. */
   errorPosition: bigint | null;
+  errorEventId: string | null;
+  errorEventType: string | null;
   errorMessage: string | null;
+  /** Failed attempts in a row at errorPosition, since errorSince. */
+  errorAttempts: number;
+  errorSince: Date | null;
+  lastErrorAt: Date | null;
+  nextRetryAt: Date | null;
+  /** Failed attempts ever (monotonic). */
+  errorsTotal: bigint;
   eventsPerSecond: number;
   updatedAt: Date;
 }
@@ -25,7 +35,14 @@ interface RawCheckpoint {
   rebuild_version: number | null;
   rebuild_position: string | null;
   error_position: string | null;
+  error_event_id: string | null;
+  error_event_type: string | null;
   error_message: string | null;
+  error_attempts: number;
+  error_since: Date | null;
+  last_error_at: Date | null;
+  next_retry_at: Date | null;
+  errors_total: string;
   events_per_second: number;
   updated_at: Date;
 }
@@ -39,7 +56,14 @@ const toCheckpoint = (row: RawCheckpoint): CheckpointRow => ({
   rebuildVersion: row.rebuild_version,
   rebuildPosition: row.rebuild_position === null ? null : BigInt(row.rebuild_position),
   errorPosition: row.error_position === null ? null : BigInt(row.error_position),
+  errorEventId: row.error_event_id,
+  errorEventType: row.error_event_type,
   errorMessage: row.error_message,
+  errorAttempts: row.error_attempts,
+  errorSince: row.error_since,
+  lastErrorAt: row.last_error_at,
+  nextRetryAt: row.next_retry_at,
+  errorsTotal: BigInt(row.errors_total),
   eventsPerSecond: row.events_per_second,
   updatedAt: row.updated_at,
 });
@@ -61,6 +85,93 @@ export async function readCheckpoints(db: SqlExecutor): Promise<CheckpointRow[]>
     'SELECT * FROM projection_checkpoints ORDER BY name',
   );
   return result.rows.map(toCheckpoint);
+}
+
+/** Which checkpoint of a projection a step advances: the active generation's or a rebuild's. */
+export type CheckpointColumn = 'position' | 'rebuild_position';
+
+/** Leaves the failing state (last_error_at and errors_total stay, for metrics). */
+export const CLEAR_ERROR = `error_position = NULL, error_event_id = NULL, error_event_type = NULL,
+       error_message = NULL, error_attempts = 0, error_since = NULL, next_retry_at = NULL`;
+
+/**
+ * Moves a checkpoint to `position` (applied up to there) and clears any failure. Callers run
+ * it in the transaction that wrote the effect (or the dead letter), after locking the row.
+ */
+export async function advanceCheckpoint(
+  db: SqlExecutor,
+  name: string,
+  column: CheckpointColumn,
+  position: bigint,
+): Promise<void> {
+  const live = column === 'position';
+  await db.query(
+    `UPDATE projection_checkpoints
+        SET ${live ? 'position' : 'rebuild_position'} = $2, ${CLEAR_ERROR}, updated_at = now()
+      WHERE name = $1`,
+    [name, position.toString()],
+  );
+}
+
+export interface FailedEvent {
+  position: bigint;
+  eventId: string;
+  eventType: string;
+}
+
+/**
+ * Records failed attempts at one event; a new event starts a new run of attempts. Only while
+ * the checkpoint still stands where the attempts started (`column` = `from`): a skip that
+ * moved it meanwhile must not be answered by a stale failure.
+ */
+export async function recordFailure(
+  db: SqlExecutor,
+  name: string,
+  stuck: { column: CheckpointColumn; from: bigint; event: FailedEvent },
+  message: string,
+  attempts: number,
+): Promise<void> {
+  const { column, from, event } = stuck;
+  const live = column === 'position';
+  await db.query(
+    `UPDATE projection_checkpoints
+        SET error_attempts = CASE WHEN error_position = $2 THEN error_attempts + $6 ELSE $6 END,
+            error_since = CASE WHEN error_position = $2 THEN error_since ELSE now() END,
+            error_position = $2, error_event_id = $3, error_event_type = $4, error_message = $5,
+            last_error_at = now(), errors_total = errors_total + $6,
+            events_per_second = 0, updated_at = now()
+      WHERE name = $1 AND ${live ? 'position' : 'rebuild_position'} = $7`,
+    [
+      name,
+      event.position.toString(),
+      event.eventId,
+      event.eventType,
+      message,
+      attempts,
+      from.toString(),
+    ],
+  );
+}
+
+/** When the projection, still stuck at `position`, tries again (shown in its status). */
+export async function recordNextRetry(
+  db: SqlExecutor,
+  name: string,
+  position: bigint,
+  at: Date,
+): Promise<void> {
+  await db.query(
+    'UPDATE projection_checkpoints SET next_retry_at = $3 WHERE name = $1 AND error_position = $2',
+    [name, position.toString(), at],
+  );
+}
+
+/** Records a recent throughput figure for status reports. */
+export async function recordRate(db: SqlExecutor, name: string, eventsPerSecond: number) {
+  await db.query(
+    'UPDATE projection_checkpoints SET events_per_second = $2, updated_at = now() WHERE name = $1',
+    [name, eventsPerSecond],
+  );
 }
 
 /** Advisory-lock keys (session level, on a runner's dedicated connection). */

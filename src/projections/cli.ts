@@ -1,89 +1,197 @@
 /**
  * `npm run projections -- status` prints every projection's state and lag;
  * `npm run projections -- rebuild <name>` rebuilds one into a fresh generation with a
- * progress bar, while readers keep using the current one until the switch.
+ * progress bar, while readers keep using the current one until the switch;
+ * `npm run projections -- skip <name> --event <position> --reason "..."` dead-letters the
+ * event a failing projection is stuck on; `dead-letters <name>` lists what was skipped.
  */
+import { userInfo } from 'node:os';
+import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
+import type { Pool } from 'pg';
 import { ConfigError, loadConfig } from '../config';
-import { createPool } from '../eventstore';
+import { connectionLimits, createPool } from '../eventstore';
 import { ALL_PROJECTIONS } from './all';
+import {
+  listDeadLetters,
+  NotStuckOnEventError,
+  skipStuckEvent,
+  type SkipRequest,
+} from './deadLetters';
 import { rebuildProjection } from './rebuild';
 import { getProjectionStatuses } from './status';
+import { UnknownProjectionError } from './types';
+
+const COMMANDS = ['status', 'rebuild', 'skip', 'dead-letters'] as const;
+type Command = (typeof COMMANDS)[number];
+
+/** Exit code for a refused request (bad arguments, unknown projection, wrong position). */
+const USAGE_ERROR = 2;
 
 function usage(): string {
   return [
     'usage: npm run projections -- <command>',
-    '  status            state, checkpoint and lag of every projection',
-    '  rebuild <name>    rebuild one projection from position 0 and switch readers over',
+    '  status                                        state, checkpoint, lag and errors of every projection',
+    '  rebuild <name>                                rebuild one projection from position 0 and switch readers over',
+    '  skip <name> --event <position> --reason "…"   skip the event a failing projection is stuck on (dead letter)',
+    '             [--by <who>]                       recorded as who skipped it (default cli:<user>)',
+    '  dead-letters <name>                           events skipped for a projection, most recent first',
     '',
     `projections: ${ALL_PROJECTIONS.map((p) => p.name).join(', ')}`,
   ].join('\n');
 }
 
-function databaseUrl(): string {
+class UsageError extends Error {}
+
+function openPool(): Pool {
   const config = loadConfig();
   if (!config.DATABASE_URL) {
     throw new ConfigError(
       'DATABASE_URL is required, e.g. postgres://postgres@127.0.0.1:5432/sagaflow',
     );
   }
-  return config.DATABASE_URL;
+  return createPool(config.DATABASE_URL, {
+    max: 3,
+    applicationName: 'sagaflow-projections-cli',
+    ...connectionLimits(config),
+    // A rebuild's progress count may scan the whole log (its statement timeout is off too).
+    queryTimeoutMs: 0,
+  });
+}
+
+async function printStatus(pool: Pool): Promise<void> {
+  const statuses = await getProjectionStatuses(pool);
+  console.table(
+    statuses.map((s) => ({
+      name: s.name,
+      version: s.version,
+      generation: s.generation,
+      state: s.state,
+      checkpoint: s.checkpoint,
+      lagEvents: s.lagEvents,
+      lagSeconds: Number(s.lagSeconds.toFixed(1)),
+      eventsPerSecond: Number(s.eventsPerSecond.toFixed(1)),
+      errors: s.errorsTotal,
+    })),
+  );
+  for (const s of statuses) {
+    if (!s.error) continue;
+    console.log(
+      [
+        `${s.name} is failing at position ${s.error.position}`,
+        `  event:      ${s.error.eventId ?? '?'} (${s.error.eventType ?? '?'})`,
+        `  error:      ${s.error.message}`,
+        `  attempts:   ${s.error.attempts} since ${s.error.since ?? '?'}; next retry ${s.error.nextRetryAt ?? 'when a runner owns it'}`,
+        `  to skip it: npm run projections -- skip ${s.name} --event ${s.error.position} --reason "..."`,
+      ].join('\n'),
+    );
+  }
+}
+
+async function rebuild(pool: Pool, name: string): Promise<void> {
+  const bar = new SingleBar(
+    {
+      format: `${name} [{bar}] {percentage}% | {value}/{total} events | {rate} events/s | ETA {eta_formatted}`,
+      etaBuffer: 50,
+    },
+    Presets.shades_classic,
+  );
+  let started = false;
+  const result = await rebuildProjection(pool, name, (progress) => {
+    const payload = { rate: Math.round(progress.eventsPerSecond).toLocaleString('en-US') };
+    if (!started) {
+      bar.start(Math.max(progress.total, 1), progress.done, payload);
+      started = true;
+    } else {
+      bar.setTotal(Math.max(progress.total, 1));
+      bar.update(progress.done, payload);
+    }
+  });
+  bar.stop();
+  console.log(
+    `${result.projection}: generation ${result.generation} is live (${result.events} events in ${result.seconds.toFixed(1)} s)`,
+  );
+}
+
+function skipArguments(args: readonly string[]) {
+  let values: { event?: string; reason?: string; by?: string };
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: { event: { type: 'string' }, reason: { type: 'string' }, by: { type: 'string' } },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  if (!values.event || !/^[0-9]{1,18}$/.test(values.event)) {
+    throw new UsageError('--event <position> is required: the position status shows as failing');
+  }
+  if (!values.reason?.trim()) throw new UsageError('--reason "..." is required (it is recorded)');
+  return {
+    position: BigInt(values.event),
+    reason: values.reason.trim(),
+    skippedBy: values.by ?? `cli:${userInfo().username}`,
+  };
+}
+
+async function skip(pool: Pool, name: string, request: SkipRequest): Promise<void> {
+  const deadLetter = await skipStuckEvent(pool, name, request);
+  console.log(
+    `${name}: skipped event ${deadLetter.eventId} (${deadLetter.eventType}) at position ${deadLetter.position}; dead letter ${deadLetter.id}`,
+  );
+}
+
+async function printDeadLetters(pool: Pool, name: string): Promise<void> {
+  const deadLetters = await listDeadLetters(pool, name);
+  if (deadLetters.length === 0) {
+    console.log(`${name}: no dead letters`);
+    return;
+  }
+  console.table(
+    deadLetters.map((d) => ({
+      position: d.position,
+      eventId: d.eventId,
+      eventType: d.eventType,
+      error: d.error,
+      reason: d.reason,
+      skippedBy: d.skippedBy,
+      skippedAt: d.skippedAt,
+    })),
+  );
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  const [command, name] = argv;
-  if (command !== 'status' && command !== 'rebuild') {
+  const [command, name, ...rest] = argv;
+  if (!COMMANDS.includes(command as Command)) {
     console.error(usage());
-    return command === undefined || command === '--help' || command === '-h' ? 0 : 2;
+    return command === undefined || command === '--help' || command === '-h' ? 0 : USAGE_ERROR;
   }
-  if (command === 'rebuild' && !name) {
+  if (command !== 'status' && (!name || name.startsWith('-'))) {
     console.error(usage());
-    return 2;
+    return USAGE_ERROR;
   }
-  const pool = createPool(databaseUrl(), { max: 3, applicationName: 'sagaflow-projections-cli' });
+  let pool: Pool | undefined;
   try {
-    if (command === 'status') {
-      const statuses = await getProjectionStatuses(pool);
-      console.table(
-        statuses.map((s) => ({
-          name: s.name,
-          version: s.version,
-          generation: s.generation,
-          state: s.state,
-          checkpoint: s.checkpoint,
-          lagEvents: s.lagEvents,
-          lagSeconds: Number(s.lagSeconds.toFixed(1)),
-          eventsPerSecond: Number(s.eventsPerSecond.toFixed(1)),
-          error: s.error ? `at ${s.error.position}: ${s.error.message}` : '',
-        })),
-      );
-      return 0;
-    }
-    const bar = new SingleBar(
-      {
-        format: `${name} [{bar}] {percentage}% | {value}/{total} events | {rate} events/s | ETA {eta_formatted}`,
-        etaBuffer: 50,
-      },
-      Presets.shades_classic,
-    );
-    let started = false;
-    const result = await rebuildProjection(pool, name!, (progress) => {
-      const payload = { rate: Math.round(progress.eventsPerSecond).toLocaleString('en-US') };
-      if (!started) {
-        bar.start(Math.max(progress.total, 1), progress.done, payload);
-        started = true;
-      } else {
-        bar.setTotal(Math.max(progress.total, 1));
-        bar.update(progress.done, payload);
-      }
-    });
-    bar.stop();
-    console.log(
-      `${result.projection}: generation ${result.generation} is live (${result.events} events in ${result.seconds.toFixed(1)} s)`,
-    );
+    const skipRequest = command === 'skip' ? skipArguments(rest) : undefined;
+    pool = openPool();
+    if (command === 'status') await printStatus(pool);
+    else if (command === 'rebuild') await rebuild(pool, name!);
+    else if (skipRequest) await skip(pool, name!, skipRequest);
+    else await printDeadLetters(pool, name!);
     return 0;
+  } catch (error) {
+    const refused =
+      error instanceof UsageError ||
+      error instanceof NotStuckOnEventError ||
+      error instanceof UnknownProjectionError;
+    if (refused) {
+      console.error(error.message);
+      return USAGE_ERROR;
+    }
+    throw error;
   } finally {
-    await pool.end();
+    await pool?.end();
   }
 }
 

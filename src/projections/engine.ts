@@ -1,6 +1,14 @@
 import type { ClientBase } from 'pg';
 import type { EventStore, RecordedEvent } from '../eventstore';
-import { readCheckpoint, type CheckpointRow } from './checkpoints';
+import {
+  advanceCheckpoint,
+  CLEAR_ERROR,
+  readCheckpoint,
+  recordFailure,
+  type CheckpointColumn,
+  type CheckpointRow,
+} from './checkpoints';
+import { deadLetteredPositions } from './deadLetters';
 import { generationTable, type Projection } from './types';
 
 /** Which generation a step writes: the active one, or the one a rebuild is building. */
@@ -9,9 +17,9 @@ export type StepMode = 'live' | 'rebuild';
 export interface EngineOptions {
   /** Events read per step and applied in one transaction with one checkpoint update. */
   batchSize: number;
-  /** Attempts per failing event before the projection stops there. */
+  /** Quick attempts per failing event before the step gives up (the runner retries later). */
   maxAttempts: number;
-  /** First retry delay; doubles per attempt (capped at 30 s). */
+  /** First quick-retry delay; doubles per attempt (capped at 30 s). */
   retryBaseMs: number;
   /** Test hook: runs after the handler, before the checkpoint update and commit. */
   beforeCheckpoint?: (projection: string, events: readonly RecordedEvent[]) => void | Promise<void>;
@@ -27,7 +35,7 @@ export interface StepResult {
   applied: number;
 }
 
-/** The projection gave up on an event; its checkpoint stays just before it. */
+/** A step gave up on an event (recorded as the failure); its checkpoint stays just before it. */
 export class ProjectionFailedError extends Error {
   override readonly name = 'ProjectionFailedError';
   constructor(
@@ -45,6 +53,9 @@ export const messageOf = (error: unknown): string =>
   error instanceof Error ? error.message : String(error);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const checkpointColumn = (mode: StepMode): CheckpointColumn =>
+  mode === 'live' ? 'position' : 'rebuild_position';
 
 interface Cursor {
   table: string;
@@ -98,12 +109,15 @@ export async function runStep(
   if (!checkpoint) throw new Error(`no checkpoint row for projection ${projection.name}`);
   const cursor = cursorOf(checkpoint, mode);
   if (!cursor) return { outcome: 'empty', applied: 0 };
-  const { events, lastPosition } = await store.readAll({
+  const read = await store.readAll({
     after: cursor.position,
     limit: options.batchSize,
     eventTypes: projection.eventTypes,
   });
+  const { lastPosition } = read;
   if (lastPosition === cursor.position) return { outcome: 'empty', applied: 0 };
+  const events =
+    mode === 'rebuild' ? await withoutDeadLetters(conn, projection, read.events) : read.events;
 
   try {
     await applyInTransaction(conn, projection, mode, cursor, events, lastPosition, options);
@@ -143,6 +157,20 @@ export async function runStep(
   return { outcome: 'applied', applied };
 }
 
+/** A rebuild replays the whole log: events an operator skipped before stay skipped. */
+async function withoutDeadLetters(
+  conn: ClientBase,
+  projection: Projection,
+  events: readonly RecordedEvent[],
+): Promise<readonly RecordedEvent[]> {
+  const skipped = await deadLetteredPositions(
+    conn,
+    projection.name,
+    events.map((event) => event.globalPosition),
+  );
+  return skipped.size === 0 ? events : events.filter((event) => !skipped.has(event.globalPosition));
+}
+
 async function applyWithRetry(
   conn: ClientBase,
   projection: Projection,
@@ -166,9 +194,19 @@ async function applyWithRetry(
     } catch (error) {
       if (error instanceof StaleCheckpoint) throw error;
       if (attempt >= options.maxAttempts || options.isStopped?.()) {
-        await recordFailure(conn, projection.name, event.globalPosition, error).catch(
-          (recordError: unknown) =>
-            options.log('could not record a projection failure', recordError),
+        const stuck = {
+          column: checkpointColumn(mode),
+          from: cursor.position,
+          event: { position: event.globalPosition, eventId: event.eventId, eventType: event.type },
+        };
+        await recordFailure(
+          conn,
+          projection.name,
+          stuck,
+          messageOf(error).slice(0, 2000),
+          attempt,
+        ).catch((recordError: unknown) =>
+          options.log('could not record a projection failure', recordError),
         );
         throw new ProjectionFailedError(projection.name, event.globalPosition, error);
       }
@@ -202,44 +240,8 @@ async function applyInTransaction(
     }
     for (const event of events) await projection.handle(conn, event, cursor.table);
     await options.beforeCheckpoint?.(projection.name, events);
-    if (mode === 'live') {
-      await conn.query(
-        `UPDATE projection_checkpoints
-            SET position = $2, error_position = NULL, error_message = NULL, updated_at = now()
-          WHERE name = $1`,
-        [projection.name, nextPosition.toString()],
-      );
-    } else {
-      await conn.query(
-        `UPDATE projection_checkpoints
-            SET rebuild_position = $2, error_position = NULL, error_message = NULL, updated_at = now()
-          WHERE name = $1`,
-        [projection.name, nextPosition.toString()],
-      );
-    }
+    await advanceCheckpoint(conn, projection.name, checkpointColumn(mode), nextPosition);
   });
-}
-
-async function recordFailure(
-  conn: ClientBase,
-  name: string,
-  position: bigint,
-  error: unknown,
-): Promise<void> {
-  await conn.query(
-    `UPDATE projection_checkpoints
-        SET error_position = $2, error_message = $3, events_per_second = 0, updated_at = now()
-      WHERE name = $1`,
-    [name, position.toString(), messageOf(error).slice(0, 2000)],
-  );
-}
-
-/** Records a recent throughput figure for status reports. */
-export async function recordRate(conn: ClientBase, name: string, eventsPerSecond: number) {
-  await conn.query(
-    'UPDATE projection_checkpoints SET events_per_second = $2, updated_at = now() WHERE name = $1',
-    [name, eventsPerSecond],
-  );
 }
 
 /**
@@ -262,7 +264,7 @@ export async function beginRebuild(conn: ClientBase, projection: Projection): Pr
     await conn.query(
       `UPDATE projection_checkpoints
           SET rebuild_generation = $2, rebuild_version = $3, rebuild_position = 0,
-              error_position = NULL, error_message = NULL, updated_at = now()
+              ${CLEAR_ERROR}, updated_at = now()
         WHERE name = $1`,
       [projection.name, generation, projection.version],
     );
@@ -309,7 +311,7 @@ export async function trySwitchOver(
       `UPDATE projection_checkpoints
           SET generation = rebuild_generation, version = rebuild_version, position = rebuild_position,
               rebuild_generation = NULL, rebuild_version = NULL, rebuild_position = NULL,
-              error_position = NULL, error_message = NULL, updated_at = now()
+              ${CLEAR_ERROR}, updated_at = now()
         WHERE name = $1`,
       [projection.name],
     );

@@ -1,9 +1,27 @@
 export { ALL_PROJECTIONS } from './all';
 export type { Projection } from './types';
 export { generationTable } from './types';
-export { ProjectionRunner, EVENTS_CHANNEL, type ProjectionRunnerOptions } from './runner';
+export {
+  ProjectionRunner,
+  EVENTS_CHANNEL,
+  failureRetryDelay,
+  type ProjectionRunnerOptions,
+} from './runner';
+export {
+  listDeadLetters,
+  NotStuckOnEventError,
+  RETRY_CHANNEL,
+  skipStuckEvent,
+  type DeadLetter,
+  type SkipRequest,
+} from './deadLetters';
 export { createInlineProjector, type InlineProjector } from './inline';
-export { getProjectionStatuses, type ProjectionState, type ProjectionStatus } from './status';
+export {
+  getProjectionStatuses,
+  type ProjectionError,
+  type ProjectionState,
+  type ProjectionStatus,
+} from './status';
 export {
   rebuildProjection,
   RebuildInProgressError,

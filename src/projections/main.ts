@@ -3,6 +3,7 @@
  * SIGINT. Several projectors may run at once; each projection has one owner at a time.
  */
 import { ConfigError, loadConfig } from '../config';
+import { connectionLimits } from '../eventstore/pool';
 import { createPool } from '../eventstore';
 import { untilShutdownSignal } from '../infra/shutdownSignal';
 import { ProjectionRunner } from './runner';
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
   const pool = createPool(config.DATABASE_URL, {
     max: config.PG_POOL_MAX,
     idleInTransactionTimeoutMs: config.PG_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    ...connectionLimits(config),
     applicationName: 'sagaflow-projector',
   });
   const log = (message: string, error?: unknown) => {
@@ -26,7 +28,11 @@ async function main(): Promise<void> {
     const suffix = detail && !message.includes(detail) ? `: ${detail}` : '';
     console.error(`${new Date().toISOString()} ${message}${suffix}`);
   };
-  const runner = new ProjectionRunner({ pool, log });
+  const runner = new ProjectionRunner({
+    pool,
+    log,
+    failureRetryMaxMs: config.PROJECTION_RETRY_MAX_MS,
+  });
   await runner.start();
   log('projector running; SIGTERM or SIGINT to stop');
   await untilShutdownSignal();

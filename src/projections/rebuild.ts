@@ -1,9 +1,15 @@
 import type { ClientBase, Pool } from 'pg';
 import { PostgresEventStore, type EventStore } from '../eventstore';
 import { ALL_PROJECTIONS } from './all';
-import { advisoryUnlock, ensureProjection, rebuildLockKey, tryAdvisoryLock } from './checkpoints';
+import {
+  advisoryUnlock,
+  ensureProjection,
+  readCheckpoint,
+  rebuildLockKey,
+  tryAdvisoryLock,
+} from './checkpoints';
 import { beginRebuild, runStep, trySwitchOver, type EngineOptions } from './engine';
-import type { Projection } from './types';
+import { UnknownProjectionError, type Projection } from './types';
 
 export interface RebuildProgress {
   projection: string;
@@ -25,9 +31,7 @@ export class RebuildInProgressError extends Error {
   override readonly name = 'RebuildInProgressError';
 }
 
-export class UnknownProjectionError extends Error {
-  override readonly name = 'UnknownProjectionError';
-}
+export { UnknownProjectionError } from './types';
 
 export interface RebuildOptions extends Partial<Omit<EngineOptions, 'log'>> {
   projections?: readonly Projection[];
@@ -82,6 +86,14 @@ export function engineOptions(options: Partial<EngineOptions> = {}): EngineOptio
   };
 }
 
+/**
+ * Where a rebuild starts. `fresh`: a new generation from position 0 (an operator's rebuild,
+ * e.g. after a handler fix). `resume`: carry on with an unfinished rebuild for this same
+ * version, if any (each of its batches committed with its checkpoint): the runner's
+ * version-bump rebuild, which a failing event interrupts on every retry.
+ */
+export type RebuildStart = 'fresh' | 'resume';
+
 /** The rebuild itself, on a connection that holds the projection's rebuild lock. */
 export async function runRebuild(
   conn: ClientBase,
@@ -89,13 +101,47 @@ export async function runRebuild(
   projection: Projection,
   options: EngineOptions,
   onProgress?: (progress: RebuildProgress) => void,
+  start: RebuildStart = 'fresh',
+): Promise<RebuildResult> {
+  // A rebuild is long, legitimate work: its DDL may wait for readers and its count may scan
+  // the whole log, so the pool's statement and lock timeouts are off for it (RESET restores
+  // the connection's own values before it goes back to the pool).
+  await conn.query('SET statement_timeout = 0');
+  await conn.query('SET lock_timeout = 0');
+  try {
+    return await rebuildGeneration(conn, store, projection, options, onProgress, start);
+  } finally {
+    await conn.query('RESET statement_timeout').catch(() => undefined);
+    await conn.query('RESET lock_timeout').catch(() => undefined);
+  }
+}
+
+async function unfinishedRebuildOf(
+  conn: ClientBase,
+  projection: Projection,
+): Promise<number | undefined> {
+  const checkpoint = await readCheckpoint(conn, projection.name);
+  const sameVersion = checkpoint?.rebuildVersion === projection.version;
+  return (sameVersion && checkpoint?.rebuildGeneration) || undefined;
+}
+
+async function rebuildGeneration(
+  conn: ClientBase,
+  store: EventStore,
+  projection: Projection,
+  options: EngineOptions,
+  onProgress: ((progress: RebuildProgress) => void) | undefined,
+  start: RebuildStart,
 ): Promise<RebuildResult> {
   const started = performance.now();
-  const totalResult = await conn.query<{ total: string }>(
-    'SELECT count(*) AS total FROM events WHERE event_type = ANY($1)',
-    [projection.eventTypes],
-  );
-  let total = Number(totalResult.rows[0]?.total ?? 0);
+  // Only a progress bar needs the total, and the count scans every event of these types.
+  const totalResult = onProgress
+    ? await conn.query<{ total: string }>(
+        'SELECT count(*) AS total FROM events WHERE event_type = ANY($1)',
+        [projection.eventTypes],
+      )
+    : undefined;
+  let total = Number(totalResult?.rows[0]?.total ?? 0);
   let done = 0;
   const report = () => {
     total = Math.max(total, done);
@@ -107,8 +153,11 @@ export async function runRebuild(
       eventsPerSecond: seconds > 0 ? done / seconds : 0,
     });
   };
-  const generation = await beginRebuild(conn, projection);
-  options.log(`projection ${projection.name}: rebuilding into generation ${generation}`);
+  const unfinished = start === 'resume' ? await unfinishedRebuildOf(conn, projection) : undefined;
+  const generation = unfinished ?? (await beginRebuild(conn, projection));
+  options.log(
+    `projection ${projection.name}: ${unfinished ? 'resuming the rebuild of' : 'rebuilding into'} generation ${generation}`,
+  );
   report();
   for (;;) {
     if (options.isStopped?.()) throw new Error(`rebuild of ${projection.name} interrupted`);

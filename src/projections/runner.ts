@@ -7,14 +7,21 @@ import {
   ownerLockKey,
   readCheckpoint,
   rebuildLockKey,
+  recordNextRetry,
+  recordRate,
   tryAdvisoryLock,
 } from './checkpoints';
-import { messageOf, ProjectionFailedError, recordRate, runStep } from './engine';
+import { RETRY_CHANNEL } from './deadLetters';
+import { messageOf, ProjectionFailedError, runStep } from './engine';
 import { engineOptions, runRebuild } from './rebuild';
 import type { Projection } from './types';
 
 /** The channel append_to_stream notifies (see the event-store migration). */
 export const EVENTS_CHANNEL = 'sagaflow_events';
+
+/** Delay before the n-th (1-based) slow retry of a failing projection: doubling, capped. */
+export const failureRetryDelay = (round: number, baseMs: number, maxMs: number): number =>
+  Math.min(maxMs, baseMs * 2 ** Math.min(round - 1, 30));
 
 export interface ProjectionRunnerOptions {
   pool: Pool;
@@ -24,10 +31,20 @@ export interface ProjectionRunnerOptions {
   batchSize?: number;
   /** Fallback poll when no notification arrives, also the takeover period (default 1000 ms). */
   pollIntervalMs?: number;
-  /** Attempts per failing event before the projection stops (default 5). */
+  /** Quick attempts at a failing event before the projection counts as failing (default 5). */
   maxAttempts?: number;
-  /** First retry delay, doubling per attempt (default 200 ms). */
+  /** First quick-retry delay, doubling per attempt (default 200 ms). */
   retryBaseMs?: number;
+  /** A failing projection then retries one attempt at a time, first after this (default 1 s)… */
+  failureRetryBaseMs?: number;
+  /** …doubling up to this (default 60 s; PROJECTION_RETRY_MAX_MS). */
+  failureRetryMaxMs?: number;
+  /**
+   * The server ends an owner connection idle this long (idle_session_timeout), releasing its
+   * lock when the runner's host or network vanished without a FIN; the runner itself never
+   * leaves it idle longer than a poll interval. Default: max(10 s, 5 poll intervals).
+   */
+  ownerIdleTimeoutMs?: number;
   /** Opens a dedicated connection (one per projection plus one for LISTEN). */
   connect?: () => Promise<Client>;
   /** Test hook: after the handler ran, before the checkpoint is written and committed. */
@@ -41,7 +58,10 @@ interface Worker {
   wake?: () => void;
   done?: Promise<void>;
   owned: boolean;
-  failed: boolean;
+  /** Failed retries in a row (0: healthy). */
+  failureRounds: number;
+  /** Waiting out a failure backoff: new events do not wake it, a skip or stop does. */
+  backingOff: boolean;
   recent: Array<{ at: number; events: number }>;
   lastRateWrite: number;
 }
@@ -59,6 +79,7 @@ export class ProjectionRunner {
   private readonly pool: Pool;
   private readonly store: EventStore;
   private readonly pollIntervalMs: number;
+  private readonly ownerIdleTimeoutMs: number;
   private readonly workers: Worker[];
   private readonly log: (message: string, error?: unknown) => void;
   private listener: Client | undefined;
@@ -69,12 +90,15 @@ export class ProjectionRunner {
     this.pool = options.pool;
     this.store = options.eventStore ?? new PostgresEventStore(options.pool);
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.ownerIdleTimeoutMs =
+      options.ownerIdleTimeoutMs ?? Math.max(10_000, 5 * this.pollIntervalMs);
     this.log = options.log ?? (() => {});
     this.workers = (options.projections ?? ALL_PROJECTIONS).map((projection) => ({
       projection,
       wakePending: false,
       owned: false,
-      failed: false,
+      failureRounds: 0,
+      backingOff: false,
       recent: [],
       lastRateWrite: 0,
     }));
@@ -110,12 +134,17 @@ export class ProjectionRunner {
     await listener?.end().catch(() => undefined);
   }
 
-  /** Wakes every loop (as a notification would). */
+  /** Wakes every loop (as a notification would); a failing one keeps its backoff. */
   wakeAll(): void {
     for (const worker of this.workers) {
       worker.wakePending = true;
-      worker.wake?.();
+      if (!worker.backingOff) worker.wake?.();
     }
+  }
+
+  /** Ends a failing projection's backoff now (its stuck event was skipped). */
+  retryNow(name: string): void {
+    for (const worker of this.workers) if (worker.projection.name === name) worker.wake?.();
   }
 
   private connect(): Promise<Client> {
@@ -128,7 +157,10 @@ export class ProjectionRunner {
     if (this.stopped) return;
     try {
       const client = await this.connect();
-      client.on('notification', () => this.wakeAll());
+      client.on('notification', (message) => {
+        if (message.channel === RETRY_CHANNEL) this.retryNow(message.payload ?? '');
+        else this.wakeAll();
+      });
       client.on('error', (error) => {
         this.log('projection runner: LISTEN connection lost; polling until it is back', error);
         if (this.listener === client) this.listener = undefined;
@@ -136,6 +168,7 @@ export class ProjectionRunner {
         this.listenerRetry = setTimeout(() => void this.listen(), this.pollIntervalMs);
       });
       await client.query(`LISTEN ${EVENTS_CHANNEL}`);
+      await client.query(`LISTEN ${RETRY_CHANNEL}`);
       if (this.stopped) {
         await client.end();
         return;
@@ -149,13 +182,13 @@ export class ProjectionRunner {
     }
   }
 
-  private wait(worker: Worker): Promise<void> {
-    if (worker.wakePending || this.stopped) {
+  private wait(worker: Worker, ms = this.pollIntervalMs): Promise<void> {
+    if ((worker.wakePending && !worker.backingOff) || this.stopped) {
       worker.wakePending = false;
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, this.pollIntervalMs);
+      const timer = setTimeout(done, ms);
       function done() {
         clearTimeout(timer);
         worker.wake = undefined;
@@ -199,6 +232,7 @@ export class ProjectionRunner {
             broken = true;
           });
           conn = client;
+          await this.reapWhenSilent(client);
         }
         if (!worker.owned) {
           await ensureProjection(conn, projection);
@@ -207,25 +241,31 @@ export class ProjectionRunner {
             await this.wait(worker);
             continue;
           }
-          worker.failed = false;
           this.log(`projection ${projection.name}: owned by this runner`);
-        }
-        if (worker.failed) {
-          await this.wait(worker);
-          continue;
         }
         const checkpoint = await readCheckpoint(conn, projection.name);
         if (checkpoint && checkpoint.version !== projection.version) {
           await this.rebuildForNewVersion(conn, projection, options);
           continue;
         }
-        const step = await runStep(conn, this.store, projection, 'live', options);
+        // While failing, each retry is a single attempt: the quick ones were spent already.
+        const stepOptions = worker.failureRounds > 0 ? { ...options, maxAttempts: 1 } : options;
+        const step = await runStep(conn, this.store, projection, 'live', stepOptions);
+        if (worker.failureRounds > 0) {
+          this.log(
+            `projection ${projection.name}: recovered after ${worker.failureRounds} retries`,
+          );
+          worker.failureRounds = 0;
+        }
         await this.trackRate(conn, worker, step.applied);
         if (step.outcome === 'empty') await this.wait(worker);
       } catch (error) {
-        if (error instanceof ProjectionFailedError) {
-          worker.failed = true;
-          this.log(error.message, error.cause);
+        if (error instanceof ProjectionFailedError && conn) {
+          // The connection may break while backing off: reconnect (and re-take the lock).
+          await this.backOff(conn, worker, error).catch((backOffError: unknown) => {
+            this.log(`projection ${projection.name}: ${messageOf(backOffError)}`, backOffError);
+            broken = true;
+          });
           continue;
         }
         if (this.stopped) break;
@@ -238,6 +278,61 @@ export class ProjectionRunner {
       await advisoryUnlock(conn, ownerLockKey(projection.name)).catch(() => undefined);
     }
     await drop();
+  }
+
+  /**
+   * A half-open owner connection would keep its advisory lock for as long as TCP takes to
+   * notice (about 2 h by default): the server ends it once it has been idle for
+   * ownerIdleTimeoutMs instead. idle_session_timeout exists from PostgreSQL 14; older
+   * servers rely on the TCP keepalive settings of the pool's connections.
+   */
+  private async reapWhenSilent(conn: Client): Promise<void> {
+    try {
+      await conn.query("SELECT set_config('idle_session_timeout', $1, false)", [
+        String(Math.round(this.ownerIdleTimeoutMs)),
+      ]);
+    } catch (error) {
+      this.log('projection runner: no idle_session_timeout on this server', error);
+    }
+  }
+
+  /**
+   * A failing projection keeps its lock and retries on a slow, capped exponential schedule
+   * until the event applies (transient fault) or an operator skips it (poison event).
+   */
+  private async backOff(conn: Client, worker: Worker, error: ProjectionFailedError) {
+    worker.failureRounds++;
+    const delay = failureRetryDelay(
+      worker.failureRounds,
+      this.options.failureRetryBaseMs ?? 1000,
+      this.options.failureRetryMaxMs ?? 60_000,
+    );
+    this.log(`${error.message}; retry ${worker.failureRounds} in ${delay} ms`, error.cause);
+    await recordNextRetry(
+      conn,
+      worker.projection.name,
+      error.position,
+      new Date(Date.now() + delay),
+    ).catch((recordError: unknown) => this.log('could not record the next retry', recordError));
+    worker.backingOff = true;
+    try {
+      await this.waitForRetry(conn, worker, error.position, Date.now() + delay);
+    } finally {
+      worker.backingOff = false;
+    }
+  }
+
+  /**
+   * Waits until `retryAt`, a skip's notification or stop, looking at the checkpoint every
+   * poll interval: that keeps the owner session from idling out and notices a skip whose
+   * notification this runner missed (LISTEN connection down).
+   */
+  private async waitForRetry(conn: Client, worker: Worker, stuckAt: bigint, retryAt: number) {
+    for (let left = retryAt - Date.now(); left > 0 && !this.stopped; left = retryAt - Date.now()) {
+      await this.wait(worker, Math.min(left, this.pollIntervalMs));
+      const checkpoint = await readCheckpoint(conn, worker.projection.name);
+      if (checkpoint?.errorPosition !== stuckAt) return;
+    }
   }
 
   /** A new projection version: rebuild into a fresh generation while the old one serves. */
@@ -253,7 +348,7 @@ export class ProjectionRunner {
     }
     try {
       this.log(`projection ${projection.name}: version ${projection.version} needs a rebuild`);
-      await runRebuild(conn, this.store, projection, options);
+      await runRebuild(conn, this.store, projection, options, undefined, 'resume');
     } finally {
       await advisoryUnlock(conn, key).catch(() => undefined);
     }

@@ -10,7 +10,22 @@ import {
 } from './checkpoints';
 import type { Projection } from './types';
 
-export type ProjectionState = 'running' | 'rebuilding' | 'failed' | 'idle';
+export type ProjectionState = 'running' | 'rebuilding' | 'failing' | 'idle';
+
+/** The event a failing projection is stuck on, and how its retries go. */
+export interface ProjectionError {
+  /** Global position of the event (decimal string); skip it with this. */
+  position: string;
+  eventId: string | null;
+  eventType: string | null;
+  message: string;
+  /** Failed attempts in a row at this event. */
+  attempts: number;
+  /** ISO-8601 times: first failure at this event, latest failure, next retry. */
+  since: string | null;
+  lastErrorAt: string | null;
+  nextRetryAt: string | null;
+}
 
 export interface ProjectionStatus {
   name: string;
@@ -24,10 +39,14 @@ export interface ProjectionStatus {
   lagSeconds: number;
   /** Recent throughput of the owning runner. */
   eventsPerSecond: number;
-  /** failed: stopped at `error.position`; rebuilding: a new generation is being built;
-   *  running: a runner owns it; idle: no runner owns it. */
+  /** failing: stuck at `error.position`, retrying on a backoff until it applies or is
+   *  skipped; rebuilding: a new generation is being built; running: a runner owns it;
+   *  idle: no runner owns it. */
   state: ProjectionState;
-  error: { position: string; message: string } | null;
+  error: ProjectionError | null;
+  /** Failed attempts ever, and when the latest was (ISO-8601, null if never). */
+  errorsTotal: number;
+  lastErrorAt: string | null;
   /** Progress of a rebuild in progress, else null. */
   rebuild: { generation: number; version: number; checkpoint: string } | null;
 }
@@ -68,7 +87,7 @@ async function statusOf(
   const owner = await advisoryLockHolder(db, ownerLockKey(checkpoint.name));
   const state: ProjectionState =
     checkpoint.errorPosition !== null
-      ? 'failed'
+      ? 'failing'
       : checkpoint.rebuildGeneration !== null
         ? 'rebuilding'
         : owner !== null
@@ -82,12 +101,11 @@ async function statusOf(
     checkpoint: checkpoint.position.toString(),
     lagEvents: Number(lag.rows[0]?.events ?? 0),
     lagSeconds: Math.max(0, lag.rows[0]?.oldest_age ?? 0),
-    eventsPerSecond: fresh && state !== 'failed' ? checkpoint.eventsPerSecond : 0,
+    eventsPerSecond: fresh && state !== 'failing' ? checkpoint.eventsPerSecond : 0,
     state,
-    error:
-      checkpoint.errorPosition === null
-        ? null
-        : { position: checkpoint.errorPosition.toString(), message: checkpoint.errorMessage ?? '' },
+    error: errorOf(checkpoint),
+    errorsTotal: Number(checkpoint.errorsTotal),
+    lastErrorAt: checkpoint.lastErrorAt?.toISOString() ?? null,
     rebuild:
       checkpoint.rebuildGeneration === null
         ? null
@@ -96,5 +114,19 @@ async function statusOf(
             version: checkpoint.rebuildVersion ?? checkpoint.version,
             checkpoint: (checkpoint.rebuildPosition ?? 0n).toString(),
           },
+  };
+}
+
+function errorOf(checkpoint: CheckpointRow): ProjectionError | null {
+  if (checkpoint.errorPosition === null) return null;
+  return {
+    position: checkpoint.errorPosition.toString(),
+    eventId: checkpoint.errorEventId,
+    eventType: checkpoint.errorEventType,
+    message: checkpoint.errorMessage ?? '',
+    attempts: checkpoint.errorAttempts,
+    since: checkpoint.errorSince?.toISOString() ?? null,
+    lastErrorAt: checkpoint.lastErrorAt?.toISOString() ?? null,
+    nextRetryAt: checkpoint.nextRetryAt?.toISOString() ?? null,
   };
 }

@@ -23,6 +23,10 @@ export interface Projection {
   handle(db: ClientBase, event: RecordedEvent, table: string): Promise<void>;
 }
 
+export class UnknownProjectionError extends Error {
+  override readonly name = 'UnknownProjectionError';
+}
+
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,40}$/;
 
 export function assertProjectionName(name: string): void {

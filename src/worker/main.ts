@@ -4,6 +4,7 @@
  */
 import { CommandHandler, commandHandlerSettings } from '../application/commandHandler';
 import { loadConfig } from '../config';
+import { connectionLimits } from '../eventstore/pool';
 import { createPool, migrate, PostgresEventStore } from '../eventstore';
 import { untilShutdownSignal } from '../infra/shutdownSignal';
 import { createLogger } from '../logger';
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
   const pool = createPool(config.DATABASE_URL, {
     max: config.PG_POOL_MAX,
     idleInTransactionTimeoutMs: config.PG_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+    ...connectionLimits(config),
     applicationName: 'sagaflow-worker',
   });
   const eventStore = new PostgresEventStore(pool);

@@ -43,7 +43,7 @@ describe('projection catch-up runner', () => {
     await crashing.start();
     const failed = await waitFor(async () => {
       const status = await statusOf(db, projection);
-      return status.state === 'failed' && status;
+      return status.state === 'failing' && status;
     }, 'the crash');
     await crashing.stop();
     // Two batches committed; the third rolled back with its checkpoint.
@@ -94,7 +94,7 @@ describe('projection catch-up runner', () => {
     await runner({ projections: [poisoned, healthy], maxAttempts: 3 }).start();
     const failed = await waitFor(async () => {
       const status = await statusOf(db, poisoned);
-      return status.state === 'failed' && status;
+      return status.state === 'failing' && status;
     }, 'the poisoned projection to fail');
     expect(failed.error?.position).toBe(positions[5]!.toString());
     expect(failed.error?.message).toContain('poison event');
@@ -107,7 +107,7 @@ describe('projection catch-up runner', () => {
     const ok = await waitCaughtUp(db, healthy);
     expect(ok.state).toBe('running');
     expect(ok.error).toBeNull();
-    expect((await statusOf(db, poisoned)).state).toBe('failed');
+    expect((await statusOf(db, poisoned)).state).toBe('failing');
   });
 
   it('reports lag while the runner is paused', async () => {

@@ -86,11 +86,32 @@ export async function statusOf(
   return status;
 }
 
+/**
+ * Events of the projection's types after its checkpoint, including those the store still
+ * holds back because some transaction of the cluster (another test file's, say) that began
+ * before them is still open. Status lag leaves those out, so lag 0 alone can come too early.
+ */
+async function unappliedEvents(db: TestDatabase, projection: Projection, checkpoint: string) {
+  const result = await db.pool.query<{ n: string }>(
+    `SELECT count(*) AS n FROM events
+      WHERE (transaction_id, global_position) >
+            (coalesce((SELECT transaction_id FROM events WHERE global_position = $1), '0'::xid8), $1::bigint)
+        AND event_type = ANY($2)`,
+    [checkpoint, projection.eventTypes],
+  );
+  return Number(result.rows[0]!.n);
+}
+
 export function waitCaughtUp(db: TestDatabase, projection: Projection, timeoutMs?: number) {
   return waitFor(
     async () => {
       const status = await statusOf(db, projection);
-      return status.lagEvents === 0 && status.state !== 'failed' && status;
+      return (
+        status.lagEvents === 0 &&
+        status.state !== 'failing' &&
+        (await unappliedEvents(db, projection, status.checkpoint)) === 0 &&
+        status
+      );
     },
     `${projection.name} to catch up`,
     timeoutMs,

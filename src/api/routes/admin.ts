@@ -3,13 +3,29 @@ import { HttpProblem, notFound } from '../plugins/problem';
 import { jsonSafe } from '../readYourWrites';
 import { problems } from '../schemas/common';
 import { customerSubject } from '../../eventstore';
+import { NotStuckOnEventError, UnknownProjectionError } from '../../projections';
 import {
   CustomerParams,
+  DeadLetter,
+  DeadLetters,
   PersonalDataErased,
   ProjectionParams,
   ProjectionStatuses,
   RebuildAccepted,
+  SkipEventBody,
 } from '../schemas/admin';
+
+/** The projections module's refusals, as problems. */
+function projectionProblem(error: unknown, name: string): unknown {
+  if (error instanceof UnknownProjectionError) return notFound('Projection', name);
+  if (error instanceof NotStuckOnEventError) {
+    return new HttpProblem(409, 'Conflict', error.message, {
+      code: 'NOT_STUCK_ON_EVENT',
+      errors: [{ field: 'position', in: 'body', message: error.message }],
+    });
+  }
+  return error;
+}
 
 export const adminRoutes: RoutePlugin = async (app, { deps }) => {
   /** Rebuilds in progress, by projection name. */
@@ -91,6 +107,56 @@ export const adminRoutes: RoutePlugin = async (app, { deps }) => {
       })();
       rebuilding.set(name, run);
       return reply.code(202).send({ name, status: 'rebuilding' as const });
+    },
+  );
+
+  app.post(
+    '/admin/projections/:name/skip',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['admin'],
+        summary: 'Skip the event a failing projection is stuck on, recording a dead letter',
+        params: ProjectionParams,
+        body: SkipEventBody,
+        response: { 200: DeadLetter, ...problems(404, 409) },
+      },
+    },
+    async (request) => {
+      const { name } = request.params;
+      const { position, reason } = request.body;
+      try {
+        const deadLetter = await deps.readModels.skipProjectionEvent(deps.pool, name, {
+          position: BigInt(position),
+          reason,
+          skippedBy: request.principal.id,
+        });
+        request.log.warn({ projection: name, deadLetter }, 'projection event skipped');
+        return deadLetter;
+      } catch (error) {
+        throw projectionProblem(error, name);
+      }
+    },
+  );
+
+  app.get(
+    '/admin/projections/:name/dead-letters',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['admin'],
+        summary: 'Events skipped for a projection, most recent first',
+        params: ProjectionParams,
+        response: { 200: DeadLetters, ...problems(404) },
+      },
+    },
+    async (request) => {
+      const { name } = request.params;
+      try {
+        return { deadLetters: await deps.readModels.listDeadLetters(deps.pool, name) };
+      } catch (error) {
+        throw projectionProblem(error, name);
+      }
     },
   );
 };

@@ -1,4 +1,4 @@
-import { Id } from './common';
+import { Id, PositionOf } from './common';
 import { Type } from './typebox';
 
 export const ProjectionParams = Type.Object({
@@ -8,6 +8,42 @@ export const ProjectionParams = Type.Object({
 export const ProjectionStatuses = Type.Object({
   projections: Type.Array(Type.Record(Type.String(), Type.Unknown())),
 });
+
+export const SkipEventBody = Type.Object(
+  {
+    position: Type.Union(
+      [
+        PositionOf('Global position of the event the projection is stuck on'),
+        Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+      ],
+      {
+        description:
+          'Global position of the event the projection is stuck on (status error.position)',
+      },
+    ),
+    reason: Type.String({
+      minLength: 1,
+      maxLength: 2000,
+      pattern: '\\S',
+      description: 'Why it is skipped (kept in the dead-letter row)',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const DeadLetter = Type.Object({
+  id: Type.String(),
+  projection: Type.String(),
+  eventId: Type.String(),
+  position: Type.String(),
+  eventType: Type.String(),
+  error: Type.String(),
+  reason: Type.String(),
+  skippedBy: Type.String(),
+  skippedAt: Type.String({ format: 'date-time' }),
+});
+
+export const DeadLetters = Type.Object({ deadLetters: Type.Array(DeadLetter) });
 
 export const RebuildAccepted = Type.Object({
   name: Type.String(),
