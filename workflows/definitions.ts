@@ -147,6 +147,19 @@ export interface CancelRequest {
   reason?: string;
 }
 
+/**
+ * An update's input is whatever the caller typed (the CLI's `--input null`, the UI's JSON
+ * box): refuse what is not a cancel request, so the caller learns it and the saga carries on.
+ */
+export function assertCancelRequestShape(update: string, args: unknown): void {
+  if (args === undefined) return;
+  if (args === null || typeof args !== 'object' || Array.isArray(args)) {
+    throw new Error(
+      `update ${update} failed on its input: expected an object like {"reasonCode": "CUSTOMER_REQUEST"}`,
+    );
+  }
+}
+
 /** The cancel reason a saga records: "<CODE>" or "<CODE> by <principal id>". */
 export function cancelReasonOf(request: CancelRequest | undefined): string {
   const code = (CANCEL_REASON_CODES as readonly unknown[]).includes(request?.reasonCode)

@@ -5,6 +5,7 @@ import { CompensationStack } from './compensations';
 import { correlatedActivities } from './correlated';
 import {
   approveSignal,
+  assertCancelRequestShape,
   cancelReasonOf,
   cancelSignal,
   cancelUpdate,
@@ -87,7 +88,8 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
     {
       // Validators must not change state: a rejected update leaves no trace in history, so
       // a change made here would vanish on replay. The caller gets the reason instead.
-      validator: (_args: CancelRequest) => {
+      validator: (args: CancelRequest) => {
+        assertCancelRequestShape('cancelOrder', args);
         if (pivotReached) throw new Error(cancelRefusal());
       },
     },

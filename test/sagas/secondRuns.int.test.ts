@@ -237,13 +237,15 @@ describe('second runs of a saga: reset and a second start', () => {
     await h.openAccount('edited-pocket', 0);
 
     await startAgain(sagaId, {}, (input) => ({ ...input, merchantAccountId: 'edited-pocket' }));
-    // The revenue credit is a forward step: refused, it fails the run (nothing to undo).
-    await expect(h.result(sagaId)).rejects.toMatchObject({ name: 'WorkflowFailedError' });
+    // The revenue credit is a forward step: refused, it parks the run for an operator.
+    const parked = await h.waitForStatus(sagaId, (s) => s.status === 'FORWARD_STEP_FAILED');
+    expect(parked.failureReason).toMatch(/^SAGA_INPUT_MISMATCH/);
     expect((await checkAccount(h.db.eventStore, 'edited-pocket')).balance).toBe(0);
     expect((await checkAccount(h.db.eventStore, 'edited-merchant-cust')).balance).toBe(
       10_000 - total,
     );
     expect(await h.balance(MERCHANT)).toBe(merchantBefore + total);
+    await h.client.workflow.getHandle(sagaId).terminate('an edited second start');
   });
 
   it('a second start with an extra line in its input reserves no stock for it', async () => {
