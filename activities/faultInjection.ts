@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { SqlExecutor } from '../src/eventstore';
 import type { SagaActivities } from './index';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export type FaultMode = 'fail' | 'fail_after_effect' | 'delay_before_effect' | 'delay_after_effect';
 
@@ -8,8 +9,6 @@ interface ArmedFault {
   mode: FaultMode;
   delay_ms: number;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Wraps every activity so faults armed in the `fault_injections` table fire on real

@@ -4,6 +4,7 @@
  * look. API_URL (default http://127.0.0.1:3000) and API_KEY (when API_KEYS is set) apply.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const API = (process.env.API_URL ?? 'http://127.0.0.1:3000').replace(/\/$/, '');
 const UI = (process.env.TEMPORAL_UI_URL ?? 'http://localhost:8233').replace(/\/$/, '');
@@ -41,7 +42,6 @@ async function call<T>(
   return parsed;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const TERMINAL = new Set([
   'COMPLETED',
   'CANCELLED',

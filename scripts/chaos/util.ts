@@ -1,6 +1,8 @@
 import net from 'node:net';
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export { sleep };
 
 /** Small seeded PRNG (mulberry32), so a run's workload and fault plan can be replayed. */
 export class Random {

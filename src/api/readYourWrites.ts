@@ -1,9 +1,8 @@
 import type { FastifyReply } from 'fastify';
 import type { ReadModelRow } from './deps';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const STALE_HEADER = 'x-read-model-stale';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Reached when the row reflects the position (projections store it as a decimal string). */
 export function reflects(row: ReadModelRow | null | undefined, minPosition: bigint): boolean {

@@ -1,9 +1,8 @@
 import path from 'node:path';
 import { runner } from 'node-pg-migrate';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const MIGRATIONS_DIR = path.join(__dirname, 'migrations');
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Applies every pending migration. Processes that start together (several workers, the API

@@ -10,6 +10,7 @@ import {
 } from './checkpoints';
 import { deadLetteredPositions } from './deadLetters';
 import { generationTable, type Projection } from './types';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Which generation a step writes: the active one, or the one a rebuild is building. */
 export type StepMode = 'live' | 'rebuild';
@@ -51,8 +52,6 @@ class StaleCheckpoint extends Error {}
 
 export const messageOf = (error: unknown): string =>
   error instanceof Error ? error.message : String(error);
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const checkpointColumn = (mode: StepMode): CheckpointColumn =>
   mode === 'live' ? 'position' : 'rebuild_position';

@@ -9,9 +9,9 @@ import {
 } from '../../src/projections';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
 import { appendTicks, countRows, logProjection, statusOf, waitCaughtUp, waitFor } from './support';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const quiet = () => {};
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Ticks carrying `marker` break the projection whose predicate looks for it. */
 const marked = (marker: string) => (event: { data: unknown }) =>

@@ -20,7 +20,9 @@ export type ActivityInput<N extends ActivityName> = Parameters<SagaActivities[N]
 /** The attempt number of the running activity (1 for the first). */
 export const currentAttempt = (): number => Context.current().info.attempt;
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export { sleep };
 
 /** An error that looks like infrastructure (retryable), named so a test can tell it apart. */
 export class InjectedFault extends Error {
