@@ -52,11 +52,9 @@ export interface SagaWorkerDependencies {
   eventStore: EventStore;
   config: Pick<Config, 'UNSERVED_COUNTRIES' | 'MERCHANT_ACCOUNT_ID'>;
   /**
-   * Wraps the activities exactly as Temporal will call them: production's fault injection
-   * (FAULT_INJECTION=enabled), a test's faults (test/support/faults.ts). Applied last, around
-   * the guard: a fault stands for what can happen to a whole activity call on a real worker
-   * (a lost reply, a stall, an outage), so the guarded activity must be inside it; wrapped
-   * the other way round, a test would run an activity production never runs.
+   * Wraps the activities on the event store, inside the guard: production's fault injection
+   * (FAULT_INJECTION=enabled), a test's faults (test/support/faults.ts). See sagaWorkerParts
+   * for why inside.
    */
   wrapActivities?: (activities: SagaActivities) => SagaActivities;
 }
@@ -69,25 +67,31 @@ export interface SagaWorkerParts {
 }
 
 /**
- * The saga worker's parts, for the production entry points and the tests alike. Order of
- * the activity wrappers, innermost first:
+ * The saga worker's parts, for the production entry points and the tests alike. The
+ * activities, innermost first:
  * 1. the activities on the event store;
- * 2. the unbacked-move guard: a reset, a second start or an edited input may not move money
- *    or stock the order or transfer does not back (./unbackedMoveGuard.ts);
- * 3. `wrapActivities` (fault injection), see above.
+ * 2. `wrapActivities` (fault injection);
+ * 3. the unbacked-move guard (./unbackedMoveGuard.ts): a reset, a second start or an edited
+ *    input may not move money or stock the order or transfer does not back.
+ * Faults sit between the guard and the store because that is where a real worker's faults
+ * happen (a lock or pool wait, a stall, a reply lost after the commit): after the guard's
+ * read. So a test sees the guard's check exactly as stale as production can make it, e.g.
+ * the aggregate moved on between the check and the effect, a race the guard cannot close;
+ * wrapped around the guard, a held step would re-check late and hide that race.
  */
 export function sagaWorkerParts(deps: SagaWorkerDependencies): SagaWorkerParts {
+  const activities = createActivities({
+    commands: deps.commands,
+    eventStore: deps.eventStore,
+    unservedCountries: deps.config.UNSERVED_COUNTRIES,
+  });
   const guarded = refuseUnbackedMoves(
-    createActivities({
-      commands: deps.commands,
-      eventStore: deps.eventStore,
-      unservedCountries: deps.config.UNSERVED_COUNTRIES,
-    }),
+    deps.wrapActivities?.(activities) ?? activities,
     deps.eventStore,
     deps.config.MERCHANT_ACCOUNT_ID,
   );
   return {
-    activities: deps.wrapActivities?.(guarded) ?? guarded,
+    activities: guarded,
     dataConverter: { payloadConverterPath: PAYLOAD_CONVERTER_PATH },
     bundleOptions: SAGA_BUNDLE_OPTIONS,
   };

@@ -25,9 +25,9 @@ export const MERCHANT = 'merchant-revenue';
 
 export interface HarnessOptions {
   /**
-   * Replace or wrap activities (fault injection, test/support/faults.ts). They receive the
-   * activities as production runs them, unbacked-move guard included, and are applied where
-   * production applies FAULT_INJECTION (see sagaWorkerParts).
+   * Replace or wrap activities (fault injection, test/support/faults.ts). Applied where
+   * production applies FAULT_INJECTION: around the activities on the event store, inside
+   * the unbacked-move guard (see sagaWorkerParts).
    */
   wrapActivities?: (activities: SagaActivities) => SagaActivities;
   config?: Record<string, string>;
