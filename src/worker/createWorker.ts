@@ -1,6 +1,7 @@
 import path from 'node:path';
 import {
   bundleWorkflowCode,
+  Runtime,
   Worker,
   type BundleOptions,
   type NativeConnection,
@@ -120,7 +121,10 @@ export async function createSagaWorker(options: SagaWorkerOptions): Promise<Work
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     activities: parts.activities,
-    workflowBundle: options.workflowBundle ?? (await bundleWorkflowCode(parts.bundleOptions)),
+    workflowBundle:
+      options.workflowBundle ??
+      // Logs through the Runtime's logger (LOG_LEVEL), as the worker's own bundling did.
+      (await bundleWorkflowCode({ ...parts.bundleOptions, logger: Runtime.instance().logger })),
     dataConverter: parts.dataConverter,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 100,
     ...(options.maxCachedWorkflows !== undefined && {
