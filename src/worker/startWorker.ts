@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { createActivities } from '../../activities';
+import type { SagaActivities } from '../../activities';
 import { withFaultInjection } from '../../activities/faultInjection';
 import type { CommandHandler } from '../application/commandHandler';
 import { DirectCommands } from '../application/directCommands';
@@ -9,8 +9,7 @@ import type { Logger } from '../logger';
 import { connectClient, connectWorker } from '../temporal/connection';
 import { AbandonedSagaReconciler } from '../application/abandonedSagaReconciler';
 import { OrphanedOrderReconciler } from '../application/orphanedOrderReconciler';
-import { createSagaWorker } from './createWorker';
-import { refuseUnbackedMoves } from './unbackedMoveGuard';
+import { createSagaWorker, sagaWorkerParts } from './createWorker';
 
 export interface RunningWorker {
   /** Resolves when the worker has stopped (after shutdown(), or on a fatal error). */
@@ -37,19 +36,14 @@ export async function startSagaWorker(deps: {
     { accountId: config.MERCHANT_ACCOUNT_ID, ownerId: 'merchant' },
     { commandId: `bootstrap/merchant-account/${config.MERCHANT_ACCOUNT_ID}` },
   );
-  // A reset, a second start or an edited input may not move money the order or transfer
-  // does not back.
-  const real = refuseUnbackedMoves(
-    createActivities({
-      commands,
-      eventStore: deps.eventStore,
-      unservedCountries: config.UNSERVED_COUNTRIES,
+  const parts = sagaWorkerParts({
+    commands,
+    eventStore: deps.eventStore,
+    config,
+    ...(config.FAULT_INJECTION === 'enabled' && {
+      wrapActivities: (activities: SagaActivities) => withFaultInjection(activities, deps.pool),
     }),
-    deps.eventStore,
-    config.MERCHANT_ACCOUNT_ID,
-  );
-  const activities =
-    config.FAULT_INJECTION === 'enabled' ? withFaultInjection(real, deps.pool) : real;
+  });
   if (config.FAULT_INJECTION === 'enabled')
     logger.warn('fault injection is enabled: rows in fault_injections break activities');
   const connection = await connectWorker({
@@ -60,7 +54,7 @@ export async function startSagaWorker(deps: {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    activities,
+    parts,
   });
   logger.info(
     { taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE },

@@ -1,13 +1,12 @@
 /* eslint-disable @typescript-eslint/no-unsafe-member-access -- assertions on JSON response bodies */
 import { createHash } from 'node:crypto';
 import type { Worker } from '@temporalio/worker';
-import { createActivities } from '../../activities';
 import { CommandHandler } from '../../src/application/commandHandler';
 import { DirectCommands } from '../../src/application/directCommands';
 import { orderDecider } from '../../src/domain/order';
 import { deterministicId } from '../../src/eventstore';
 import { ALL_PROJECTIONS, createInlineProjector } from '../../src/projections';
-import { createSagaWorker } from '../../src/worker/createWorker';
+import { createSagaWorker, sagaWorkerParts } from '../../src/worker/createWorker';
 import type { SagaStatusView } from '../../workflows/definitions';
 import { bundleWorkflows } from '../support/temporal';
 import { createApiTestApp, orderBody, type ApiTestApp } from './support/apiApp';
@@ -54,11 +53,7 @@ describe('order inputs at the API', () => {
       connection: t.env.nativeConnection,
       namespace: 'default',
       taskQueue: t.config.TEMPORAL_TASK_QUEUE,
-      activities: createActivities({
-        commands,
-        eventStore: t.db.eventStore,
-        unservedCountries: [],
-      }),
+      parts: sagaWorkerParts({ commands, eventStore: t.db.eventStore, config: t.config }),
       workflowBundle: await bundleWorkflows(),
     });
     running = worker.run();

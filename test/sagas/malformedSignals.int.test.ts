@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { temporal } from '@temporalio/proto';
-import { bundleWorkflowCode, type Worker } from '@temporalio/worker';
-import { createSagaWorker, SAGA_BUNDLE_OPTIONS } from '../../src/worker/createWorker';
 import { checkAccount, checkInventory } from '../support/faults';
 import { MERCHANT, SagaHarness } from '../support/sagaHarness';
 
@@ -16,32 +14,9 @@ const LARGE = 60; // 60 x 10.00 is above the harness's approval threshold
  */
 describe('signals with malformed input', () => {
   const h = new SagaHarness('malformed_signals', { config: { APPROVAL_TIMEOUT: '120s' } });
-  let worker: Worker;
-  let running: Promise<void>;
-  /** The worker production runs: its bundle carries the payload converter and interceptors. */
-  beforeAll(async () => {
-    await h.start();
-    await h.stopWorker();
-    const silent = () => {};
-    const logger = { trace: silent, debug: silent, info: silent, warn: silent, log: silent };
-    worker = await createSagaWorker({
-      connection: h.env.nativeConnection,
-      namespace: 'default',
-      taskQueue: h.taskQueue,
-      activities: h.activities,
-      workflowBundle: await bundleWorkflowCode({
-        ...SAGA_BUNDLE_OPTIONS,
-        logger: { ...logger, error: console.error },
-      }),
-      maxCachedWorkflows: 0,
-    });
-    running = worker.run();
-  });
-  afterAll(async () => {
-    worker.shutdown();
-    await running;
-    await h.stop();
-  });
+  // The harness's worker is production's: tolerant payload converter, interceptors bundled.
+  beforeAll(() => h.start());
+  afterAll(() => h.stop());
 
   const encoder = new TextEncoder();
   const json = (value: unknown): temporal.api.common.v1.IPayload => ({

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SagaActivities } from '../../activities';
 import { temporal } from '@temporalio/proto';
-import { refuseUnbackedMoves } from '../../src/worker/unbackedMoveGuard';
 import type { SagaResult } from '../../workflows/definitions';
 import { checkAccount, checkInventory, Deferred, holdUntil, withFaults } from '../support/faults';
 import { MERCHANT, SagaHarness } from '../support/sagaHarness';
@@ -18,18 +17,14 @@ describe('second runs of a saga: reset and a second start', () => {
   const revenueHeld = { gate: new Deferred(), entered: new Deferred<number>() };
   const h: SagaHarness = new SagaHarness('second_runs', {
     wrapActivities: (real: SagaActivities): SagaActivities =>
-      refuseUnbackedMoves(
-        withFaults(real, {
-          creditAccount: (fn) =>
-            holdUntil(fn, {
-              match: (input) => input.reference === 'order-rerun-running/revenue',
-              gate: revenueHeld.gate.promise,
-              entered: revenueHeld.entered,
-            }),
-        }),
-        h.db.eventStore,
-        MERCHANT,
-      ),
+      withFaults(real, {
+        creditAccount: (fn) =>
+          holdUntil(fn, {
+            match: (input) => input.reference === 'order-rerun-running/revenue',
+            gate: revenueHeld.gate.promise,
+            entered: revenueHeld.entered,
+          }),
+      }),
   });
   beforeAll(() => h.start());
   afterAll(async () => {

@@ -6,7 +6,6 @@ import {
 import { orderDecider } from '../../src/domain/order';
 import { transferDecider } from '../../src/domain/transfer';
 import { loadAggregate } from '../../src/eventstore';
-import { refuseUnbackedMoves } from '../../src/worker/unbackedMoveGuard';
 import { checkAccount, checkInventory, Deferred, failWhile, withFaults } from '../support/faults';
 import { MERCHANT, SagaHarness } from '../support/sagaHarness';
 
@@ -47,30 +46,23 @@ describe('terminated sagas, finished by the reconciler', () => {
   const h: SagaHarness = new SagaHarness('terminated', {
     config: { APPROVAL_TIMEOUT: '120s', COMPENSATION_MAX_ATTEMPTS: '2' },
     wrapActivities: (real: SagaActivities): SagaActivities =>
-      refuseUnbackedMoves(
-        withFaults(real, {
-          bookShipment: (fn) =>
-            held.shipmentOfEarly.wrap(fn, (input) => input.orderId === 'term-early'),
-          creditAccount: (fn) =>
-            held.creditOfTransfer.wrap(
-              held.revenueOfApproved.wrap(
-                held.revenueOfPaid.wrap(
-                  fn,
-                  (input) => input.reference === 'order-term-paid/revenue',
-                ),
-                (input) => input.reference === 'order-term-approved/revenue',
-              ),
-              (input) => input.reference === 'transfer-term-t/credit',
+      withFaults(real, {
+        bookShipment: (fn) =>
+          held.shipmentOfEarly.wrap(fn, (input) => input.orderId === 'term-early'),
+        creditAccount: (fn) =>
+          held.creditOfTransfer.wrap(
+            held.revenueOfApproved.wrap(
+              held.revenueOfPaid.wrap(fn, (input) => input.reference === 'order-term-paid/revenue'),
+              (input) => input.reference === 'order-term-approved/revenue',
             ),
-          refundDebit: (fn) =>
-            failWhile('refundDebit', fn, {
-              match: (input) => input.debitReference === 'transfer-term-parked/debit',
-              isFailing: () => parkedRefundFails,
-            }),
-        }),
-        h.db.eventStore,
-        MERCHANT,
-      ),
+            (input) => input.reference === 'transfer-term-t/credit',
+          ),
+        refundDebit: (fn) =>
+          failWhile('refundDebit', fn, {
+            match: (input) => input.debitReference === 'transfer-term-parked/debit',
+            isFailing: () => parkedRefundFails,
+          }),
+      }),
   });
   let reconciler: AbandonedSagaReconciler;
   beforeAll(async () => {

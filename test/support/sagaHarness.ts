@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createActivities, type SagaActivities } from '../../activities';
+import type { SagaActivities } from '../../activities';
 import { CommandHandler, type CommandHandlerOptions } from '../../src/application/commandHandler';
 import { DirectCommands } from '../../src/application/directCommands';
 import {
@@ -12,7 +12,11 @@ import {
   type SagaStarterDependencies,
 } from '../../src/application/sagaStarter';
 import { loadConfig, type Config } from '../../src/config';
-import { createSagaWorker } from '../../src/worker/createWorker';
+import {
+  createSagaWorker,
+  sagaWorkerParts,
+  type SagaWorkerParts,
+} from '../../src/worker/createWorker';
 import type { SagaResult, SagaStatusView } from '../../workflows/definitions';
 import { createTestDatabase, type TestDatabase } from './testDatabase';
 import { bundleWorkflows, connectTestTemporal, uniqueTaskQueue } from './temporal';
@@ -20,8 +24,12 @@ import { bundleWorkflows, connectTestTemporal, uniqueTaskQueue } from './tempora
 export const MERCHANT = 'merchant-revenue';
 
 export interface HarnessOptions {
-  /** Replace or wrap activities (fault injection). */
-  wrapActivities?: (real: SagaActivities) => SagaActivities;
+  /**
+   * Replace or wrap activities (fault injection, test/support/faults.ts). Applied where
+   * production applies FAULT_INJECTION: around the activities on the event store, inside
+   * the unbacked-move guard (see sagaWorkerParts).
+   */
+  wrapActivities?: (activities: SagaActivities) => SagaActivities;
   config?: Record<string, string>;
   /** E.g. `{ afterAppend: inlineProjector }` to keep read models up to date. */
   commandHandlerOptions?: (db: TestDatabase) => CommandHandlerOptions;
@@ -29,7 +37,8 @@ export interface HarnessOptions {
 
 /**
  * Everything a saga test needs: its own database, a task queue of its own on the shared
- * dev server, a worker running the real workflows and activities, and the starters the
+ * dev server, a worker wired as production wires it (sagaWorkerParts: guarded activities,
+ * tolerant payload converter, workflow interceptors in the bundle), and the starters the
  * API uses.
  */
 export class SagaHarness {
@@ -39,7 +48,8 @@ export class SagaHarness {
   direct!: DirectCommands;
   config!: Config;
   taskQueue!: string;
-  activities!: SagaActivities;
+  /** The worker's parts, built by the function the production entry points use. */
+  parts!: SagaWorkerParts;
   private bundle!: WorkflowBundleWithSourceMap;
   private worker: Worker | undefined;
   private running: Promise<void> | undefined;
@@ -73,12 +83,12 @@ export class SagaHarness {
       this.options.commandHandlerOptions?.(this.db),
     );
     this.direct = new DirectCommands(this.commands);
-    const real = createActivities({
+    this.parts = sagaWorkerParts({
       commands: this.commands,
       eventStore: this.db.eventStore,
-      unservedCountries: this.config.UNSERVED_COUNTRIES,
+      config: this.config,
+      ...(this.options.wrapActivities && { wrapActivities: this.options.wrapActivities }),
     });
-    this.activities = this.options.wrapActivities?.(real) ?? real;
     this.bundle = await bundleWorkflows();
     await this.direct.openAccount(
       { accountId: MERCHANT, ownerId: 'merchant' },
@@ -94,7 +104,7 @@ export class SagaHarness {
       connection: this.env.nativeConnection,
       namespace: 'default',
       taskQueue: this.taskQueue,
-      activities: this.activities,
+      parts: this.parts,
       workflowBundle: this.bundle,
       maxCachedWorkflows: 0,
     });

@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleSagaWorkflows } from '../../src/worker/createWorker';
 import { TEST_TEMPORAL_ADDRESS } from './infrastructure';
-
-export const WORKFLOWS_PATH = path.resolve(__dirname, '../../workflows/index.ts');
 
 /** Connects to the dev server globalSetup started. */
 export async function connectTestTemporal(): Promise<TestWorkflowEnvironment> {
@@ -18,10 +16,14 @@ export function uniqueTaskQueue(label: string): string {
   return `${label}-${randomUUID()}`;
 }
 
+/**
+ * The sagas' bundle as production builds it (payload converter and workflow interceptors
+ * included). `workflowsPath` swaps the workflows only (a deliberately broken copy).
+ */
 export async function bundleWorkflows(
-  workflowsPath = WORKFLOWS_PATH,
+  workflowsPath?: string,
 ): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  return bundleSagaWorkflows({ logger: quietLogger, ...(workflowsPath && { workflowsPath }) });
 }
 
 const noop = () => {};
