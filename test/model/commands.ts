@@ -1,0 +1,635 @@
+import fc from 'fast-check';
+import type { LightMyRequestResponse } from 'fastify';
+import { orderSagaId, transferSagaId } from '../../src/sagas/sagaIds';
+import {
+  ACCOUNTS,
+  addressFor,
+  CUSTOMERS,
+  orderIdForKey,
+  PROJECTIONS,
+  SKUS,
+  transferIdForKey,
+  type Model,
+  type ModelOrder,
+  type OrderBody,
+} from './model';
+import { APPROVAL_THRESHOLD, type ModelSystem } from './system';
+
+/**
+ * The commands of the model test. Each `run` drives the real system (HTTP API through
+ * `inject`, Temporal client, worker) and records in the model what the API promised.
+ * Kinds that trigger a known defect can be switched off (see `enabledKinds`).
+ */
+
+export const COMMAND_KINDS = [
+  'openAccount',
+  'deposit',
+  'restock',
+  'placeOrder',
+  /** Orders with the same SKU on two lines (known defect: reserved once, charged in full). */
+  'repeatedSku',
+  'transfer',
+  'approve',
+  'cancelViaApi',
+  /** handle.cancel() (known defect: pre-pivot never CANCELLED, post-pivot money stuck). */
+  'cancelViaTemporal',
+  /** handle.terminate() (known defect: half-done sagas, no reconciler). */
+  'terminate',
+  'retryOrder',
+  /** POST /orders whose first attempt fails after placing the order. */
+  'firstAttemptFails',
+  /** ... retried with a different body (known defect: wrong charge, MarkPaid loops). */
+  'retryDifferentAfterFailure',
+  'erase',
+  /** An order by a customer erased earlier (known defect: its address is lost). */
+  'orderAfterErasure',
+  'rebuildProjection',
+  'restartWorker',
+  'armFault',
+] as const;
+export type CommandKind = (typeof COMMAND_KINDS)[number];
+
+/** MODEL_COMMANDS (comma list, default all) minus MODEL_SKIP (comma list). */
+export function enabledKinds(env: NodeJS.ProcessEnv = process.env): Set<CommandKind> {
+  const parse = (value: string | undefined) =>
+    (value ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  const unknown = [...parse(env.MODEL_COMMANDS), ...parse(env.MODEL_SKIP)].filter(
+    (k) => !(COMMAND_KINDS as readonly string[]).includes(k),
+  );
+  if (unknown.length) throw new Error(`Unknown model command kinds: ${unknown.join(', ')}`);
+  const chosen = parse(env.MODEL_COMMANDS);
+  const skip = new Set(parse(env.MODEL_SKIP));
+  return new Set(
+    (chosen.length ? (chosen as CommandKind[]) : [...COMMAND_KINDS]).filter((k) => !skip.has(k)),
+  );
+}
+
+export interface Real {
+  system: ModelSystem;
+  /** Unique per run: keys (and so order, transfer and workflow ids) never repeat across runs. */
+  runId: string;
+  kinds: Set<CommandKind>;
+}
+
+export type ModelCommand = fc.AsyncCommand<Model, Real>;
+
+const json = (response: LightMyRequestResponse): Record<string, unknown> => {
+  try {
+    return response.json<Record<string, unknown>>();
+  } catch {
+    return {};
+  }
+};
+
+function expectStatus(
+  model: Model,
+  what: string,
+  response: LightMyRequestResponse,
+  allowed: number[],
+): boolean {
+  if (allowed.includes(response.statusCode)) return true;
+  model.apiViolations.push(
+    `${what}: HTTP ${response.statusCode} (expected ${allowed.join('/')}) ${response.body.slice(0, 300)}`,
+  );
+  return false;
+}
+
+const pick = <T>(items: readonly T[], index: number): T | undefined =>
+  items.length === 0 ? undefined : items[index % items.length];
+
+// --- Accounts and stock ------------------------------------------------------------------
+
+export class OpenAccount implements ModelCommand {
+  constructor(
+    readonly account: string,
+    readonly initialDeposit: number,
+  ) {}
+  check = (m: Readonly<Model>) => !m.openAccounts.has(this.account);
+  async run(m: Model, r: Real): Promise<void> {
+    m.step += 1;
+    const response = await r.system.inject({
+      method: 'POST',
+      url: '/accounts',
+      headers: { 'idempotency-key': `${r.runId}-open-${this.account}` },
+      payload: {
+        accountId: this.account,
+        ownerId: `owner-${this.account}`,
+        initialDeposit: this.initialDeposit,
+      },
+    });
+    if (expectStatus(m, this.toString(), response, [201])) {
+      m.openAccounts.add(this.account);
+      m.deposited += this.initialDeposit;
+    }
+  }
+  toString = () => `OpenAccount(${this.account}, ${this.initialDeposit})`;
+}
+
+export class Deposit implements ModelCommand {
+  constructor(
+    readonly account: string,
+    readonly amount: number,
+  ) {}
+  check = (m: Readonly<Model>) => m.openAccounts.has(this.account);
+  async run(m: Model, r: Real): Promise<void> {
+    m.step += 1;
+    const response = await r.system.inject({
+      method: 'POST',
+      url: `/accounts/${this.account}/deposits`,
+      headers: { 'idempotency-key': `${r.runId}-deposit-${m.step}` },
+      payload: { amount: this.amount },
+    });
+    if (expectStatus(m, this.toString(), response, [201])) m.deposited += this.amount;
+  }
+  toString = () => `Deposit(${this.account}, ${this.amount})`;
+}
+
+export class Restock implements ModelCommand {
+  constructor(
+    readonly sku: string,
+    readonly quantity: number,
+  ) {}
+  check = () => true;
+  async run(m: Model, r: Real): Promise<void> {
+    m.step += 1;
+    const response = await r.system.inject({
+      method: 'POST',
+      url: `/inventory/${this.sku}/restock`,
+      headers: { 'idempotency-key': `${r.runId}-restock-${m.step}` },
+      payload: { quantity: this.quantity },
+    });
+    if (expectStatus(m, this.toString(), response, [201]))
+      m.restocked[this.sku] = (m.restocked[this.sku] ?? 0) + this.quantity;
+  }
+  toString = () => `Restock(${this.sku}, ${this.quantity})`;
+}
+
+// --- Orders ----------------------------------------------------------------------------
+
+export interface OrderSpec {
+  customer: string;
+  account: string;
+  lines: Array<{ sku: string; quantity: number; unitPrice: number }>;
+  country: string;
+}
+
+const bodyOf = (spec: OrderSpec, key: string): OrderBody => ({
+  customerId: spec.customer,
+  paymentAccountId: spec.account,
+  items: spec.lines.map((line) => ({ ...line })),
+  shippingAddress: addressFor(key, spec.country),
+});
+
+const specText = (spec: OrderSpec) =>
+  `${spec.customer}, ${spec.account}, [${spec.lines.map((l) => `${l.sku}x${l.quantity}@${l.unitPrice}`).join(' ')}], ${spec.country}`;
+
+const hasRepeatedSku = (spec: OrderSpec) =>
+  new Set(spec.lines.map((l) => l.sku)).size !== spec.lines.length;
+
+/** Whether an order spec may run under the enabled kinds and the model's erasures. */
+function orderAllowed(spec: OrderSpec, m: Readonly<Model>, kinds: Set<CommandKind>): boolean {
+  if (hasRepeatedSku(spec) && !kinds.has('repeatedSku')) return false;
+  if (m.erasedAt.has(spec.customer) && !kinds.has('orderAfterErasure')) return false;
+  return true;
+}
+
+function recordOrder(m: Model, key: string, body: OrderBody): ModelOrder {
+  const order: ModelOrder = {
+    key,
+    orderId: orderIdForKey(key),
+    body,
+    placedAt: m.step,
+    answered: false,
+    cancelAccepted: false,
+    cancelRefusedAfterPivot: false,
+    temporalCancelled: false,
+    terminated: false,
+  };
+  m.orders.push(order);
+  m.keys.add(key);
+  return order;
+}
+
+function postOrder(r: Real, key: string, body: OrderBody) {
+  return r.system.inject({
+    method: 'POST',
+    url: '/orders',
+    headers: { 'idempotency-key': key },
+    payload: body,
+  });
+}
+
+function checkAccepted(
+  m: Model,
+  what: string,
+  order: ModelOrder,
+  response: LightMyRequestResponse,
+) {
+  if (!expectStatus(m, what, response, [202])) return;
+  const body = json(response);
+  if (body.orderId !== order.orderId || body.sagaId !== orderSagaId(order.orderId))
+    m.apiViolations.push(
+      `${what}: answered order ${String(body.orderId)}, expected ${order.orderId}`,
+    );
+  order.answered = true;
+}
+
+export class PlaceOrder implements ModelCommand {
+  constructor(
+    readonly spec: OrderSpec,
+    readonly kinds: Set<CommandKind>,
+  ) {}
+  check = (m: Readonly<Model>) => orderAllowed(this.spec, m, this.kinds);
+  async run(m: Model, r: Real): Promise<void> {
+    m.step += 1;
+    const key = `${r.runId}-o${m.orders.length}`;
+    const order = recordOrder(m, key, bodyOf(this.spec, key));
+    checkAccepted(m, this.toString(), order, await postOrder(r, key, order.body));
+  }
+  toString = () => `PlaceOrder(${specText(this.spec)})`;
+}
+
+export type RetryAfterFailure = 'none' | 'same' | 'different';
+
+/**
+ * POST /orders whose first attempt fails after the order was placed (the saga start fails),
+ * then optionally a retry with the same key: the same body, or another one.
+ */
+export class PlaceOrderFirstAttemptFails implements ModelCommand {
+  constructor(
+    readonly spec: OrderSpec,
+    readonly retry: RetryAfterFailure,
+    readonly otherSpec: OrderSpec,
+    readonly kinds: Set<CommandKind>,
+  ) {}
+  check = (m: Readonly<Model>) =>
+    orderAllowed(this.spec, m, this.kinds) &&
+    (this.retry !== 'different' ||
+      (this.kinds.has('retryDifferentAfterFailure') &&
+        orderAllowed(this.otherSpec, m, this.kinds)));
+  async run(m: Model, r: Real): Promise<void> {
+    m.step += 1;
+    const key = `${r.runId}-o${m.orders.length}`;
+    const order = recordOrder(m, key, bodyOf(this.spec, key));
+    r.system.failNextSagaStarts(1);
+    const first = await postOrder(r, key, order.body);
+    r.system.failNextSagaStarts(0);
+    expectStatus(m, `${this.toString()} first attempt`, first, [500, 503]);
+    if (this.retry === 'same') {
+      checkAccepted(m, `${this.toString()} retry`, order, await postOrder(r, key, order.body));
+    } else if (this.retry === 'different') {
+      const response = await postOrder(r, key, bodyOf(this.otherSpec, key));
+      // Refusing (409) or accepting are both defensible; the invariants judge the outcome.
+      if (expectStatus(m, `${this.toString()} retry`, response, [202, 409]))
+        order.answered = response.statusCode === 202;
+    }
+  }
+  toString = () =>
+    `PlaceOrderFirstAttemptFails(${specText(this.spec)}; retry ${this.retry}${this.retry === 'different' ? ` with ${specText(this.otherSpec)}` : ''})`;
+}
+
+/** POST /orders again under an earlier order's key, with its body or another one. */
+export class RetryOrder implements ModelCommand {
+  constructor(
+    readonly orderIndex: number,
+    readonly sameBody: boolean,
+    readonly otherSpec: OrderSpec,
+    readonly kinds: Set<CommandKind>,
+  ) {}
+  check = (m: Readonly<Model>) => {
+    const order = pick(m.orders, this.orderIndex);
+    if (!order) return false;
+    // A different body after a first attempt that never got an answer is its own kind.
+    if (!this.sameBody && !order.answered && !this.kinds.has('retryDifferentAfterFailure'))
+      return false;
+    return this.sameBody || orderAllowed(this.otherSpec, m, this.kinds);
+  };
+  async run(m: Model, r: Real): Promise<void> {
+    m.step += 1;
+    const order = pick(m.orders, this.orderIndex)!;
+    if (this.sameBody) {
+      checkAccepted(m, this.toString(), order, await postOrder(r, order.key, order.body));
+      return;
+    }
+    const response = await postOrder(r, order.key, bodyOf(this.otherSpec, order.key));
+    if (order.answered) {
+      if (
+        expectStatus(m, this.toString(), response, [409]) &&
+        json(response).code !== 'IDEMPOTENCY_KEY_REUSED'
+      )
+        m.apiViolations.push(`${this.toString()}: 409 without IDEMPOTENCY_KEY_REUSED`);
+    } else if (expectStatus(m, this.toString(), response, [202, 409])) {
+      order.answered = response.statusCode === 202;
+    }
+  }
+  toString = () =>
+    `RetryOrder(#${this.orderIndex}, ${this.sameBody ? 'same body' : `other body ${specText(this.otherSpec)}`})`;
+}
+
+export class Approve implements ModelCommand {
+  constructor(readonly orderIndex: number) {}
+  check = (m: Readonly<Model>) => m.orders.length > 0;
+  async run(m: Model, r: Real): Promise<void> {
+    m.step += 1;
+    const order = pick(m.orders, this.orderIndex)!;
+    const response = await r.system.inject({
+      method: 'POST',
+      url: `/orders/${order.orderId}/approve`,
+      payload: { approvedBy: 'model' },
+    });
+    expectStatus(m, this.toString(), response, [202, 404, 409]);
+  }
+  toString = () => `Approve(#${this.orderIndex})`;
+}
+
+export class CancelViaApi implements ModelCommand {
+  constructor(readonly orderIndex: number) {}
+  check = (m: Readonly<Model>) => m.orders.length > 0;
+  async run(m: Model, r: Real): Promise<void> {
+    m.step += 1;
+    const order = pick(m.orders, this.orderIndex)!;
+    const response = await r.system.inject({
+      method: 'POST',
+      url: `/orders/${order.orderId}/cancel`,
+      payload: { reason: 'model cancels' },
+    });
+    if (!expectStatus(m, this.toString(), response, [200, 404, 409])) return;
+    if (response.statusCode === 200) order.cancelAccepted = true;
+    if (response.statusCode === 409 && json(response).code === 'CANCEL_REFUSED')
+      order.cancelRefusedAfterPivot = true;
+  }
+  toString = () => `CancelViaApi(#${this.orderIndex})`;
+}
+
+export class CancelViaTemporal implements ModelCommand {
+  constructor(readonly orderIndex: number) {}
+  check = (m: Readonly<Model>) => m.orders.length > 0;
+  async run(m: Model, r: Real): Promise<void> {
+    m.step += 1;
+    const order = pick(m.orders, this.orderIndex)!;
+    const cancelled = await r.system.client.workflow
+      .getHandle(orderSagaId(order.orderId))
+      .cancel()
+      .then(() => true)
+      .catch(() => false);
+    if (cancelled) order.temporalCancelled = true;
+  }
+  toString = () => `CancelViaTemporal(#${this.orderIndex})`;
+}
+
+export class Terminate implements ModelCommand {
+  constructor(
+    readonly kind: 'order' | 'transfer',
+    readonly index: number,
+  ) {}
+  check = (m: Readonly<Model>) => (this.kind === 'order' ? m.orders : m.transfers).length > 0;
+  async run(m: Model, r: Real): Promise<void> {
+    m.step += 1;
+    const target =
+      this.kind === 'order' ? pick(m.orders, this.index)! : pick(m.transfers, this.index)!;
+    const sagaId =
+      'orderId' in target ? orderSagaId(target.orderId) : transferSagaId(target.transferId);
+    const terminated = await r.system.client.workflow
+      .getHandle(sagaId)
+      .terminate('model terminates')
+      .then(() => true)
+      .catch(() => false);
+    if (terminated) target.terminated = true;
+  }
+  toString = () => `Terminate(${this.kind} #${this.index})`;
+}
+
+// --- Transfers -------------------------------------------------------------------------
+
+export class Transfer implements ModelCommand {
+  constructor(
+    readonly from: string,
+    readonly to: string,
+    readonly amount: number,
+  ) {}
+  check = () => this.from !== this.to;
+  async run(m: Model, r: Real): Promise<void> {
+    m.step += 1;
+    const key = `${r.runId}-t${m.transfers.length}`;
+    const transferId = transferIdForKey(key);
+    m.transfers.push({
+      key,
+      transferId,
+      fromAccountId: this.from,
+      toAccountId: this.to,
+      amount: this.amount,
+      terminated: false,
+    });
+    m.keys.add(key);
+    const response = await r.system.inject({
+      method: 'POST',
+      url: '/transfers',
+      headers: { 'idempotency-key': key },
+      payload: { fromAccountId: this.from, toAccountId: this.to, amount: this.amount },
+    });
+    if (
+      expectStatus(m, this.toString(), response, [202]) &&
+      json(response).transferId !== transferId
+    )
+      m.apiViolations.push(
+        `${this.toString()}: answered transfer ${String(json(response).transferId)}`,
+      );
+  }
+  toString = () => `Transfer(${this.from} -> ${this.to}, ${this.amount})`;
+}
+
+// --- Operations ------------------------------------------------------------------------
+
+export class EraseCustomer implements ModelCommand {
+  constructor(readonly customer: string) {}
+  check = () => true;
+  async run(m: Model, r: Real): Promise<void> {
+    m.step += 1;
+    const response = await r.system.inject({
+      method: 'DELETE',
+      url: `/customers/${this.customer}/personal-data`,
+    });
+    if (expectStatus(m, this.toString(), response, [200])) m.erasedAt.set(this.customer, m.step);
+  }
+  toString = () => `EraseCustomer(${this.customer})`;
+}
+
+export class RebuildProjection implements ModelCommand {
+  constructor(readonly name: string) {}
+  check = () => true;
+  async run(m: Model, r: Real): Promise<void> {
+    m.step += 1;
+    const response = await r.system.inject({
+      method: 'POST',
+      url: `/admin/projections/${this.name}/rebuild`,
+    });
+    expectStatus(m, this.toString(), response, [202, 409]);
+  }
+  toString = () => `RebuildProjection(${this.name})`;
+}
+
+export class RestartWorker implements ModelCommand {
+  check = () => true;
+  async run(m: Model, r: Real): Promise<void> {
+    m.step += 1;
+    await r.system.restartWorker();
+  }
+  toString = () => 'RestartWorker()';
+}
+
+export const FAULT_ACTIVITIES = [
+  'reserveStock',
+  'bookShipment',
+  'debitAccount',
+  'creditAccount',
+  'dispatchShipment',
+  'commitStock',
+  'releaseStock',
+  'refundDebit',
+  'applyOrderCommand',
+  'applyTransferCommand',
+] as const;
+export const FAULT_MODES = [
+  'fail',
+  'fail_after_effect',
+  'delay_before_effect',
+  'delay_after_effect',
+] as const;
+
+/**
+ * Arms one fault for the next call of an activity (any saga): a failed attempt before or
+ * after its effect, or an attempt that outlives its 5 s timeout (a zombie).
+ */
+export class ArmFault implements ModelCommand {
+  constructor(
+    readonly activity: (typeof FAULT_ACTIVITIES)[number],
+    readonly mode: (typeof FAULT_MODES)[number],
+  ) {}
+  check = () => true;
+  async run(m: Model, r: Real): Promise<void> {
+    m.step += 1;
+    await r.system.db.pool.query(
+      `INSERT INTO fault_injections (activity, mode, remaining, delay_ms) VALUES ($1, $2, 1, $3)`,
+      [this.activity, this.mode, this.mode.startsWith('delay') ? 6_000 : 0],
+    );
+  }
+  toString = () => `ArmFault(${this.activity}, ${this.mode})`;
+}
+
+// --- Arbitraries -------------------------------------------------------------------------
+
+const account = fc.constantFrom(...ACCOUNTS);
+const customer = fc.constantFrom(...CUSTOMERS);
+const sku = fc.constantFrom(...SKUS);
+/** Mostly small, some around the approval threshold (balances are a few thousand). */
+const unitPrice = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: 50, max: 1_500 }) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      999,
+      2_500,
+      Math.floor(APPROVAL_THRESHOLD / 2),
+      APPROVAL_THRESHOLD - 1,
+      APPROVAL_THRESHOLD,
+    ),
+  },
+);
+
+const orderSpec = (kinds: Set<CommandKind>): fc.Arbitrary<OrderSpec> =>
+  fc.record({
+    customer,
+    account,
+    lines: kinds.has('repeatedSku')
+      ? fc.array(fc.record({ sku, quantity: fc.integer({ min: 1, max: 3 }), unitPrice }), {
+          minLength: 1,
+          maxLength: 3,
+        })
+      : fc.uniqueArray(fc.record({ sku, quantity: fc.integer({ min: 1, max: 3 }), unitPrice }), {
+          minLength: 1,
+          maxLength: SKUS.length,
+          selector: (line) => line.sku,
+        }),
+    country: fc.constantFrom('GB', 'GB', 'GB', 'FR', 'FR', 'KP'),
+  });
+
+/** How often each kind is drawn, relative to the others. */
+const WEIGHTS: Record<CommandKind, number> = {
+  openAccount: 1,
+  deposit: 1,
+  restock: 2,
+  placeOrder: 8,
+  repeatedSku: 0,
+  transfer: 3,
+  approve: 3,
+  cancelViaApi: 2,
+  cancelViaTemporal: 1,
+  terminate: 1,
+  retryOrder: 2,
+  firstAttemptFails: 2,
+  retryDifferentAfterFailure: 0,
+  erase: 1,
+  orderAfterErasure: 0,
+  rebuildProjection: 1,
+  restartWorker: 1,
+  armFault: 2,
+};
+
+/**
+ * The commands every sequence starts with: two funded accounts and some stock (a third
+ * account stays closed until a random OpenAccount, so orders and transfers can hit it).
+ */
+export const PRELUDE: readonly ModelCommand[] = [
+  new OpenAccount('acc-0', 20_000),
+  new OpenAccount('acc-1', 5_000),
+  new Restock('sku-a', 6),
+  new Restock('sku-b', 4),
+];
+
+/** One weighted arbitrary over the commands of the enabled kinds (for fc.commands). */
+export function commandArbitraries(kinds: Set<CommandKind>): Array<fc.Arbitrary<ModelCommand>> {
+  const spec = orderSpec(kinds);
+  const index = fc.nat({ max: 20 });
+  const arbitraries: Record<CommandKind, fc.Arbitrary<ModelCommand> | undefined> = {
+    openAccount: fc
+      .tuple(account, fc.constantFrom(0, 1_000, 5_000, 20_000))
+      .map(([a, d]) => new OpenAccount(a, d)),
+    deposit: fc
+      .tuple(account, fc.integer({ min: 1, max: 10_000 }))
+      .map(([a, n]) => new Deposit(a, n)),
+    restock: fc.tuple(sku, fc.integer({ min: 1, max: 6 })).map(([s, q]) => new Restock(s, q)),
+    placeOrder: spec.map((s) => new PlaceOrder(s, kinds)),
+    repeatedSku: undefined,
+    transfer: fc
+      .tuple(account, account, fc.oneof(fc.integer({ min: 1, max: 6_000 }), fc.constant(50_000)))
+      .map(([f, t, n]) => new Transfer(f, t, n)),
+    approve: index.map((i) => new Approve(i)),
+    cancelViaApi: index.map((i) => new CancelViaApi(i)),
+    cancelViaTemporal: index.map((i) => new CancelViaTemporal(i)),
+    terminate: fc
+      .tuple(fc.constantFrom('order' as const, 'transfer' as const), index)
+      .map(([k, i]) => new Terminate(k, i)),
+    retryOrder: fc
+      .tuple(index, fc.boolean(), spec)
+      .map(([i, same, s]) => new RetryOrder(i, same, s, kinds)),
+    firstAttemptFails: fc
+      .tuple(spec, fc.constantFrom<RetryAfterFailure>('none', 'same', 'different'), spec)
+      .map(([s, retry, other]) => new PlaceOrderFirstAttemptFails(s, retry, other, kinds)),
+    retryDifferentAfterFailure: undefined,
+    erase: customer.map((c) => new EraseCustomer(c)),
+    orderAfterErasure: undefined,
+    rebuildProjection: fc.constantFrom(...PROJECTIONS).map((p) => new RebuildProjection(p)),
+    restartWorker: fc.constant(new RestartWorker()),
+    armFault: fc
+      .tuple(fc.constantFrom(...FAULT_ACTIVITIES), fc.constantFrom(...FAULT_MODES))
+      .map(([a, mode]) => new ArmFault(a, mode)),
+  };
+  const weighted = COMMAND_KINDS.flatMap((kind) => {
+    const arbitrary = arbitraries[kind];
+    return arbitrary && kinds.has(kind) ? [{ arbitrary, weight: WEIGHTS[kind] }] : [];
+  });
+  return [fc.oneof(...weighted)];
+}
