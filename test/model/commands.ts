@@ -46,6 +46,10 @@ export const COMMAND_KINDS = [
   'rebuildProjection',
   'restartWorker',
   'armFault',
+  /** A transfer whose refund keeps failing until the saga parks (COMPENSATION_FAILED). */
+  'parkRefund',
+  /** The operator's retryCompensation signal to every parked saga (known defect after a park). */
+  'retryParked',
 ] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 
@@ -96,6 +100,9 @@ function expectStatus(
   );
   return false;
 }
+
+/** An account id no command opens. */
+export const NEVER_OPENED = 'acc-never-opened';
 
 const pick = <T>(items: readonly T[], index: number): T | undefined =>
   items.length === 0 ? undefined : items[index % items.length];
@@ -237,19 +244,25 @@ function checkAccepted(
   order.answered = true;
 }
 
+/** Places an order; with `copies` > 1 the same request is sent that many times at once. */
 export class PlaceOrder implements ModelCommand {
   constructor(
     readonly spec: OrderSpec,
     readonly kinds: Set<CommandKind>,
+    readonly copies = 1,
   ) {}
   check = (m: Readonly<Model>) => orderAllowed(this.spec, m, this.kinds);
   async run(m: Model, r: Real): Promise<void> {
     m.step += 1;
     const key = `${r.runId}-o${m.orders.length}`;
     const order = recordOrder(m, key, bodyOf(this.spec, key));
-    checkAccepted(m, this.toString(), order, await postOrder(r, key, order.body));
+    const responses = await Promise.all(
+      Array.from({ length: this.copies }, () => postOrder(r, key, order.body)),
+    );
+    for (const response of responses) checkAccepted(m, this.toString(), order, response);
   }
-  toString = () => `PlaceOrder(${specText(this.spec)})`;
+  toString = () =>
+    `PlaceOrder(${specText(this.spec)}${this.copies > 1 ? `; ${this.copies} concurrent copies` : ''})`;
 }
 
 export type RetryAfterFailure = 'none' | 'same' | 'different';
@@ -404,11 +417,13 @@ export class Terminate implements ModelCommand {
 
 // --- Transfers -------------------------------------------------------------------------
 
+/** Starts a transfer; with `copies` > 1 the same request is sent that many times at once. */
 export class Transfer implements ModelCommand {
   constructor(
     readonly from: string,
     readonly to: string,
     readonly amount: number,
+    readonly copies = 1,
   ) {}
   check = () => this.from !== this.to;
   async run(m: Model, r: Real): Promise<void> {
@@ -424,21 +439,85 @@ export class Transfer implements ModelCommand {
       terminated: false,
     });
     m.keys.add(key);
+    const responses = await Promise.all(
+      Array.from({ length: this.copies }, () =>
+        r.system.inject({
+          method: 'POST',
+          url: '/transfers',
+          headers: { 'idempotency-key': key },
+          payload: { fromAccountId: this.from, toAccountId: this.to, amount: this.amount },
+        }),
+      ),
+    );
+    for (const response of responses)
+      if (
+        expectStatus(m, this.toString(), response, [202]) &&
+        json(response).transferId !== transferId
+      )
+        m.apiViolations.push(
+          `${this.toString()}: answered transfer ${String(json(response).transferId)}`,
+        );
+  }
+  toString = () =>
+    `Transfer(${this.from} -> ${this.to}, ${this.amount}${this.copies > 1 ? `; ${this.copies} concurrent copies` : ''})`;
+}
+
+/**
+ * A transfer to an account that is never opened (the credit is refused, so the source is
+ * refunded) whose refund fails on every attempt the saga allows: the saga parks in
+ * COMPENSATION_FAILED until RetryParked. The fault is used up by then.
+ */
+export class TransferWithFailingRefund implements ModelCommand {
+  constructor(
+    readonly from: string,
+    readonly amount: number,
+  ) {}
+  check = () => true;
+  async run(m: Model, r: Real): Promise<void> {
+    m.step += 1;
+    const key = `${r.runId}-t${m.transfers.length}`;
+    const transferId = transferIdForKey(key);
+    m.transfers.push({
+      key,
+      transferId,
+      fromAccountId: this.from,
+      toAccountId: NEVER_OPENED,
+      amount: this.amount,
+      terminated: false,
+    });
+    m.keys.add(key);
+    await r.system.db.pool.query(
+      `INSERT INTO fault_injections (activity, mode, workflow_match, remaining) VALUES ('refundDebit', 'fail', $1, $2)`,
+      [transferId, r.system.config.COMPENSATION_MAX_ATTEMPTS],
+    );
     const response = await r.system.inject({
       method: 'POST',
       url: '/transfers',
       headers: { 'idempotency-key': key },
-      payload: { fromAccountId: this.from, toAccountId: this.to, amount: this.amount },
+      payload: { fromAccountId: this.from, toAccountId: NEVER_OPENED, amount: this.amount },
     });
-    if (
-      expectStatus(m, this.toString(), response, [202]) &&
-      json(response).transferId !== transferId
-    )
-      m.apiViolations.push(
-        `${this.toString()}: answered transfer ${String(json(response).transferId)}`,
-      );
+    expectStatus(m, this.toString(), response, [202]);
   }
-  toString = () => `Transfer(${this.from} -> ${this.to}, ${this.amount})`;
+  toString = () => `TransferWithFailingRefund(${this.from}, ${this.amount})`;
+}
+
+/** The operator: sends retryCompensation to every saga parked in COMPENSATION_FAILED. */
+export class RetryParked implements ModelCommand {
+  check = (m: Readonly<Model>) => m.transfers.length + m.orders.length > 0;
+  async run(m: Model, r: Real): Promise<void> {
+    m.step += 1;
+    const sagaIds = [
+      ...m.orders.map((o) => orderSagaId(o.orderId)),
+      ...m.transfers.map((t) => transferSagaId(t.transferId)),
+    ];
+    for (const sagaId of sagaIds) {
+      const handle = r.system.client.workflow.getHandle(sagaId);
+      const view = await handle.query<{ status: string }>('status').catch(() => undefined);
+      if (view?.status === 'COMPENSATION_FAILED')
+        await handle.signal('retryCompensation').catch(() => undefined);
+    }
+  }
+  toString = () => 'RetryParked()';
 }
 
 // --- Operations ------------------------------------------------------------------------
@@ -576,6 +655,8 @@ const WEIGHTS: Record<CommandKind, number> = {
   rebuildProjection: 1,
   restartWorker: 1,
   armFault: 2,
+  parkRefund: 1,
+  retryParked: 1,
 };
 
 /**
@@ -593,6 +674,7 @@ export const PRELUDE: readonly ModelCommand[] = [
 export function commandArbitraries(kinds: Set<CommandKind>): Array<fc.Arbitrary<ModelCommand>> {
   const spec = orderSpec(kinds);
   const index = fc.nat({ max: 20 });
+  const copies = fc.oneof({ weight: 4, arbitrary: fc.constant(1) }, fc.integer({ min: 2, max: 3 }));
   const arbitraries: Record<CommandKind, fc.Arbitrary<ModelCommand> | undefined> = {
     openAccount: fc
       .tuple(account, fc.constantFrom(0, 1_000, 5_000, 20_000))
@@ -601,11 +683,16 @@ export function commandArbitraries(kinds: Set<CommandKind>): Array<fc.Arbitrary<
       .tuple(account, fc.integer({ min: 1, max: 10_000 }))
       .map(([a, n]) => new Deposit(a, n)),
     restock: fc.tuple(sku, fc.integer({ min: 1, max: 6 })).map(([s, q]) => new Restock(s, q)),
-    placeOrder: spec.map((s) => new PlaceOrder(s, kinds)),
+    placeOrder: fc.tuple(spec, copies).map(([s, n]) => new PlaceOrder(s, kinds, n)),
     repeatedSku: undefined,
     transfer: fc
-      .tuple(account, account, fc.oneof(fc.integer({ min: 1, max: 6_000 }), fc.constant(50_000)))
-      .map(([f, t, n]) => new Transfer(f, t, n)),
+      .tuple(
+        account,
+        account,
+        fc.oneof(fc.integer({ min: 1, max: 6_000 }), fc.constant(50_000)),
+        copies,
+      )
+      .map(([f, t, n, c]) => new Transfer(f, t, n, c)),
     approve: index.map((i) => new Approve(i)),
     cancelViaApi: index.map((i) => new CancelViaApi(i)),
     cancelViaTemporal: index.map((i) => new CancelViaTemporal(i)),
@@ -626,6 +713,10 @@ export function commandArbitraries(kinds: Set<CommandKind>): Array<fc.Arbitrary<
     armFault: fc
       .tuple(fc.constantFrom(...FAULT_ACTIVITIES), fc.constantFrom(...FAULT_MODES))
       .map(([a, mode]) => new ArmFault(a, mode)),
+    parkRefund: fc
+      .tuple(account, fc.integer({ min: 1, max: 3_000 }))
+      .map(([a, n]) => new TransferWithFailingRefund(a, n)),
+    retryParked: fc.constant(new RetryParked()),
   };
   const weighted = COMMAND_KINDS.flatMap((kind) => {
     const arbitrary = arbitraries[kind];

@@ -124,23 +124,45 @@ export interface SettleResult {
   states: SagaState[];
   /** Sagas still running (not parked) or never started when the wait ran out. */
   unsettled: SagaState[];
+  /** Sagas that parked in COMPENSATION_FAILED; the harness, as operator, retried each once. */
+  parkedForOperator: string[];
   waitedMs: number;
 }
 
-/** Waits (bounded) until every saga has closed or is parked for an operator. */
+/**
+ * Waits (bounded) until every saga has closed or is parked for an operator. A saga that
+ * parks gets one retryCompensation signal, as an operator would send (reported in
+ * `parkedForOperator`); one that parks again stays parked and fails the parked check.
+ */
 export async function settle(
   system: ModelSystem,
   model: Model,
   timeoutMs: number,
 ): Promise<SettleResult> {
   const started = Date.now();
+  const parkedForOperator = new Set<string>();
   for (;;) {
     const ids = await businessIds(system, model);
     const states = [
       ...(await Promise.all(ids.orders.map((id) => stateOf(system, 'order', id)))),
       ...(await Promise.all(ids.transfers.map((id) => stateOf(system, 'transfer', id)))),
     ];
-    const unsettled = states.filter((s) => !settled(s));
+    for (const s of states) {
+      if (
+        s.sagaStatus !== PARKED ||
+        s.workflowStatus !== 'RUNNING' ||
+        parkedForOperator.has(s.sagaId)
+      )
+        continue;
+      parkedForOperator.add(s.sagaId);
+      await system.client.workflow
+        .getHandle(s.sagaId)
+        .signal('retryCompensation')
+        .catch(() => undefined);
+    }
+    const unsettled = states.filter(
+      (s) => !settled(s) || (s.sagaStatus === PARKED && !parkedForOperator.has(s.sagaId)),
+    );
     const waitedMs = Date.now() - started;
     if (unsettled.length === 0 || waitedMs > timeoutMs) {
       await waitForProjections(system, Math.max(15_000, timeoutMs - waitedMs));
@@ -149,7 +171,12 @@ export async function settle(
         ...(await Promise.all(ids.orders.map((id) => stateOf(system, 'order', id)))),
         ...(await Promise.all(ids.transfers.map((id) => stateOf(system, 'transfer', id)))),
       ];
-      return { states: final, unsettled: final.filter((s) => !settled(s)), waitedMs };
+      return {
+        states: final,
+        unsettled: final.filter((s) => !settled(s)),
+        parkedForOperator: [...parkedForOperator],
+        waitedMs,
+      };
     }
     await sleep(300);
   }

@@ -7,7 +7,7 @@ import { createActivities } from '../../activities';
 import { withFaultInjection } from '../../activities/faultInjection';
 import { buildApp } from '../../src/api/app';
 import { projectionReadModels } from '../../src/api/projectionReadModels';
-import { CommandHandler } from '../../src/application/commandHandler';
+import { CommandHandler, commandHandlerSettings } from '../../src/application/commandHandler';
 import { DirectCommands } from '../../src/application/directCommands';
 import { OrphanedOrderReconciler } from '../../src/application/orphanedOrderReconciler';
 import { loadConfig, type Config } from '../../src/config';
@@ -72,6 +72,8 @@ export class ModelSystem {
       FAULT_INJECTION: 'enabled',
       LOG_LEVEL: 'silent',
       API_KEYS: '',
+      // Snapshots every few events: loads go through snapshot + tail.
+      SNAPSHOT_EVERY: '3',
     });
     this.client = this.infra.env.client;
     this.apiClient = this.flakyClient();
@@ -84,7 +86,7 @@ export class ModelSystem {
     });
     await this.projections.start();
 
-    this.apiCommands = new CommandHandler(this.db.eventStore);
+    this.apiCommands = new CommandHandler(this.db.eventStore, commandHandlerSettings(this.config));
     const apiCommands = this.apiCommands;
     this.app = buildApp(
       {
@@ -99,7 +101,10 @@ export class ModelSystem {
     );
     await this.app.ready();
 
-    this.workerCommands = new CommandHandler(this.db.eventStore);
+    this.workerCommands = new CommandHandler(
+      this.db.eventStore,
+      commandHandlerSettings(this.config),
+    );
     await new DirectCommands(this.workerCommands).openAccount(
       { accountId: MERCHANT, ownerId: 'merchant' },
       { commandId: `bootstrap/merchant-account/${MERCHANT}` },
@@ -177,7 +182,10 @@ export class ModelSystem {
   async restartWorker(): Promise<void> {
     this.worker?.shutdown();
     await this.workerRun;
-    this.workerCommands = new CommandHandler(this.db.eventStore);
+    this.workerCommands = new CommandHandler(
+      this.db.eventStore,
+      commandHandlerSettings(this.config),
+    );
     await this.startWorker();
   }
 
