@@ -50,6 +50,8 @@ export const COMMAND_KINDS = [
   'parkRefund',
   /** The operator's retryCompensation signal to every parked saga (known defect after a park). */
   'retryParked',
+  /** pg_terminate_backend on the projector's connections, or on every connection of the run. */
+  'killConnections',
 ] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 
@@ -598,6 +600,26 @@ export class ArmFault implements ModelCommand {
   toString = () => `ArmFault(${this.activity}, ${this.mode})`;
 }
 
+/**
+ * Terminates the database connections of the projection runner (application_name
+ * sagaflow-projector), or of every component of this run, as a failover or an
+ * administrator would.
+ */
+export class KillConnections implements ModelCommand {
+  constructor(readonly target: 'projector' | 'all') {}
+  check = () => true;
+  async run(m: Model, r: Real): Promise<void> {
+    m.step += 1;
+    await r.system.db.pool.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()
+          AND ($1::text IS NULL OR application_name = $1)`,
+      [this.target === 'projector' ? 'sagaflow-projector' : null],
+    );
+  }
+  toString = () => `KillConnections(${this.target})`;
+}
+
 // --- Arbitraries -------------------------------------------------------------------------
 
 const account = fc.constantFrom(...ACCOUNTS);
@@ -657,6 +679,7 @@ const WEIGHTS: Record<CommandKind, number> = {
   armFault: 2,
   parkRefund: 1,
   retryParked: 1,
+  killConnections: 1,
 };
 
 /**
@@ -717,6 +740,9 @@ export function commandArbitraries(kinds: Set<CommandKind>): Array<fc.Arbitrary<
       .tuple(account, fc.integer({ min: 1, max: 3_000 }))
       .map(([a, n]) => new TransferWithFailingRefund(a, n)),
     retryParked: fc.constant(new RetryParked()),
+    killConnections: fc
+      .constantFrom('projector' as const, 'all' as const)
+      .map((t) => new KillConnections(t)),
   };
   const weighted = COMMAND_KINDS.flatMap((kind) => {
     const arbitrary = arbitraries[kind];

@@ -354,6 +354,29 @@ export async function checkModelInvariants(
   }
   check('every charge equals its order total', mischarged.length === 0, sample(mischarged));
 
+  // Stock committed per SKU = what completed orders shipped (every line, summed per SKU).
+  const shipped = new Map<string, number>();
+  for (const s of states)
+    if (s.kind === 'order' && s.aggregateStatus === 'COMPLETED')
+      for (const line of s.lines)
+        shipped.set(line.sku, (shipped.get(line.sku) ?? 0) + line.quantity);
+  const committed = new Map<string, number>();
+  for (const row of (
+    await system.db.pool.query<{ sku: string; n: string }>(
+      `SELECT data->>'sku' AS sku, sum((data->>'quantity')::int)::text AS n FROM events
+        WHERE event_type = 'ReservationCommitted' GROUP BY 1`,
+    )
+  ).rows)
+    committed.set(row.sku, Number(row.n));
+  const skuOff = [...new Set([...shipped.keys(), ...committed.keys()])]
+    .filter((sku) => (shipped.get(sku) ?? 0) !== (committed.get(sku) ?? 0))
+    .map((sku) => ({ sku, shipped: shipped.get(sku) ?? 0, committed: committed.get(sku) ?? 0 }));
+  check(
+    'committed stock per SKU = what completed orders shipped',
+    skuOff.length === 0,
+    sample(skuOff),
+  );
+
   // Before the chaos checks, which rebuild every projection.
   const behind = await projectionsBehind(system);
   check('every projection running and caught up', behind.length === 0, sample(behind));

@@ -35,8 +35,9 @@ test(
     );
     const deadline = Date.now() + timeLimitMs;
     await fc.assert(
-      fc.asyncProperty(fc.commands(commandArbitraries(kinds), { maxCommands }), (commands) =>
-        assertModel(infra, commands, kinds, deadline),
+      fc.asyncProperty(
+        fc.commands(commandArbitraries(kinds), { maxCommands, size: 'large' }),
+        (commands) => assertModel(infra, commands, kinds, deadline),
       ),
       {
         numRuns,
