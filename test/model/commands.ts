@@ -465,26 +465,31 @@ export class Transfer implements ModelCommand {
 }
 
 /**
- * A transfer to an account that is never opened (the credit is refused, so the source is
- * refunded) whose refund fails on every attempt the saga allows: the saga parks in
- * COMPENSATION_FAILED until RetryParked. The fault is used up by then.
+ * A transfer that must be undone, whose refund fails on every attempt the saga allows, so
+ * the saga parks in COMPENSATION_FAILED (until RetryParked or the harness's operator retry;
+ * the fault is used up by then). `credit refused`: to an account never opened;
+ * `debit refused`: more than any balance.
  */
 export class TransferWithFailingRefund implements ModelCommand {
   constructor(
     readonly from: string,
     readonly amount: number,
+    readonly refused: 'credit refused' | 'debit refused',
   ) {}
   check = () => true;
   async run(m: Model, r: Real): Promise<void> {
     m.step += 1;
     const key = `${r.runId}-t${m.transfers.length}`;
     const transferId = transferIdForKey(key);
+    const to =
+      this.refused === 'credit refused' ? NEVER_OPENED : this.from === 'acc-0' ? 'acc-1' : 'acc-0';
+    const amount = this.refused === 'credit refused' ? this.amount : 10_000_000;
     m.transfers.push({
       key,
       transferId,
       fromAccountId: this.from,
-      toAccountId: NEVER_OPENED,
-      amount: this.amount,
+      toAccountId: to,
+      amount,
       terminated: false,
     });
     m.keys.add(key);
@@ -496,11 +501,12 @@ export class TransferWithFailingRefund implements ModelCommand {
       method: 'POST',
       url: '/transfers',
       headers: { 'idempotency-key': key },
-      payload: { fromAccountId: this.from, toAccountId: NEVER_OPENED, amount: this.amount },
+      payload: { fromAccountId: this.from, toAccountId: to, amount },
     });
     expectStatus(m, this.toString(), response, [202]);
   }
-  toString = () => `TransferWithFailingRefund(${this.from}, ${this.amount})`;
+  toString = () =>
+    `TransferWithFailingRefund(${this.from}, ${this.refused === 'credit refused' ? this.amount : 'more than the balance'}, ${this.refused})`;
 }
 
 /** The operator: sends retryCompensation to every saga parked in COMPENSATION_FAILED. */
@@ -737,8 +743,12 @@ export function commandArbitraries(kinds: Set<CommandKind>): Array<fc.Arbitrary<
       .tuple(fc.constantFrom(...FAULT_ACTIVITIES), fc.constantFrom(...FAULT_MODES))
       .map(([a, mode]) => new ArmFault(a, mode)),
     parkRefund: fc
-      .tuple(account, fc.integer({ min: 1, max: 3_000 }))
-      .map(([a, n]) => new TransferWithFailingRefund(a, n)),
+      .tuple(
+        account,
+        fc.integer({ min: 1, max: 3_000 }),
+        fc.constantFrom('credit refused' as const, 'debit refused' as const),
+      )
+      .map(([a, n, why]) => new TransferWithFailingRefund(a, n, why)),
     retryParked: fc.constant(new RetryParked()),
     killConnections: fc
       .constantFrom('projector' as const, 'all' as const)

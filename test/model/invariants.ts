@@ -147,6 +147,7 @@ export async function settle(
       ...(await Promise.all(ids.orders.map((id) => stateOf(system, 'order', id)))),
       ...(await Promise.all(ids.transfers.map((id) => stateOf(system, 'transfer', id)))),
     ];
+    let signalled = false;
     for (const s of states) {
       if (
         s.sagaStatus !== PARKED ||
@@ -155,6 +156,7 @@ export async function settle(
       )
         continue;
       parkedForOperator.add(s.sagaId);
+      signalled = true;
       await system.client.workflow
         .getHandle(s.sagaId)
         .signal('retryCompensation')
@@ -164,7 +166,7 @@ export async function settle(
       (s) => !settled(s) || (s.sagaStatus === PARKED && !parkedForOperator.has(s.sagaId)),
     );
     const waitedMs = Date.now() - started;
-    if (unsettled.length === 0 || waitedMs > timeoutMs) {
+    if ((unsettled.length === 0 && !signalled) || waitedMs > timeoutMs) {
       await waitForProjections(system, Math.max(15_000, timeoutMs - waitedMs));
       // Read models and statuses after the projections caught up.
       const final = [
