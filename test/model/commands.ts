@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import type { LightMyRequestResponse } from 'fastify';
+import { generationTable } from '../../src/projections';
 import { orderSagaId, transferSagaId } from '../../src/sagas/sagaIds';
 import {
   ACCOUNTS,
@@ -52,6 +53,8 @@ export const COMMAND_KINDS = [
   'retryParked',
   /** pg_terminate_backend on the projector's connections, or on every connection of the run. */
   'killConnections',
+  /** The read-model table refuses writes for a second (known defect: the projection parks). */
+  'projectionHiccup',
 ] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 
@@ -626,6 +629,39 @@ export class KillConnections implements ModelCommand {
   toString = () => `KillConnections(${this.target})`;
 }
 
+/**
+ * A transient database error under one projection: for a second its live table refuses
+ * every write (a trigger raising an error, as a full disk or a lock timeout would), while
+ * a deposit, a restock and a transfer give every projection an event to apply.
+ */
+export class ProjectionHiccup implements ModelCommand {
+  constructor(readonly projection: (typeof PROJECTIONS)[number]) {}
+  check = (m: Readonly<Model>) => m.openAccounts.has('acc-0');
+  async run(m: Model, r: Real): Promise<void> {
+    m.step += 1;
+    const pool = r.system.db.pool;
+    const { rows } = await pool.query<{ generation: number }>(
+      'SELECT generation FROM projection_checkpoints WHERE name = $1',
+      [this.projection],
+    );
+    const table = generationTable(this.projection, rows[0]!.generation);
+    await pool.query(`CREATE OR REPLACE FUNCTION model_hiccup() RETURNS trigger LANGUAGE plpgsql AS
+      $$ BEGIN RAISE EXCEPTION 'model hiccup: % is briefly unavailable', TG_TABLE_NAME; END $$`);
+    await pool.query(
+      `CREATE TRIGGER model_hiccup BEFORE INSERT OR UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION model_hiccup()`,
+    );
+    try {
+      await new Deposit('acc-0', 1).run(m, r);
+      await new Restock('sku-a', 1).run(m, r);
+      await new Transfer('acc-0', 'acc-1', 1).run(m, r);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    } finally {
+      await pool.query(`DROP TRIGGER IF EXISTS model_hiccup ON ${table}`);
+    }
+  }
+  toString = () => `ProjectionHiccup(${this.projection})`;
+}
+
 // --- Arbitraries -------------------------------------------------------------------------
 
 const account = fc.constantFrom(...ACCOUNTS);
@@ -686,6 +722,7 @@ const WEIGHTS: Record<CommandKind, number> = {
   parkRefund: 1,
   retryParked: 1,
   killConnections: 1,
+  projectionHiccup: 1,
 };
 
 /**
@@ -753,6 +790,7 @@ export function commandArbitraries(kinds: Set<CommandKind>): Array<fc.Arbitrary<
     killConnections: fc
       .constantFrom('projector' as const, 'all' as const)
       .map((t) => new KillConnections(t)),
+    projectionHiccup: fc.constantFrom(...PROJECTIONS).map((p) => new ProjectionHiccup(p)),
   };
   const weighted = COMMAND_KINDS.flatMap((kind) => {
     const arbitrary = arbitraries[kind];
