@@ -55,6 +55,8 @@ export const COMMAND_KINDS = [
   'killConnections',
   /** The read-model table refuses writes for a second (known defect: the projection parks). */
   'projectionHiccup',
+  /** Lets time pass (sagas move on between two commands). */
+  'pause',
 ] as const;
 export type CommandKind = (typeof COMMAND_KINDS)[number];
 
@@ -140,23 +142,37 @@ export class OpenAccount implements ModelCommand {
   toString = () => `OpenAccount(${this.account}, ${this.initialDeposit})`;
 }
 
+/**
+ * Deposits; with `copies` > 1 the same request (one Idempotency-Key) is sent that many
+ * times at once: one is applied (201), the others answer 201 (replayed) or 200.
+ */
 export class Deposit implements ModelCommand {
   constructor(
     readonly account: string,
     readonly amount: number,
+    readonly copies = 1,
   ) {}
   check = (m: Readonly<Model>) => m.openAccounts.has(this.account);
   async run(m: Model, r: Real): Promise<void> {
     m.step += 1;
-    const response = await r.system.inject({
-      method: 'POST',
-      url: `/accounts/${this.account}/deposits`,
-      headers: { 'idempotency-key': `${r.runId}-deposit-${m.step}` },
-      payload: { amount: this.amount },
-    });
-    if (expectStatus(m, this.toString(), response, [201])) m.deposited += this.amount;
+    const key = `${r.runId}-deposit-${m.step}`;
+    const responses = await Promise.all(
+      Array.from({ length: this.copies }, () =>
+        r.system.inject({
+          method: 'POST',
+          url: `/accounts/${this.account}/deposits`,
+          headers: { 'idempotency-key': key },
+          payload: { amount: this.amount },
+        }),
+      ),
+    );
+    const ok = responses.filter((response) =>
+      expectStatus(m, this.toString(), response, this.copies > 1 ? [200, 201] : [201]),
+    );
+    if (ok.length > 0) m.deposited += this.amount;
   }
-  toString = () => `Deposit(${this.account}, ${this.amount})`;
+  toString = () =>
+    `Deposit(${this.account}, ${this.amount}${this.copies > 1 ? `; ${this.copies} concurrent copies` : ''})`;
 }
 
 export class Restock implements ModelCommand {
@@ -662,6 +678,16 @@ export class ProjectionHiccup implements ModelCommand {
   toString = () => `ProjectionHiccup(${this.projection})`;
 }
 
+export class Pause implements ModelCommand {
+  constructor(readonly ms: number) {}
+  check = () => true;
+  async run(m: Model): Promise<void> {
+    m.step += 1;
+    await new Promise((resolve) => setTimeout(resolve, this.ms));
+  }
+  toString = () => `Pause(${this.ms} ms)`;
+}
+
 // --- Arbitraries -------------------------------------------------------------------------
 
 const account = fc.constantFrom(...ACCOUNTS);
@@ -723,6 +749,7 @@ const WEIGHTS: Record<CommandKind, number> = {
   retryParked: 1,
   killConnections: 1,
   projectionHiccup: 1,
+  pause: 1,
 };
 
 /**
@@ -730,10 +757,10 @@ const WEIGHTS: Record<CommandKind, number> = {
  * account stays closed until a random OpenAccount, so orders and transfers can hit it).
  */
 export const PRELUDE: readonly ModelCommand[] = [
-  new OpenAccount('acc-0', 20_000),
-  new OpenAccount('acc-1', 5_000),
-  new Restock('sku-a', 6),
-  new Restock('sku-b', 4),
+  new OpenAccount('acc-0', 50_000),
+  new OpenAccount('acc-1', 8_000),
+  new Restock('sku-a', 15),
+  new Restock('sku-b', 10),
 ];
 
 /** One weighted arbitrary over the commands of the enabled kinds (for fc.commands). */
@@ -746,8 +773,8 @@ export function commandArbitraries(kinds: Set<CommandKind>): Array<fc.Arbitrary<
       .tuple(account, fc.constantFrom(0, 1_000, 5_000, 20_000))
       .map(([a, d]) => new OpenAccount(a, d)),
     deposit: fc
-      .tuple(account, fc.integer({ min: 1, max: 10_000 }))
-      .map(([a, n]) => new Deposit(a, n)),
+      .tuple(account, fc.integer({ min: 1, max: 10_000 }), copies)
+      .map(([a, n, c]) => new Deposit(a, n, c)),
     restock: fc.tuple(sku, fc.integer({ min: 1, max: 6 })).map(([s, q]) => new Restock(s, q)),
     placeOrder: fc.tuple(spec, copies).map(([s, n]) => new PlaceOrder(s, kinds, n)),
     repeatedSku: undefined,
@@ -791,6 +818,7 @@ export function commandArbitraries(kinds: Set<CommandKind>): Array<fc.Arbitrary<
       .constantFrom('projector' as const, 'all' as const)
       .map((t) => new KillConnections(t)),
     projectionHiccup: fc.constantFrom(...PROJECTIONS).map((p) => new ProjectionHiccup(p)),
+    pause: fc.constantFrom(300, 1_000, 2_000).map((ms) => new Pause(ms)),
   };
   const weighted = COMMAND_KINDS.flatMap((kind) => {
     const arbitrary = arbitraries[kind];

@@ -50,7 +50,7 @@ export async function runModel(
           `  ${model.orders.length} orders, ${model.transfers.length} transfers, settled in ${settled.waitedMs} ms, parked for an operator (retried once): ${settled.parkedForOperator.join(' ') || 'none'}`,
           ...settled.states.map(
             (s) =>
-              `  ${s.sagaId} workflow=${s.workflowStatus} saga=${s.sagaStatus} aggregate=${s.aggregateStatus} readModel=${s.readModelStatus}`,
+              `  ${s.sagaId} workflow=${s.workflowStatus} saga=${s.sagaStatus} aggregate=${s.aggregateStatus} readModel=${s.readModelStatus}${s.reason ? ` (${s.reason})` : ''}`,
           ),
           ...checks.map((c) => `  ${c.ok ? '✓' : '✗'} ${c.name}${c.ok ? '' : `: ${c.detail}`}`),
           ...system.log.slice(-10).map((line) => `  log: ${line}`),
