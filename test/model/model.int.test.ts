@@ -9,10 +9,16 @@ import { connectInfrastructure, type SharedInfrastructure } from './system';
  * rebuilds, worker restarts, armed faults) against the real API, worker, projections,
  * Postgres and Temporal; the invariants in invariants.ts judge each run's end state.
  *
- * `npm test` runs a short version; `npm run test:model` a long one. Knobs:
- * MODEL_RUNS, MODEL_MAX_COMMANDS, MODEL_SEED (replay), MODEL_PATH (replay a shrink path),
- * MODEL_COMMANDS / MODEL_SKIP (command kinds, see commands.ts), MODEL_TIME_LIMIT_MS,
- * MODEL_SETTLE_MS.
+ * `npm test` runs a short version; `npm run test:model` a long one. Knobs (env):
+ *   MODEL_RUNS, MODEL_MAX_COMMANDS  how many sequences, how long
+ *   MODEL_SEED, MODEL_PATH          replay a failure (both are printed when one fails)
+ *   MODEL_COMMANDS, MODEL_SKIP      command kinds to use / leave out (commands.ts lists them;
+ *                                   the known-defect triggers are kinds of their own)
+ *   MODEL_IGNORE_CHECKS             check-name fragments that do not fail a run (hunting
+ *                                   for new defects past a known one)
+ *   MODEL_TIME_LIMIT_MS             no new run (or shrink step) starts after this
+ *   MODEL_SETTLE_MS                 how long sagas get to end after the last command
+ *   MODEL_DEBUG=1                   print every run: commands, sagas, checks
  */
 
 const numRuns = Number(process.env.MODEL_RUNS ?? 6);

@@ -35,13 +35,16 @@ export interface OrderBody {
   };
 }
 
-/** The personal data an order carries, unique per order so a leak names its order. */
+/**
+ * The personal data an order carries, unique per order so a leak names its order. Each value
+ * ends in "#": no order's value is a prefix of another's ("o1#" is not inside "o10#").
+ */
 export function addressFor(key: string, country: string): OrderBody['shippingAddress'] {
   return {
-    name: `Name ${key}`,
-    line1: `Line ${key}`,
-    city: `City ${key}`,
-    postalCode: `PC-${key}`,
+    name: `Name ${key}#`,
+    line1: `Line ${key}#`,
+    city: `City ${key}#`,
+    postalCode: `PC-${key}#`,
     country,
   };
 }
