@@ -200,9 +200,16 @@ interface ProjectionView {
   error: unknown;
 }
 
+/** GET /admin/projections (retried a few times: a request can meet a killed connection). */
 async function projectionStatuses(system: ModelSystem): Promise<ProjectionView[]> {
-  const response = await system.inject({ url: '/admin/projections' });
-  return response.json<{ projections: ProjectionView[] }>().projections;
+  for (let attempt = 1; ; attempt++) {
+    const response = await system.inject({ url: '/admin/projections' });
+    if (response.statusCode === 200)
+      return response.json<{ projections: ProjectionView[] }>().projections;
+    if (attempt >= 5)
+      throw new Error(`GET /admin/projections: HTTP ${response.statusCode} ${response.body}`);
+    await sleep(200);
+  }
 }
 
 /**
