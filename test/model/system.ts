@@ -3,7 +3,6 @@ import { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { createActivities } from '../../activities';
 import { withFaultInjection } from '../../activities/faultInjection';
 import { buildApp } from '../../src/api/app';
 import { projectionReadModels } from '../../src/api/projectionReadModels';
@@ -12,7 +11,7 @@ import { DirectCommands } from '../../src/application/directCommands';
 import { OrphanedOrderReconciler } from '../../src/application/orphanedOrderReconciler';
 import { loadConfig, type Config } from '../../src/config';
 import { ProjectionRunner } from '../../src/projections';
-import { createSagaWorker } from '../../src/worker/createWorker';
+import { createSagaWorker, sagaWorkerParts } from '../../src/worker/createWorker';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
 import { bundleWorkflows, connectTestTemporal, uniqueTaskQueue } from '../support/temporal';
 
@@ -160,16 +159,18 @@ export class ModelSystem {
   }
 
   async startWorker(): Promise<void> {
-    const real = createActivities({
+    // Wired as production wires it (guard, converter, interceptors), with fault injection.
+    const parts = sagaWorkerParts({
       commands: this.workerCommands,
       eventStore: this.db.eventStore,
-      unservedCountries: this.config.UNSERVED_COUNTRIES,
+      config: this.config,
+      wrapActivities: (activities) => withFaultInjection(activities, this.db.pool),
     });
     this.worker = await createSagaWorker({
       connection: this.infra.env.nativeConnection,
       namespace: 'default',
       taskQueue: this.taskQueue,
-      activities: withFaultInjection(real, this.db.pool),
+      parts,
       workflowBundle: this.infra.bundle,
     });
     this.workerRun = this.worker.run();
