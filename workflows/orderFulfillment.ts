@@ -1,4 +1,11 @@
-import { condition, log, patched, setHandler, type ActivityOptions } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  condition,
+  log,
+  patched,
+  setHandler,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import type { SagaActivities } from '../activities';
 import { compensationOptions, forwardOptions, pivotOptions, stepOptions } from './activityOptions';
 import { CompensationStack } from './compensations';
@@ -57,19 +64,27 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
   );
   const compensations = new CompensationStack(saga);
   const forwardSteps = new ForwardSteps(saga);
-  let pivotReached = false;
+  /**
+   * Where the charge is. A cancel is refused only once it is done: while it is in flight
+   * the answer waits for it (it may still be refused by the customer's account, and then
+   * the order is cancelled after all).
+   */
+  let charge: 'not started' | 'in flight' | 'done' | 'failed' = 'not started';
+  const pivotReached = () => charge === 'in flight' || charge === 'done';
   let approved = false;
   let approvedBy: string | undefined;
   let cancelReason: string | undefined;
 
   const cancelRefusal = () =>
-    `order ${orderId} is ${saga.status}: the payment was taken, so it can no longer be cancelled`;
+    charge === 'done'
+      ? `order ${orderId} is ${saga.status}: the payment was taken, so it can no longer be cancelled`
+      : `order ${orderId} is ${saga.status}: the payment is being taken, so it can no longer be cancelled`;
   const refuseCancel = () => {
     saga.view.cancelRefusedReason = cancelRefusal();
     saga.publish();
   };
   const requestCancel = (reason: string) => {
-    if (pivotReached) refuseCancel();
+    if (pivotReached()) refuseCancel();
     else cancelReason ??= reason;
   };
 
@@ -81,16 +96,20 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
   setHandler(cancelSignal, (args) => requestCancel(cancelReasonOf(args)));
   setHandler(
     cancelUpdate,
-    (args: CancelRequest) => {
+    async (args: CancelRequest) => {
+      if (charge === 'in flight') await condition(() => charge !== 'in flight');
+      if (charge === 'done') {
+        throw ApplicationFailure.create({ type: 'CancelRefused', message: cancelRefusal() });
+      }
       cancelReason ??= cancelReasonOf(args);
-      return Promise.resolve({ accepted: true as const });
+      return { accepted: true as const };
     },
     {
       // Validators must not change state: a rejected update leaves no trace in history, so
       // a change made here would vanish on replay. The caller gets the reason instead.
       validator: (args: CancelRequest) => {
         assertCancelRequestShape('cancelOrder', args);
-        if (pivotReached) throw new Error(cancelRefusal());
+        if (charge === 'done') throw new Error(cancelRefusal());
       },
     },
   );
@@ -155,7 +174,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
 
     // The pivot: once the customer is charged, the order only moves forward.
     abortIfCancelled();
-    pivotReached = true;
+    charge = 'in flight';
     // A charge can time out after it committed: the refund only pays back a debit that happened.
     compensations.register('refund payment', () =>
       undo.refundDebit({
@@ -172,10 +191,12 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
         reference: `order-${orderId}/payment`,
       }),
     );
+    charge = 'done';
   }
 
   async function compensateAndCancel(error: unknown): Promise<SagaResult> {
     const reason = failureReason(error);
+    if (charge === 'in flight') charge = 'failed';
     log.info('order saga compensating', { orderId, reason });
     saga.view.failureReason = reason;
     saga.setStatus('COMPENSATING');
@@ -222,7 +243,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
 
   const onTemporalCancel = () => {
     requestCancel(TEMPORAL_CANCEL_REASON);
-    if (pivotReached)
+    if (pivotReached())
       log.warn('cancellation requested from Temporal refused: the saga finishes forward', {
         orderId,
         reason: saga.view.cancelRefusedReason,

@@ -265,6 +265,17 @@ function checkAccepted(
   order.answered = true;
 }
 
+/**
+ * An order that repeats a SKU on two lines is refused at the edge (400 naming the line's
+ * `sku`): no order, no saga, the key stays unused.
+ */
+function expectRepeatedSkuRefused(m: Model, what: string, response: LightMyRequestResponse) {
+  if (!expectStatus(m, what, response, [400])) return;
+  const errors = (json(response).errors ?? []) as Array<{ field?: string }>;
+  if (!errors.some((error) => /^items\[\d+\]\.sku$/.test(error.field ?? '')))
+    m.apiViolations.push(`${what}: 400 does not name the repeated line's sku`);
+}
+
 /** Places an order; with `copies` > 1 the same request is sent that many times at once. */
 export class PlaceOrder implements ModelCommand {
   constructor(
@@ -276,6 +287,11 @@ export class PlaceOrder implements ModelCommand {
   async run(m: Model, r: Real): Promise<void> {
     m.step += 1;
     const key = `${r.runId}-o${m.orders.length}`;
+    if (hasRepeatedSku(this.spec)) {
+      const refused = await postOrder(r, `${key}-repeated-sku`, bodyOf(this.spec, key));
+      expectRepeatedSkuRefused(m, this.toString(), refused);
+      return;
+    }
     const order = recordOrder(m, key, bodyOf(this.spec, key));
     const responses = await Promise.all(
       Array.from({ length: this.copies }, () => postOrder(r, key, order.body)),
@@ -301,6 +317,7 @@ export class PlaceOrderFirstAttemptFails implements ModelCommand {
   ) {}
   check = (m: Readonly<Model>) =>
     orderAllowed(this.spec, m, this.kinds) &&
+    !hasRepeatedSku(this.spec) &&
     (this.retry !== 'different' ||
       (this.kinds.has('retryDifferentAfterFailure') &&
         orderAllowed(this.otherSpec, m, this.kinds)));
@@ -316,9 +333,15 @@ export class PlaceOrderFirstAttemptFails implements ModelCommand {
       checkAccepted(m, `${this.toString()} retry`, order, await postOrder(r, key, order.body));
     } else if (this.retry === 'different') {
       const response = await postOrder(r, key, bodyOf(this.otherSpec, key));
-      // Refusing (409) or accepting are both defensible; the invariants judge the outcome.
-      if (expectStatus(m, `${this.toString()} retry`, response, [202, 409]))
-        order.answered = response.statusCode === 202;
+      if (hasRepeatedSku(this.otherSpec)) {
+        expectRepeatedSkuRefused(m, `${this.toString()} retry`, response);
+      } else if (
+        // The failed attempt kept its fingerprint: another body under its key is refused.
+        expectStatus(m, `${this.toString()} retry`, response, [409]) &&
+        json(response).code !== 'IDEMPOTENCY_KEY_REUSED'
+      ) {
+        m.apiViolations.push(`${this.toString()} retry: 409 without IDEMPOTENCY_KEY_REUSED`);
+      }
     }
   }
   toString = () =>
@@ -349,7 +372,9 @@ export class RetryOrder implements ModelCommand {
       return;
     }
     const response = await postOrder(r, order.key, bodyOf(this.otherSpec, order.key));
-    if (order.answered) {
+    if (hasRepeatedSku(this.otherSpec)) {
+      expectRepeatedSkuRefused(m, this.toString(), response);
+    } else if (order.answered) {
       if (
         expectStatus(m, this.toString(), response, [409]) &&
         json(response).code !== 'IDEMPOTENCY_KEY_REUSED'

@@ -16,7 +16,7 @@ import { connectInfrastructure, type SharedInfrastructure } from './system';
 /**
  * Counterexamples the model test found that are NOT in the known-defect list, each replayed
  * as the exact command sequence (after the usual prelude: acc-0 and acc-1 funded, sku-a and
- * sku-b stocked). Left failing while the defect is real and unfixed.
+ * sku-b stocked).
  */
 
 let infra: SharedInfrastructure;
@@ -32,7 +32,7 @@ async function expectNoBrokenInvariant(commands: ModelCommand[]) {
   expect(describeFailures(report)).toBe('');
 }
 
-test('NEW: a cancel refused because "the payment was taken" while the charge is still failing; the order then ends CANCELLED', async () => {
+test('found by the model: a cancel sent while the charge is in flight waits for it, and is accepted when the charge is refused (was: refused as "the payment was taken", then the order ended CANCELLED)', async () => {
   // acc-2 is never opened: the charge is refused. The armed fault makes its first attempt
   // stall (6 s), so the cancel arrives while the pivot is in flight and is refused with
   // "the payment was taken"; then the charge is refused and the order is cancelled after all.
@@ -53,7 +53,7 @@ test('NEW: a cancel refused because "the payment was taken" while the charge is 
   ]);
 });
 
-test('NEW: the first requests after Postgres terminated the connections fail with 500', async () => {
+test('found by the model: the first requests after Postgres terminated every connection do not answer 500', async () => {
   // Found by seed 111 (shrunk from a longer run): pg_terminate_backend on every connection
   // of the database (a failover, an administrator, a proxy's idle timeout), then a transfer
   // sent twice at once: the requests meet dead pooled connections and answer 500. Timing-
