@@ -22,6 +22,7 @@ const EXPECTED = [
   'orderFulfillment-approval-timed-out',
   'orderFulfillment-cancelled-by-signal',
   'orderFulfillment-compensation-failed-then-retried',
+  'orderFulfillment-compensation-early-retry-signal',
   'moneyTransfer-completed',
   'moneyTransfer-insufficient-funds',
   'moneyTransfer-frozen-destination',
@@ -45,7 +46,11 @@ const RECORDED_ON_OLD_CODE = [
 ];
 
 /** Paths recorded before a patch, kept while sagas started on the older code may still run. */
-const BEFORE_PATCHES = ['before-status-milestones', 'before-temporal-cancel-as-request'];
+const BEFORE_PATCHES = [
+  'before-status-milestones',
+  'before-temporal-cancel-as-request',
+  'before-retry-compensation-only-when-parked',
+];
 
 /** The paths in which Temporal was asked to cancel the saga: their history must say so. */
 const TEMPORAL_CANCEL_PATHS = EXPECTED.filter((name) => name.includes('temporal-cancel'));
