@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createActivities, type SagaActivities } from '../../activities';
+import { createActivities, type ActivityDependencies, type SagaActivities } from '../../activities';
 import { CommandHandler, type CommandHandlerOptions } from '../../src/application/commandHandler';
 import { DirectCommands } from '../../src/application/directCommands';
 import {
@@ -25,6 +25,8 @@ export interface HarnessOptions {
   config?: Record<string, string>;
   /** E.g. `{ afterAppend: inlineProjector }` to keep read models up to date. */
   commandHandlerOptions?: (db: TestDatabase) => CommandHandlerOptions;
+  /** E.g. an account decider with a small reference window. */
+  activityDependencies?: Pick<ActivityDependencies, 'accountDecider'>;
 }
 
 /**
@@ -77,6 +79,7 @@ export class SagaHarness {
       commands: this.commands,
       eventStore: this.db.eventStore,
       unservedCountries: this.config.UNSERVED_COUNTRIES,
+      ...this.options.activityDependencies,
     });
     this.activities = this.options.wrapActivities?.(real) ?? real;
     this.bundle = await bundleWorkflows();
