@@ -1,5 +1,5 @@
 import { type CommandHandler, type CommandResult } from '../src/application/commandHandler';
-import { recordedDebitOfStep } from '../src/application/recordedDebit';
+import { recordedDebitByReference, recordedDebitOfStep } from '../src/application/recordedDebit';
 import { type Command, type Decider, DomainRejection } from '../src/domain/decider';
 import {
   accountDecider as defaultAccountDecider,
@@ -53,7 +53,10 @@ export interface StockLine {
 /** The debit step's id: its command id is `<workflow id>/debit/<reference>`. */
 const debitStepId = (reference: string) => `debit/${reference}`;
 
-/** Lookups a refund makes at most when debits keep committing after each one (see below). */
+/**
+ * Lookups a refund makes at most while the decider finds a debit its lookup missed (see
+ * refundDebit): by the debit step's event id, then (last) by reference over the stream.
+ */
 const MAX_REFUND_LOOKUPS = 3;
 
 /** The stock step's id: `<action>/<line>/<sku>`, or `<action>/<sku>` for sagas started before. */
@@ -220,7 +223,9 @@ export function createActivities(deps: ActivityDependencies) {
      * step's event, by id), not from the account's bounded window of recent references, so
      * a refund long after its debit still pays back exactly what was taken. A debit that
      * commits after the lookup (a timed-out attempt still running) is refused by the decider
-     * as a stale lookup: look again.
+     * as a stale lookup: look again. Found by neither lookup, yet in the account's window: a
+     * debit with this reference under another command id (not this run's step), which the
+     * last lookup finds by scanning the stream for the reference.
      */
     async refundDebit(
       input: {
@@ -235,12 +240,15 @@ export function createActivities(deps: ActivityDependencies) {
       const context = stepContext(`refund/${input.debitReference}`, input);
       return asActivity(async () => {
         for (let lookup = 1; ; lookup++) {
-          const debit = await recordedDebitOfStep(
-            deps.eventStore,
-            streamId,
-            debitCommandId,
-            input.debitReference,
-          );
+          const debit =
+            lookup < MAX_REFUND_LOOKUPS
+              ? await recordedDebitOfStep(
+                  deps.eventStore,
+                  streamId,
+                  debitCommandId,
+                  input.debitReference,
+                )
+              : await recordedDebitByReference(deps.eventStore, streamId, input.debitReference);
           const command: AccountCommand = {
             type: 'RefundDebit',
             data: {

@@ -13,7 +13,7 @@ import { loadAggregate, type DomainEvent, type EventStore } from '../eventstore'
 import type { MoneyTransferInput, OrderFulfillmentInput } from '../../workflows/definitions';
 import { SAGA_SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
 import type { CommandHandler } from './commandHandler';
-import { debitOf } from './recordedDebit';
+import { recordedDebitByReference } from './recordedDebit';
 import { PeriodicPass } from './periodicPass';
 
 export interface AbandonedSagaReconcilerDependencies {
@@ -190,13 +190,12 @@ export class AbandonedSagaReconciler {
    * Read from the stream itself, not the account's bounded window of recent references: an
    * old charge must still count as a charge.
    */
-  private async recordedDebit(accountId: string, reference: string): Promise<RecordedDebit | null> {
-    const events = await this.deps.eventStore.readStream(accountDecider.streamId(accountId));
-    for (const event of events) {
-      const debit = debitOf(event, reference);
-      if (debit) return debit;
-    }
-    return null;
+  private recordedDebit(accountId: string, reference: string): Promise<RecordedDebit | null> {
+    return recordedDebitByReference(
+      this.deps.eventStore,
+      accountDecider.streamId(accountId),
+      reference,
+    );
   }
 
   /**

@@ -18,6 +18,22 @@ export async function recordedDebitOfStep(
   return event ? debitOf(event, debitReference) : null;
 }
 
+/**
+ * The debit with this reference, whichever command appended it: a scan of the whole stream
+ * (for the rare question the step's event id cannot answer, and for the reconciler).
+ */
+export async function recordedDebitByReference(
+  store: Pick<EventStore, 'readStream'>,
+  accountStreamId: string,
+  debitReference: string,
+): Promise<RecordedDebit | null> {
+  for (const event of await store.readStream(accountStreamId)) {
+    const debit = debitOf(event, debitReference);
+    if (debit) return debit;
+  }
+  return null;
+}
+
 /** The debit `event` records under `reference`, if it is one. */
 export function debitOf(event: RecordedEvent, reference: string): RecordedDebit | null {
   if (event.type !== 'AccountDebited') return null;

@@ -195,6 +195,34 @@ describe('refundDebit: the debit as the stream records it, not as the window rem
     ]);
   });
 
+  it('finds a debit with its reference made under another command id (within the window)', async () => {
+    await open('other-src', 1_000);
+    const debitReference = 'transfer-other/debit';
+    // Not this run's debit step: the same reference under another command id.
+    await direct(
+      'other-src',
+      {
+        type: 'DebitAccount',
+        data: { accountId: 'other-src', amount: 300, reference: debitReference },
+      },
+      'elsewhere/debit',
+    );
+    await refundIn(inSaga('transfer-other'), {
+      accountId: 'other-src',
+      amount: 300,
+      debitReference,
+      refundReference: 'transfer-other/refund',
+    });
+    const account = await checkAccount(db.eventStore, 'other-src');
+    expect(account.balance).toBe(1_000);
+    expect(account.events.map((e) => e.type)).toEqual([
+      'AccountOpened',
+      'FundsDeposited',
+      'AccountDebited',
+      'AccountCredited',
+    ]);
+  });
+
   it('refuses a refund of another amount than the debit took, and pays nothing', async () => {
     await open('amount-src', 1_000);
     const env = inSaga('transfer-amount');
