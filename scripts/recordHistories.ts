@@ -37,6 +37,8 @@ interface SagaPath {
 let inventoryDown = false;
 /** Order "compensation-early-retry": its release fails while set; its shipment cancel is held. */
 let earlyRetryInventoryDown = false;
+/** While set, refunding the source of transfer "refund-parked" fails. */
+let refundsDown = false;
 const earlyRetryReleases = { count: 0 };
 const earlyRetryCancel = { gate: new Deferred(), entered: new Deferred<number>() };
 /** Steps held until the recording has asked Temporal to cancel the saga (see HELD). */
@@ -289,6 +291,26 @@ const PATHS: SagaPath[] = [
     expect: { outcome: 'FAILED', reasonPrefix: 'INSUFFICIENT_FUNDS' },
   },
   {
+    // The debit is rejected; its compensation (void the debit) fails until retryCompensation.
+    file: 'moneyTransfer-refund-parked-then-retried',
+    async run(h) {
+      await h.openAccount('from-refund-parked', 100);
+      await h.openAccount('to-refund-parked', 0);
+      refundsDown = true;
+      const { sagaId } = await h.startTransfer(
+        'refund-parked',
+        'from-refund-parked',
+        'to-refund-parked',
+        1_200,
+      );
+      await h.waitForStatus(sagaId, (s) => s.status === 'COMPENSATION_FAILED');
+      refundsDown = false;
+      await h.client.workflow.getHandle(sagaId).signal('retryCompensation');
+      return sagaId;
+    },
+    expect: { outcome: 'COMPENSATED', reasonPrefix: 'INSUFFICIENT_FUNDS' },
+  },
+  {
     file: 'moneyTransfer-frozen-destination',
     async run(h) {
       await h.openAccount('from-frozen', 5_000);
@@ -331,6 +353,11 @@ async function main(): Promise<void> {
             match: (input) => input.orderId === 'compensation-early-retry',
             gate: earlyRetryCancel.gate.promise,
             entered: earlyRetryCancel.entered,
+          }),
+        refundDebit: (fn) =>
+          failWhile('refundDebit', fn, {
+            match: (input) => input.debitReference === 'transfer-refund-parked/debit',
+            isFailing: () => refundsDown,
           }),
         debitAccount: holdMoney,
         creditAccount: holdMoney,

@@ -26,6 +26,7 @@ const EXPECTED = [
   'moneyTransfer-completed',
   'moneyTransfer-insufficient-funds',
   'moneyTransfer-frozen-destination',
+  'moneyTransfer-refund-parked-then-retried',
   'orderFulfillment-forward-step-parked-then-retried',
   'orderFulfillment-temporal-cancel-before-pivot',
   'orderFulfillment-temporal-cancel-after-pivot',
