@@ -1,6 +1,12 @@
 import { type CommandHandler, type CommandResult } from '../src/application/commandHandler';
-import type { Command, Decider } from '../src/domain/decider';
-import { accountDecider } from '../src/domain/account';
+import { recordedDebitByReference, recordedDebitOfStep } from '../src/application/recordedDebit';
+import { type Command, type Decider, DomainRejection } from '../src/domain/decider';
+import {
+  accountDecider as defaultAccountDecider,
+  type AccountCommand,
+  type AccountEvent,
+  type AccountState,
+} from '../src/domain/account';
 import { inventoryDecider } from '../src/domain/inventory';
 import { orderDecider, type OrderCommand } from '../src/domain/order';
 import { shipmentDecider } from '../src/domain/shipment';
@@ -14,6 +20,8 @@ export interface ActivityDependencies {
   /** Destinations the carrier does not serve (country codes). */
   unservedCountries: readonly string[];
   now?: () => Date;
+  /** The account decider (tests: one with a small reference window); the default otherwise. */
+  accountDecider?: Decider<AccountState, AccountCommand, AccountEvent>;
 }
 
 /** What a step reports back: where its events landed (for read-your-writes), never aggregates. */
@@ -42,6 +50,15 @@ export interface StockLine {
   line?: number;
 }
 
+/** The debit step's id: its command id is `<workflow id>/debit/<reference>`. */
+const debitStepId = (reference: string) => `debit/${reference}`;
+
+/**
+ * Lookups a refund makes at most while the decider finds a debit its lookup missed (see
+ * refundDebit): by the debit step's event id, then (last) by reference over the stream.
+ */
+const MAX_REFUND_LOOKUPS = 3;
+
 /** The stock step's id: `<action>/<line>/<sku>`, or `<action>/<sku>` for sagas started before. */
 const stockStepId = (action: 'reserve' | 'release' | 'commit', input: StockLine) =>
   input.line === undefined ? `${action}/${input.sku}` : `${action}/${input.line}/${input.sku}`;
@@ -58,6 +75,7 @@ const stepResult = (result: CommandResult<unknown>): StepResult => ({
  */
 export function createActivities(deps: ActivityDependencies) {
   const { commands } = deps;
+  const accountDecider = deps.accountDecider ?? defaultAccountDecider;
   const metadata = () => ({ now: (deps.now?.() ?? new Date()).toISOString() });
 
   const run = <S, C extends Command, E extends DomainEvent>(
@@ -179,7 +197,7 @@ export function createActivities(deps: ActivityDependencies) {
           type: 'DebitAccount',
           data: { accountId: input.accountId, amount: input.amount, reference: input.reference },
         },
-        `debit/${input.reference}`,
+        debitStepId(input.reference),
         input,
       );
     },
@@ -199,7 +217,16 @@ export function createActivities(deps: ActivityDependencies) {
       );
     },
 
-    /** Pays back a debit only if it happened: a compensation must be harmless otherwise. */
+    /**
+     * Pays back a debit only if it happened: a compensation must be harmless otherwise.
+     * Whether it happened, and what it took, come from the account's stream (the debit
+     * step's event, by id), not from the account's bounded window of recent references, so
+     * a refund long after its debit still pays back exactly what was taken. A debit that
+     * commits after the lookup (a timed-out attempt still running) is refused by the decider
+     * as a stale lookup: look again. Found by neither lookup, yet in the account's window: a
+     * debit with this reference under another command id (not this run's step), which the
+     * last lookup finds by scanning the stream for the reference.
+     */
     async refundDebit(
       input: {
         accountId: string;
@@ -208,21 +235,43 @@ export function createActivities(deps: ActivityDependencies) {
         refundReference: string;
       } & Correlated,
     ) {
-      return run(
-        accountDecider,
-        input.accountId,
-        {
-          type: 'RefundDebit',
-          data: {
-            accountId: input.accountId,
-            amount: input.amount,
-            debitReference: input.debitReference,
-            refundReference: input.refundReference,
-          },
-        },
-        `refund/${input.debitReference}`,
-        input,
-      );
+      const streamId = accountDecider.streamId(input.accountId);
+      const debitCommandId = stepContext(debitStepId(input.debitReference), input).commandId;
+      const context = stepContext(`refund/${input.debitReference}`, input);
+      return asActivity(async () => {
+        for (let lookup = 1; ; lookup++) {
+          const debit =
+            lookup < MAX_REFUND_LOOKUPS
+              ? await recordedDebitOfStep(
+                  deps.eventStore,
+                  streamId,
+                  debitCommandId,
+                  input.debitReference,
+                )
+              : await recordedDebitByReference(deps.eventStore, streamId, input.debitReference);
+          const command: AccountCommand = {
+            type: 'RefundDebit',
+            data: {
+              accountId: input.accountId,
+              amount: input.amount,
+              debitReference: input.debitReference,
+              refundReference: input.refundReference,
+              debit,
+            },
+            metadata: metadata(),
+          };
+          try {
+            return stepResult(
+              await commands.handle(accountDecider, input.accountId, command, context),
+            );
+          } catch (error) {
+            if (!(error instanceof DomainRejection) || error.code !== 'REFUND_DEBIT_LOOKUP_STALE')
+              throw error;
+            // Retryable: the next attempt looks again.
+            if (lookup >= MAX_REFUND_LOOKUPS) throw new Error(error.message, { cause: error });
+          }
+        }
+      });
     },
 
     async applyOrderCommand(

@@ -18,7 +18,7 @@ import { startTemporalDevServer } from '../src/infra/temporalDevServer';
 import type { SagaResult } from '../workflows/definitions';
 import { startOrderSaga } from '../src/application/sagaStarter';
 import { orderDecider } from '../src/domain/order';
-import { Deferred, failWhile, holdUntil, withFaults } from '../test/support/faults';
+import { Deferred, failWhile, holdUntil, sleep, withFaults } from '../test/support/faults';
 import { historyToJson } from '../test/replay/historyJson';
 import { TEST_DATABASE_URL, TEST_TEMPORAL_ADDRESS } from '../test/support/infrastructure';
 import { SagaHarness } from '../test/support/sagaHarness';
@@ -35,6 +35,12 @@ interface SagaPath {
 }
 
 let inventoryDown = false;
+/** Order "compensation-early-retry": its release fails while set; its shipment cancel is held. */
+let earlyRetryInventoryDown = false;
+/** While set, refunding the source of transfer "refund-parked" fails. */
+let refundsDown = false;
+const earlyRetryReleases = { count: 0 };
+const earlyRetryCancel = { gate: new Deferred(), entered: new Deferred<number>() };
 /** Steps held until the recording has asked Temporal to cancel the saga (see HELD). */
 const held = {
   'order-temporal-cancel-after-pivot/revenue': new Deferred(),
@@ -187,6 +193,28 @@ const PATHS: SagaPath[] = [
     expect: { outcome: 'CANCELLED', reasonPrefix: 'DESTINATION_NOT_SERVED' },
   },
   {
+    // A retryCompensation sent while compensating, before any park: since the
+    // retry-compensation-only-when-parked patch it arms nothing, so the saga parks once and
+    // waits for the operator's second signal (before it: parked, resumed at once, parked again).
+    file: 'orderFulfillment-compensation-early-retry-signal',
+    async run(h) {
+      earlyRetryInventoryDown = true;
+      const sagaId = await order(h, 'compensation-early-retry', { country: 'KP' });
+      const handle = h.client.workflow.getHandle(sagaId);
+      await earlyRetryCancel.entered.promise;
+      await handle.signal('retryCompensation');
+      earlyRetryCancel.gate.resolve();
+      await h.waitForStatus(sagaId, (s) => s.status === 'COMPENSATION_FAILED');
+      // Until the release attempts stop: parked for good, whichever code recorded it.
+      for (let seen = -1; seen !== earlyRetryReleases.count; await sleep(2_000))
+        seen = earlyRetryReleases.count;
+      earlyRetryInventoryDown = false;
+      await handle.signal('retryCompensation');
+      return sagaId;
+    },
+    expect: { outcome: 'CANCELLED', reasonPrefix: 'DESTINATION_NOT_SERVED' },
+  },
+  {
     file: 'orderFulfillment-forward-step-parked-then-retried',
     run: (h) => orderParkedOnForwardStep(h, 'forward-step-parked'),
     expect: { outcome: 'COMPLETED' },
@@ -263,6 +291,26 @@ const PATHS: SagaPath[] = [
     expect: { outcome: 'FAILED', reasonPrefix: 'INSUFFICIENT_FUNDS' },
   },
   {
+    // The debit is rejected; its compensation (void the debit) fails until retryCompensation.
+    file: 'moneyTransfer-refund-parked-then-retried',
+    async run(h) {
+      await h.openAccount('from-refund-parked', 100);
+      await h.openAccount('to-refund-parked', 0);
+      refundsDown = true;
+      const { sagaId } = await h.startTransfer(
+        'refund-parked',
+        'from-refund-parked',
+        'to-refund-parked',
+        1_200,
+      );
+      await h.waitForStatus(sagaId, (s) => s.status === 'COMPENSATION_FAILED');
+      refundsDown = false;
+      await h.client.workflow.getHandle(sagaId).signal('retryCompensation');
+      return sagaId;
+    },
+    expect: { outcome: 'COMPENSATED', reasonPrefix: 'INSUFFICIENT_FUNDS' },
+  },
+  {
     file: 'moneyTransfer-frozen-destination',
     async run(h) {
       await h.openAccount('from-frozen', 5_000);
@@ -288,9 +336,28 @@ async function main(): Promise<void> {
     wrapActivities: (real) =>
       withFaults(real, {
         releaseStock: (fn) =>
-          failWhile('releaseStock', fn, {
-            match: (input) => input.orderId === 'compensation-failed',
-            isFailing: () => inventoryDown,
+          failWhile(
+            'releaseStock',
+            failWhile('releaseStock', fn, {
+              match: (input) => input.orderId === 'compensation-early-retry',
+              isFailing: () => earlyRetryInventoryDown,
+              calls: earlyRetryReleases,
+            }),
+            {
+              match: (input) => input.orderId === 'compensation-failed',
+              isFailing: () => inventoryDown,
+            },
+          ),
+        cancelShipment: (fn) =>
+          holdUntil(fn, {
+            match: (input) => input.orderId === 'compensation-early-retry',
+            gate: earlyRetryCancel.gate.promise,
+            entered: earlyRetryCancel.entered,
+          }),
+        refundDebit: (fn) =>
+          failWhile('refundDebit', fn, {
+            match: (input) => input.debitReference === 'transfer-refund-parked/debit',
+            isFailing: () => refundsDown,
           }),
         debitAccount: holdMoney,
         creditAccount: holdMoney,
@@ -321,6 +388,7 @@ async function main(): Promise<void> {
     }
   } finally {
     for (const gate of Object.values(held)) gate.resolve();
+    earlyRetryCancel.gate.resolve();
     await h.stop();
     await server.stop();
   }

@@ -1,6 +1,15 @@
-import { CancellationScope, condition } from '@temporalio/workflow';
+import { CancellationScope, condition, log, patched } from '@temporalio/workflow';
 import type { OrderSagaStatus, TransferSagaStatus } from './definitions';
 import type { SagaState } from './sagaState';
+
+/**
+ * A `retryCompensation` signal counted whenever it arrived: one sent before any park (while
+ * the unwind was still running, or before it began) armed a retry round nobody asked for,
+ * and the next park resumed at once. Runs with this patch count the signal only while the
+ * saga is parked: a park forgets any earlier one. Without the patch (histories where an
+ * early signal was consumed) the old behaviour replays.
+ */
+export const RETRY_COMPENSATION_ONLY_WHEN_PARKED_PATCH = 'retry-compensation-only-when-parked';
 
 export interface Compensation {
   name: string;
@@ -17,6 +26,8 @@ export interface Compensation {
 export class CompensationStack {
   private readonly pending: Compensation[] = [];
   private retryRequested = false;
+  /** Set while a compensation is parked: only then does `retryCompensation` count. */
+  private parked = false;
 
   constructor(private readonly saga: SagaState<OrderSagaStatus | TransferSagaStatus>) {}
 
@@ -25,8 +36,19 @@ export class CompensationStack {
     this.saga.registerCompensation(name);
   }
 
-  /** The `retryCompensation` signal: a parked unwind tries again. */
+  /**
+   * The `retryCompensation` signal: a parked unwind tries again. One that arrives while
+   * nothing is parked is ignored (logged): the park that may follow forgets it (see
+   * RETRY_COMPENSATION_ONLY_WHEN_PARKED_PATCH), so it never arms a retry unattended.
+   */
   requestRetry(): void {
+    if (!this.parked) {
+      log.warn('retryCompensation ignored: no compensation is parked', {
+        sagaType: this.saga.view.sagaType,
+        businessId: this.saga.view.businessId,
+      });
+    }
+    // Still set when not parked: runs without the patch consumed it at their next park.
     this.retryRequested = true;
   }
 
@@ -46,10 +68,14 @@ export class CompensationStack {
           this.pending.pop();
           this.saga.compensationRan(next.name);
         } catch (error) {
+          // Only a signal from here on counts: one sent before this park is forgotten.
+          if (patched(RETRY_COMPENSATION_ONLY_WHEN_PARKED_PATCH)) this.retryRequested = false;
+          this.parked = true;
           this.saga.compensationParked(next.name, reason);
           await recordPark(next.name, error);
           await condition(() => this.retryRequested);
           this.retryRequested = false;
+          this.parked = false;
           this.saga.compensationResumed();
         }
       }

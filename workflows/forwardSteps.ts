@@ -13,11 +13,23 @@ import type { SagaState } from './sagaState';
  */
 export class ForwardSteps {
   private retryRequested = false;
+  /** Set while a forward step is parked: only then does `retryStep` count. */
+  private parked = false;
 
   constructor(private readonly saga: SagaState<OrderSagaStatus | TransferSagaStatus>) {}
 
-  /** The `retryStep` signal: a parked forward step tries again. */
+  /**
+   * The `retryStep` signal: a parked forward step tries again. One sent while nothing is
+   * parked is ignored (logged; a park forgets it, see parkUntilRetried), so it never arms a
+   * retry unattended.
+   */
   requestRetry(): void {
+    if (!this.parked) {
+      log.warn('retryStep ignored: no forward step is parked', {
+        sagaType: this.saga.view.sagaType,
+        businessId: this.saga.view.businessId,
+      });
+    }
     this.retryRequested = true;
   }
 
@@ -40,10 +52,13 @@ export class ForwardSteps {
       step: name,
       reason,
     });
+    // Only a signal from here on counts: one sent before this park is forgotten.
     this.retryRequested = false;
+    this.parked = true;
     const resumeAs = this.saga.forwardStepParked(name, reason);
     await condition(() => this.retryRequested);
     this.retryRequested = false;
+    this.parked = false;
     this.saga.forwardStepResumed(resumeAs);
   }
 }

@@ -4,7 +4,7 @@ import {
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
 import type { Command, Decider } from '../domain/decider';
-import { accountDecider } from '../domain/account';
+import { accountDecider, type RecordedDebit } from '../domain/account';
 import { inventoryDecider } from '../domain/inventory';
 import { orderDecider, type PlacedOrder } from '../domain/order';
 import { shipmentDecider } from '../domain/shipment';
@@ -13,6 +13,7 @@ import { loadAggregate, type DomainEvent, type EventStore } from '../eventstore'
 import type { MoneyTransferInput, OrderFulfillmentInput } from '../../workflows/definitions';
 import { SAGA_SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
 import type { CommandHandler } from './commandHandler';
+import { recordedDebitByReference } from './recordedDebit';
 import { PeriodicPass } from './periodicPass';
 
 export interface AbandonedSagaReconcilerDependencies {
@@ -180,19 +181,20 @@ export class AbandonedSagaReconciler {
 
   private async orderWasCharged(order: PlacedOrder, input: OrderFulfillmentInput) {
     if (order.paidAmount !== undefined) return true;
-    return this.debitApplied(order.paymentAccountId, `order-${input.orderId}/payment`);
+    return (
+      (await this.recordedDebit(order.paymentAccountId, `order-${input.orderId}/payment`)) !== null
+    );
   }
 
   /**
    * Read from the stream itself, not the account's bounded window of recent references: an
    * old charge must still count as a charge.
    */
-  private async debitApplied(accountId: string, reference: string): Promise<boolean> {
-    const events = await this.deps.eventStore.readStream(accountDecider.streamId(accountId));
-    return events.some(
-      (event) =>
-        event.type === 'AccountDebited' &&
-        (event.data as { reference?: unknown }).reference === reference,
+  private recordedDebit(accountId: string, reference: string): Promise<RecordedDebit | null> {
+    return recordedDebitByReference(
+      this.deps.eventStore,
+      accountDecider.streamId(accountId),
+      reference,
     );
   }
 
@@ -210,13 +212,16 @@ export class AbandonedSagaReconciler {
     const { orderId } = order;
     const step = this.stepRunner(workflowId, correlationId);
     const payment = `order-${orderId}/payment`;
+    const debit = await this.recordedDebit(order.paymentAccountId, payment);
     await step(accountDecider, order.paymentAccountId, `refund/${payment}`, {
       type: 'RefundDebit',
       data: {
         accountId: order.paymentAccountId,
+        // A charge of another amount is refused (REFUND_AMOUNT_MISMATCH), never paid back.
         amount: order.total,
         debitReference: payment,
         refundReference: `order-${orderId}/refund`,
+        debit,
       },
     });
     await step(shipmentDecider, orderId, 'cancel-shipment', {
@@ -271,6 +276,7 @@ export class AbandonedSagaReconciler {
     const debitReference = `transfer-${transferId}/debit`;
     const step = this.stepRunner(workflowId, input.correlationId);
     // The account and amount as the transfer recorded them, not as the run's input says.
+    const debit = await this.recordedDebit(transfer.fromAccountId, debitReference);
     await step(accountDecider, transfer.fromAccountId, `refund/${debitReference}`, {
       type: 'RefundDebit',
       data: {
@@ -278,10 +284,10 @@ export class AbandonedSagaReconciler {
         amount: transfer.amount,
         debitReference,
         refundReference: `transfer-${transferId}/refund`,
+        debit,
       },
     });
-    const debited = await this.debitApplied(transfer.fromAccountId, debitReference);
-    if (transfer.status === 'FAILED' && !debited) return undefined;
+    if (transfer.status === 'FAILED' && debit === null) return undefined;
     await step(transferDecider, transferId, 'transfer/MarkTransferCompensated', {
       type: 'MarkTransferCompensated',
       data: {

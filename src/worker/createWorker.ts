@@ -7,7 +7,7 @@ import {
   type NativeConnection,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
-import { createActivities, type SagaActivities } from '../../activities';
+import { createActivities, type ActivityDependencies, type SagaActivities } from '../../activities';
 import type { CommandHandler } from '../application/commandHandler';
 import type { Config } from '../config';
 import type { EventStore } from '../eventstore';
@@ -58,6 +58,8 @@ export interface SagaWorkerDependencies {
    * for why inside.
    */
   wrapActivities?: (activities: SagaActivities) => SagaActivities;
+  /** The account decider the activities use (tests: one with a small reference window). */
+  accountDecider?: ActivityDependencies['accountDecider'];
 }
 
 /** Everything a saga worker runs besides its connection: the one way every process wires it. */
@@ -85,6 +87,7 @@ export function sagaWorkerParts(deps: SagaWorkerDependencies): SagaWorkerParts {
     commands: deps.commands,
     eventStore: deps.eventStore,
     unservedCountries: deps.config.UNSERVED_COUNTRIES,
+    ...(deps.accountDecider && { accountDecider: deps.accountDecider }),
   });
   const guarded = refuseUnbackedMoves(
     deps.wrapActivities?.(activities) ?? activities,

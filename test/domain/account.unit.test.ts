@@ -186,13 +186,19 @@ describe('Account decider', () => {
   });
 
   describe('RefundDebit', () => {
-    const refund = (amount = 30, debitReference = 't1'): AccountCommand => ({
+    /** `debit`: what the caller found in the stream (by default: a debit of `amount`). */
+    const refund = (
+      amount = 30,
+      debitReference = 't1',
+      debit: { amount: number } | null = { amount },
+    ): AccountCommand => ({
       type: 'RefundDebit',
       data: {
         accountId: 'acc-1',
         amount,
         debitReference,
         refundReference: `refund-${debitReference}`,
+        debit,
       },
       metadata,
     });
@@ -214,16 +220,16 @@ describe('Account decider', () => {
     it('voids the debit reference when the debit never happened', () => {
       spec
         .given(history)
-        .when(refund(30, 'other'))
+        .when(refund(30, 'other', null))
         .then([{ type: 'DebitVoided', data: { accountId: 'acc-1', reference: 'other' } }]);
       spec
         .given([
           ...history,
           { type: 'DebitVoided', data: { accountId: 'acc-1', reference: 'other' } },
         ])
-        .when(refund(30, 'other'))
+        .when(refund(30, 'other', null))
         .thenNothing();
-      spec.when(refund()).thenNothing();
+      spec.when(refund(30, 't1', null)).thenNothing();
     });
     it('makes a debit that arrives after its compensation a no-op (late zombie)', () => {
       spec
@@ -246,6 +252,46 @@ describe('Account decider', () => {
     });
     it('rejects an invalid amount', () => {
       spec.given(history).when(refund(0)).thenRejects('INVALID_AMOUNT');
+    });
+    it('refunds a debit the reference window forgot: the stream, not the window, says it happened', () => {
+      const small = DeciderSpecification.for(createAccountDecider({ referenceWindow: 3 }));
+      // Three movements after the debit: the window no longer holds it.
+      const longAfter = [
+        ...history,
+        deposited(1, 'd2', 71),
+        deposited(1, 'd3', 72),
+        deposited(1, 'd4', 73),
+      ];
+      small
+        .given(longAfter)
+        .when(refund())
+        .then([
+          {
+            type: 'AccountCredited',
+            data: { accountId: 'acc-1', amount: 30, reference: 'refund-t1', balanceAfter: 103 },
+          },
+        ]);
+    });
+    it('refuses an amount other than what the debit took, and pays nothing', () => {
+      spec
+        .given(history)
+        .when(refund(50, 't1', { amount: 30 }))
+        .thenRejects('REFUND_AMOUNT_MISMATCH', {
+          accountId: 'acc-1',
+          debitReference: 't1',
+          requested: 50,
+          debited: 30,
+        });
+      spec
+        .given(history)
+        .when(refund(10, 't1', { amount: 30 }))
+        .thenRejects('REFUND_AMOUNT_MISMATCH');
+    });
+    it('refuses to void a debit its caller did not find but the state holds (look again)', () => {
+      spec
+        .given(history)
+        .when(refund(30, 't1', null))
+        .thenRejects('REFUND_DEBIT_LOOKUP_STALE');
     });
   });
 
@@ -302,7 +348,13 @@ describe('Account decider', () => {
       state = small.evolve(state, debited(1, 'pay', 0));
       const refund: AccountCommand = {
         type: 'RefundDebit',
-        data: { accountId: 'acc-1', amount: 1, debitReference: 'pay', refundReference: 'back' },
+        data: {
+          accountId: 'acc-1',
+          amount: 1,
+          debitReference: 'pay',
+          refundReference: 'back',
+          debit: { amount: 1 },
+        },
         metadata,
       };
       expect(small.decide(refund, state)).toEqual([
@@ -345,7 +397,11 @@ describe('Account decider', () => {
         .map(({ type, amount, reference }) => move(type, amount, reference)),
       fc.option(fc.nat(300), { nil: undefined }).map((deposit) => open(deposit)),
       fc
-        .tuple(fc.integer({ min: -5, max: 300 }), fc.constantFrom('r1', 'r2', 'r3', 'r4'))
+        .tuple(
+          // 0 stands for "what the debit took" (filled in below, as the stream would say).
+          fc.oneof(fc.constant(0), fc.integer({ min: -5, max: 300 })),
+          fc.constantFrom('r1', 'r2', 'r3', 'r4'),
+        )
         .map(([amount, reference]): AccountCommand => ({
           type: 'RefundDebit',
           data: {
@@ -353,6 +409,7 @@ describe('Account decider', () => {
             amount,
             debitReference: reference,
             refundReference: `rf-${reference}`,
+            debit: null,
           },
           metadata,
         })),
@@ -366,13 +423,27 @@ describe('Account decider', () => {
       fc.property(fc.array(commandArb, { maxLength: 60 }), (commands) => {
         let state: AccountState = accountDecider.initialState();
         let expected = 0;
-        for (const command of commands) {
+        /** The stream's debits by reference (what the refund activity looks up). */
+        const debits = new Map<string, number>();
+        for (const generated of commands) {
+          let command = generated;
+          if (command.type === 'RefundDebit') {
+            const debited = debits.get(command.data.debitReference);
+            const debit = debited === undefined ? null : { amount: debited };
+            const amount = command.data.amount === 0 ? (debited ?? 1) : command.data.amount;
+            command = { ...command, data: { ...command.data, amount, debit } };
+          }
           const decision = accountDecider.decide(command, state);
           if (isRejection(decision)) continue;
           for (const event of decision) {
             if (event.type === 'FundsDeposited' || event.type === 'AccountCredited')
               expected += event.data.amount;
-            if (event.type === 'AccountDebited') expected -= event.data.amount;
+            if (event.type === 'AccountDebited') {
+              expected -= event.data.amount;
+              debits.set(event.data.reference, event.data.amount);
+            }
+            if (command.type === 'RefundDebit' && event.type === 'AccountCredited')
+              expect(event.data.amount).toBe(debits.get(command.data.debitReference));
             state = accountDecider.evolve(state, event);
           }
           if (state.status !== 'none') {

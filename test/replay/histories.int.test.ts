@@ -22,9 +22,11 @@ const EXPECTED = [
   'orderFulfillment-approval-timed-out',
   'orderFulfillment-cancelled-by-signal',
   'orderFulfillment-compensation-failed-then-retried',
+  'orderFulfillment-compensation-early-retry-signal',
   'moneyTransfer-completed',
   'moneyTransfer-insufficient-funds',
   'moneyTransfer-frozen-destination',
+  'moneyTransfer-refund-parked-then-retried',
   'orderFulfillment-forward-step-parked-then-retried',
   'orderFulfillment-temporal-cancel-before-pivot',
   'orderFulfillment-temporal-cancel-after-pivot',
@@ -45,7 +47,11 @@ const RECORDED_ON_OLD_CODE = [
 ];
 
 /** Paths recorded before a patch, kept while sagas started on the older code may still run. */
-const BEFORE_PATCHES = ['before-status-milestones', 'before-temporal-cancel-as-request'];
+const BEFORE_PATCHES = [
+  'before-status-milestones',
+  'before-temporal-cancel-as-request',
+  'before-retry-compensation-only-when-parked',
+];
 
 /** The paths in which Temporal was asked to cancel the saga: their history must say so. */
 const TEMPORAL_CANCEL_PATHS = EXPECTED.filter((name) => name.includes('temporal-cancel'));

@@ -3,6 +3,7 @@ import {
   checkAccount,
   checkInventory,
   Deferred,
+  sleep,
   failWhile,
   holdUntil,
   withFaults,
@@ -21,15 +22,34 @@ describe('compensations that fail, and cancels that come too late', () => {
     'late-cancel-signal': { gate: new Deferred(), entered: new Deferred<number>() },
   };
 
+  /** Order "early-retry": its stock release fails while set; its shipment cancel is held. */
+  let earlyInventoryDown = true;
+  const earlyReleaseCalls = { count: 0 };
+  const earlyCancelHeld = { gate: new Deferred(), entered: new Deferred<number>() };
+
   const h = new SagaHarness('comp_failure', {
     config: { COMPENSATION_MAX_ATTEMPTS: '2' },
     wrapActivities: (real) =>
       withFaults(real, {
         releaseStock: (fn) =>
-          failWhile('releaseStock', fn, {
-            match: (input) => input.orderId === 'stuck',
-            isFailing: () => inventoryDown,
-            calls: releaseCalls,
+          failWhile(
+            'releaseStock',
+            failWhile('releaseStock', fn, {
+              match: (input) => input.orderId === 'early-retry',
+              isFailing: () => earlyInventoryDown,
+              calls: earlyReleaseCalls,
+            }),
+            {
+              match: (input) => input.orderId === 'stuck',
+              isFailing: () => inventoryDown,
+              calls: releaseCalls,
+            },
+          ),
+        cancelShipment: (fn) =>
+          holdUntil(fn, {
+            match: (input) => input.orderId === 'early-retry',
+            gate: earlyCancelHeld.gate.promise,
+            entered: earlyCancelHeld.entered,
           }),
         creditAccount: (fn) =>
           Object.entries(held).reduce(
@@ -46,6 +66,7 @@ describe('compensations that fail, and cancels that come too late', () => {
   beforeAll(() => h.start());
   afterAll(async () => {
     for (const { gate } of Object.values(held)) gate.resolve();
+    earlyCancelHeld.gate.resolve();
     await h.stop();
   });
 
@@ -122,6 +143,45 @@ describe('compensations that fail, and cancels that come too late', () => {
     expect(shipment).not.toContain('ShipmentDispatched');
     expect(shipment[shipment.length - 1]).toBe('ShipmentCancelled');
     expect((await checkAccount(h.db.eventStore, 'stuck-cust')).balance).toBe(10_000);
+  });
+
+  it('a retryCompensation sent before the park arms nothing: the saga stays parked until the next one', async () => {
+    await h.openAccount('early-cust', 10_000);
+    await h.restock('early-sku', 5);
+    const { sagaId } = await h.placeOrder({
+      orderId: 'early-retry',
+      customerId: 'c-early',
+      paymentAccountId: 'early-cust',
+      items: [{ sku: 'early-sku', quantity: 2, unitPrice: PRICE }],
+      country: 'XX',
+    });
+    // Compensating (the shipment cancel is held), nothing parked yet: a stray early signal.
+    await earlyCancelHeld.entered.promise;
+    const handle = h.client.workflow.getHandle(sagaId);
+    await handle.signal('retryCompensation');
+    expect((await h.status(sagaId)).status).toBe('COMPENSATING');
+    earlyCancelHeld.gate.resolve();
+
+    const parked = await h.waitForStatus(sagaId, (s) => s.status === 'COMPENSATION_FAILED');
+    expect(parked.failingCompensation).toBe('release stock early-sku');
+    // Parked means parked: the early signal armed no second round behind the operator's back.
+    await sleep(1_500);
+    expect(earlyReleaseCalls.count).toBe(2); // COMPENSATION_MAX_ATTEMPTS, once
+    expect((await h.status(sagaId)).status).toBe('COMPENSATION_FAILED');
+    expect(await checkInventory(h.db.eventStore, 'early-sku')).toMatchObject({
+      available: 3,
+      reserved: 2,
+    });
+
+    // The operator's signal, sent while parked, is the one that counts.
+    earlyInventoryDown = false;
+    await handle.signal('retryCompensation');
+    expect((await h.result(sagaId)).outcome).toBe('CANCELLED');
+    expect(earlyReleaseCalls.count).toBe(3);
+    expect(await checkInventory(h.db.eventStore, 'early-sku')).toMatchObject({
+      available: 5,
+      reserved: 0,
+    });
   });
 
   it('a cancel after the pivot is refused with a reason, and the order still completes', async () => {

@@ -17,21 +17,37 @@ const LATE_MERCHANT = 'merchant-opened-late';
 describe('a business rejection on a forward step after the pivot', () => {
   /** Holds the debit of transfer "fwd-transfer" while the test moves its aggregate on. */
   const debitHeld = { gate: new Deferred(), entered: new Deferred<number>() };
+  /** The same for transfer "fwd-early", whose "mark debited" attempts are counted. */
+  const earlyDebitHeld = { gate: new Deferred(), entered: new Deferred<number>() };
+  const earlyMarkDebited = { count: 0 };
   const h = new SagaHarness('forward_park', {
     config: { MERCHANT_ACCOUNT_ID: LATE_MERCHANT },
     wrapActivities: (real) =>
       withFaults(real, {
         debitAccount: (fn) =>
-          holdUntil(fn, {
-            match: (input) => input.reference === 'transfer-fwd-transfer/debit',
-            gate: debitHeld.gate.promise,
-            entered: debitHeld.entered,
-          }),
+          holdUntil(
+            holdUntil(fn, {
+              match: (input) => input.reference === 'transfer-fwd-early/debit',
+              gate: earlyDebitHeld.gate.promise,
+              entered: earlyDebitHeld.entered,
+            }),
+            {
+              match: (input) => input.reference === 'transfer-fwd-transfer/debit',
+              gate: debitHeld.gate.promise,
+              entered: debitHeld.entered,
+            },
+          ),
+        applyTransferCommand: (fn) => (input) => {
+          if (input.transferId === 'fwd-early' && input.command.type === 'MarkTransferDebited')
+            earlyMarkDebited.count += 1;
+          return fn(input);
+        },
       }),
   });
   beforeAll(() => h.start());
   afterAll(async () => {
     debitHeld.gate.resolve();
+    earlyDebitHeld.gate.resolve();
     await h.stop();
   });
 
@@ -160,5 +176,32 @@ describe('a business rejection on a forward step after the pivot', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(await workflowStatus(sagaId)).toBe('RUNNING');
     await h.client.workflow.getHandle(sagaId).terminate('test over');
+  });
+
+  it('a retryStep sent before the park arms nothing: the step parks once and stays parked', async () => {
+    await h.openAccount('early-src', 5_000);
+    await h.openAccount('early-dst', 0);
+    const { sagaId } = await h.startTransfer('fwd-early', 'early-src', 'early-dst', 1_000);
+    await earlyDebitHeld.entered.promise;
+    const handle = h.client.workflow.getHandle(sagaId);
+    await handle.signal('retryStep'); // nothing is parked yet: ignored
+    await h.commands.handle(
+      transferDecider,
+      'fwd-early',
+      {
+        type: 'FailTransfer',
+        data: { transferId: 'fwd-early', reason: 'moved on elsewhere' },
+        metadata: { now: new Date().toISOString() },
+      },
+      { commandId: 'elsewhere/fail-fwd-early' },
+    );
+    earlyDebitHeld.gate.resolve();
+
+    const status = await h.waitForStatus(sagaId, parked);
+    expect(status.failingStep).toBe('mark debited');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(earlyMarkDebited.count).toBe(1); // rejected once, not retried unattended
+    expect((await h.status(sagaId)).status).toBe('FORWARD_STEP_FAILED');
+    await handle.terminate('test over');
   });
 });

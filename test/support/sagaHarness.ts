@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import type { SagaActivities } from '../../activities';
+import type { ActivityDependencies, SagaActivities } from '../../activities';
 import { CommandHandler, type CommandHandlerOptions } from '../../src/application/commandHandler';
 import { DirectCommands } from '../../src/application/directCommands';
 import {
@@ -33,6 +33,8 @@ export interface HarnessOptions {
   config?: Record<string, string>;
   /** E.g. `{ afterAppend: inlineProjector }` to keep read models up to date. */
   commandHandlerOptions?: (db: TestDatabase) => CommandHandlerOptions;
+  /** E.g. an account decider with a small reference window. */
+  activityDependencies?: Pick<ActivityDependencies, 'accountDecider'>;
 }
 
 /**
@@ -88,6 +90,9 @@ export class SagaHarness {
       eventStore: this.db.eventStore,
       config: this.config,
       ...(this.options.wrapActivities && { wrapActivities: this.options.wrapActivities }),
+      ...(this.options.activityDependencies?.accountDecider && {
+        accountDecider: this.options.activityDependencies.accountDecider,
+      }),
     });
     this.bundle = await bundleWorkflows();
     await this.direct.openAccount(

@@ -62,8 +62,9 @@ interface ExistingAccount {
    * A bounded window, not every reference ever (one per order on the merchant's account,
    * copied by every command and rewritten by every snapshot). A retried command needs no
    * window: the command handler recognises it forever by its event ids. The window answers
-   * the questions one command asks about another: did the debit a refund compensates happen,
-   * was a late debit voided, was this reference sent before under another command id.
+   * the questions one command asks about another: was a late debit voided, was this
+   * reference sent before under another command id. Whether the debit a refund compensates
+   * happened is not one of them: RefundDebit carries the debit as the stream records it.
    */
   recentReferences: string[];
   /** References that fell out of the window (the events still hold them). */
@@ -96,10 +97,9 @@ export const initialAccountState = (): AccountState => ({ status: 'none' });
  * load builds: bump the account's stateSchemaVersion with it.
  *
  * Retries need no window (event ids). What does is one command asking about another: a
- * late debit after its void arrives within seconds; a transfer's refund follows its debit
- * after the credit was refused, which takes as long as the credit keeps failing for other
- * reasons (it retries without limit). Only if the source account saw 10,000 other
- * movements meanwhile would the refund find no debit and void it instead of paying back.
+ * late debit after its void arrives within seconds. A transfer's refund may follow its
+ * debit much later (the credit retries without limit), so it does not ask the window: the
+ * refundDebit activity looks the debit up in the stream and passes it into RefundDebit.
  */
 export const DEFAULT_REFERENCE_WINDOW = 10_000;
 

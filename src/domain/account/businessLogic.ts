@@ -27,14 +27,34 @@ export type CreditAccount = Command<
   'CreditAccount',
   { accountId: string; amount: number; reference: string }
 >;
+/** A debit as the account's stream records it (not as the bounded window remembers it). */
+export interface RecordedDebit {
+  /** What the debit took, in minor units. */
+  amount: number;
+}
+
 /**
- * Compensation of a debit: credits `amount` back under `refundReference`, but only when the
- * debit `debitReference` was applied (a refund of a debit that never happened is a no-op).
+ * Compensation of a debit: credits back what the debit `debitReference` took, under
+ * `refundReference`, but only when that debit was applied (a refund of a debit that never
+ * happened voids its reference instead: a late debit then takes nothing).
+ *
+ * Whether it was applied is `debit`, which the caller looked up in the account's stream (the
+ * refundDebit activity: by the debit step's event id): the window of recent references
+ * forgets a debit once the account saw `referenceWindow` other movements, and a refund that
+ * asked the window would then void a debit that happened and pay nothing back. `amount` must
+ * be what the debit took: a disagreement is refused (REFUND_AMOUNT_MISMATCH), never paid.
  * Allowed on a frozen account: it returns money the saga took, it is not a new movement.
  */
 export type RefundDebit = Command<
   'RefundDebit',
-  { accountId: string; amount: number; debitReference: string; refundReference: string }
+  {
+    accountId: string;
+    amount: number;
+    debitReference: string;
+    refundReference: string;
+    /** The debit in the account's stream, null when the stream holds none. */
+    debit: RecordedDebit | null;
+  }
 >;
 export type FreezeAccount = Command<'FreezeAccount', { accountId: string; reason: string }>;
 
@@ -132,22 +152,37 @@ function moveMoney(
 }
 
 function refundDebit({ data }: RefundDebit, state: AccountState): Decision<AccountEvent> {
-  const { accountId, amount, debitReference, refundReference } = data;
+  const { accountId, amount, debitReference, refundReference, debit } = data;
   if (!isPositiveInteger(amount)) return invalidAmount(amount);
   if (state.status === 'none') return [];
-  if (!alreadyApplied(state, 'debit', debitReference)) {
+  if (debit === null) {
+    // The caller found no debit, yet the state holds one: it committed after the lookup (a
+    // timed-out attempt that was still running). Neither void it nor pay an unchecked amount.
+    if (alreadyApplied(state, 'debit', debitReference))
+      return reject(
+        'REFUND_DEBIT_LOOKUP_STALE',
+        `Account ${accountId}: debit ${debitReference} was applied after the refund looked it up; look again`,
+        { accountId, debitReference },
+      );
     // The debit never happened (yet): void its reference, so a debit that arrives late
     // (a timed-out attempt still running) takes nothing.
     if (alreadyApplied(state, 'void', debitReference)) return [];
     return [{ type: 'DebitVoided', data: { accountId, reference: debitReference } }];
   }
+  if (amount !== debit.amount)
+    return reject(
+      'REFUND_AMOUNT_MISMATCH',
+      `Account ${accountId}: refund of ${amount} for debit ${debitReference}, which took ${debit.amount}`,
+      { accountId, debitReference, requested: amount, debited: debit.amount },
+    );
   if (alreadyApplied(state, 'credit', refundReference)) return [];
-  const balanceAfter = state.balance + amount;
-  if (!Number.isSafeInteger(balanceAfter)) return balanceLimit(accountId, amount, state.balance);
+  const balanceAfter = state.balance + debit.amount;
+  if (!Number.isSafeInteger(balanceAfter))
+    return balanceLimit(accountId, debit.amount, state.balance);
   return [
     {
       type: 'AccountCredited',
-      data: { accountId, amount, reference: refundReference, balanceAfter },
+      data: { accountId, amount: debit.amount, reference: refundReference, balanceAfter },
     },
   ];
 }
