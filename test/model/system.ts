@@ -8,6 +8,7 @@ import { buildApp } from '../../src/api/app';
 import { projectionReadModels } from '../../src/api/projectionReadModels';
 import { CommandHandler, commandHandlerSettings } from '../../src/application/commandHandler';
 import { DirectCommands } from '../../src/application/directCommands';
+import { AbandonedSagaReconciler } from '../../src/application/abandonedSagaReconciler';
 import { OrphanedOrderReconciler } from '../../src/application/orphanedOrderReconciler';
 import { loadConfig, type Config } from '../../src/config';
 import { ProjectionRunner } from '../../src/projections';
@@ -33,7 +34,7 @@ export async function connectInfrastructure(): Promise<SharedInfrastructure> {
 /**
  * One whole Sagaflow for one command sequence: a fresh database, the HTTP API (buildApp,
  * called through `inject`), a saga worker with fault injection on, the projection runner,
- * the orphaned-order reconciler and a Temporal client, all on a task queue of their own.
+ * the orphaned-order and abandoned-saga reconcilers and a Temporal client, all on a task queue of their own.
  * The API and the worker each have their own command handler, as separate processes would.
  */
 export class ModelSystem {
@@ -50,6 +51,7 @@ export class ModelSystem {
   private workerRun: Promise<void> | undefined;
   private projections!: ProjectionRunner;
   private reconciler!: OrphanedOrderReconciler;
+  private abandoned!: AbandonedSagaReconciler;
   /** The API's next saga starts fail this many times (Temporal unreachable). */
   private failingSagaStarts = 0;
   readonly log: string[] = [];
@@ -120,6 +122,22 @@ export class ModelSystem {
       },
     );
     this.reconciler.start();
+    // As the worker runs it, with a grace just above an activity attempt (5 s here, 60 s
+    // by default): a terminated run's last step lands before the reconciler looks.
+    this.abandoned = new AbandonedSagaReconciler(
+      {
+        client: this.client,
+        commands: this.workerCommands,
+        eventStore: this.db.eventStore,
+        taskQueue: this.taskQueue,
+      },
+      {
+        graceSeconds: 7,
+        intervalMs: 1_000,
+        log: (message, error) => this.note('abandoned-saga reconciler', message, error),
+      },
+    );
+    this.abandoned.start();
     return this;
   }
 
@@ -196,6 +214,7 @@ export class ModelSystem {
 
   async stop(): Promise<void> {
     await this.reconciler?.stop().catch(() => undefined);
+    await this.abandoned?.stop().catch(() => undefined);
     await this.terminateOpenWorkflows().catch(() => undefined);
     if (this.worker?.getState() === 'RUNNING') this.worker.shutdown();
     await this.workerRun?.catch(() => undefined);
