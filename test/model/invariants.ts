@@ -124,8 +124,16 @@ async function stateOf(
   };
 }
 
-const settled = (s: SagaState) =>
-  (s.workflowStatus !== 'RUNNING' && s.workflowStatus !== 'NONE') || s.sagaStatus === PARKED;
+/** Runs that closed without finishing the job: the abandoned-saga reconciler finishes it. */
+const ABANDONED = ['TERMINATED', 'TIMED_OUT', 'FAILED'];
+
+const settled = (s: SagaState) => {
+  if (s.sagaStatus === PARKED) return true;
+  if (s.workflowStatus === 'RUNNING' || s.workflowStatus === 'NONE') return false;
+  if (!ABANDONED.includes(s.workflowStatus)) return true;
+  const terminal = s.kind === 'order' ? ORDER_TERMINAL : TRANSFER_TERMINAL;
+  return terminal.includes(s.aggregateStatus);
+};
 
 export interface SettleResult {
   states: SagaState[];

@@ -7,6 +7,7 @@ import {
   PlaceOrder,
   PRELUDE,
   RetryParked,
+  Terminate,
   Transfer,
   type ModelCommand,
 } from './commands';
@@ -73,5 +74,21 @@ test('found by the model: the first requests after Postgres terminated every con
       kinds,
     ),
     new RetryParked(),
+  ]);
+});
+
+test('found by the model: an order whose saga was terminated right after it was placed is finished by the abandoned-saga reconciler', async () => {
+  await expectNoBrokenInvariant([
+    ...PRELUDE,
+    new PlaceOrder(
+      {
+        customer: 'cust-0',
+        account: 'acc-0',
+        lines: [{ sku: 'sku-a', quantity: 1, unitPrice: 50 }],
+        country: 'GB',
+      },
+      kinds,
+    ),
+    new Terminate('order', 0),
   ]);
 });
