@@ -51,7 +51,7 @@ export function bundleSagaWorkflows(
 export interface SagaWorkerDependencies {
   commands: CommandHandler;
   eventStore: EventStore;
-  config: Pick<Config, 'UNSERVED_COUNTRIES' | 'MERCHANT_ACCOUNT_ID'>;
+  config: Pick<Config, 'UNSERVED_COUNTRIES' | 'MERCHANT_ACCOUNT_ID' | 'APPROVAL_THRESHOLD'>;
   /**
    * Wraps the activities on the event store, inside the guard: production's fault injection
    * (FAULT_INJECTION=enabled), a test's faults (test/support/faults.ts). See sagaWorkerParts
@@ -92,7 +92,10 @@ export function sagaWorkerParts(deps: SagaWorkerDependencies): SagaWorkerParts {
   const guarded = refuseUnbackedMoves(
     deps.wrapActivities?.(activities) ?? activities,
     deps.eventStore,
-    deps.config.MERCHANT_ACCOUNT_ID,
+    {
+      merchantAccountId: deps.config.MERCHANT_ACCOUNT_ID,
+      approvalThreshold: deps.config.APPROVAL_THRESHOLD,
+    },
   );
   return {
     activities: guarded,

@@ -1,7 +1,8 @@
 import type { SagaActivities } from '../../activities';
 import { asActivity } from '../../activities/sagaActivityContext';
 import { DomainRejection } from '../domain/decider';
-import { orderDecider, type OrderStatus } from '../domain/order';
+import { inventoryDecider, reservationOf } from '../domain/inventory';
+import { orderDecider, type OrderState, type OrderStatus } from '../domain/order';
 import { transferDecider, type TransferStatus } from '../domain/transfer';
 import { loadAggregate, type EventStore } from '../eventstore';
 
@@ -13,6 +14,17 @@ const ENDED_TRANSFER_STATUSES: readonly TransferStatus[] = [
   'COMPENSATED',
   'COMPENSATION_FAILED',
 ];
+
+/** Order statuses past the pivot: the customer paid, so no compensation may undo the order. */
+const PAST_PIVOT_ORDER_STATUSES: readonly OrderStatus[] = ['PAID', 'DISPATCHED', 'COMPLETED'];
+
+/** What the guard needs from the configuration. */
+export interface GuardSettings {
+  /** Where every order's revenue goes (MERCHANT_ACCOUNT_ID). */
+  merchantAccountId: string;
+  /** Orders of this total or more need an approval before the charge (APPROVAL_THRESHOLD). */
+  approvalThreshold: number;
+}
 
 /** A guarded movement: the charge of an order, the debit or credit of a transfer. */
 export interface SagaMovement {
@@ -127,32 +139,187 @@ async function reservationRefusalOf(
   );
 }
 
+const loadOrder = async (store: EventStore, orderId: string): Promise<OrderState> =>
+  (
+    await loadAggregate(store, orderDecider.streamId(orderId), orderDecider, {
+      sealedPersonalData: true,
+    })
+  ).state;
+
+const isPastPivot = (order: OrderState): boolean =>
+  PAST_PIVOT_ORDER_STATUSES.includes(order.status as OrderStatus);
+
+/**
+ * Refuses a charge of an order that needs an approval it does not have: the run's input
+ * (`approvalThreshold`, `total`) can be edited, the order's record and the configuration not.
+ * An order past the pivot is left to the other checks (its charge is already done).
+ */
+async function unapprovedChargeRefusalOf(
+  store: EventStore,
+  move: Movement,
+  approvalThreshold: number,
+): Promise<DomainRejection | undefined> {
+  const saga = sagaOfReference(move.reference);
+  if (saga?.kind !== 'order' || saga.movement !== 'payment') return undefined;
+  const order = await loadOrder(store, saga.id);
+  if (order.status === 'NONE' || isPastPivot(order) || order.approved) return undefined;
+  const needsApproval = order.approvalRequested || order.total >= approvalThreshold;
+  if (!needsApproval) return undefined;
+  return new DomainRejection(
+    'SAGA_INPUT_MISMATCH',
+    `${move.reference}: order ${saga.id} (total ${order.total}, threshold ${approvalThreshold}) ` +
+      'needs an approval it does not have; this run may not charge it',
+    { reference: move.reference, status: order.status, total: order.total, approvalThreshold },
+  );
+}
+
+/**
+ * Refuses a refund of a charge the order or transfer kept: an order past the pivot (the
+ * payment was taken legitimately), a completed transfer; and a refund to an account that is
+ * not the one the order or transfer recorded as debited.
+ */
+async function keptPaymentRefundRefusalOf(
+  store: EventStore,
+  refund: { accountId: string; amount: number; debitReference: string },
+  merchantAccountId: string,
+): Promise<DomainRejection | undefined> {
+  const saga = sagaOfReference(refund.debitReference);
+  if (!saga || (saga.movement !== 'payment' && saga.movement !== 'debit')) return undefined;
+  const recorded = await recordedMovement(store, saga, merchantAccountId);
+  if (!recorded) return undefined; // nothing placed, nothing debited: the refund finds no debit
+  const details = { ...refund, status: recorded.status };
+  if (recorded.accountId !== refund.accountId)
+    return new DomainRejection(
+      'SAGA_INPUT_MISMATCH',
+      `refund of ${refund.debitReference}: ${refund.accountId} is not the account the ${saga.kind} debited`,
+      { ...details, recordedAccountId: recorded.accountId },
+    );
+  const kept =
+    saga.kind === 'order'
+      ? PAST_PIVOT_ORDER_STATUSES.includes(recorded.status as OrderStatus)
+      : recorded.status === 'COMPLETED';
+  if (!kept) return undefined;
+  return new DomainRejection(
+    'SAGA_INPUT_MISMATCH',
+    `refund of ${refund.debitReference}: the ${saga.kind} is ${recorded.status}, its payment stays taken; this run may not refund it`,
+    details,
+  );
+}
+
+/**
+ * Refuses a compensation (release of stock, cancel of the shipment) of an order past the
+ * pivot: a reset that re-applies a refused cancel, or an edited second start, unwinds a run
+ * of an order the customer paid for; its stock and shipment are the order's.
+ */
+async function paidOrderCompensationRefusalOf(
+  store: EventStore,
+  orderId: string,
+  compensation: string,
+): Promise<DomainRejection | undefined> {
+  const order = await loadOrder(store, orderId);
+  if (!isPastPivot(order)) return undefined;
+  return new DomainRejection(
+    'SAGA_INPUT_MISMATCH',
+    `order ${orderId} is ${order.status}: the customer paid, this run may not ${compensation}`,
+    { orderId, status: order.status, compensation },
+  );
+}
+
+/**
+ * Refuses to mark dispatched or complete an order while a line of the stored order is not
+ * committed: a run whose input lost a line (an edited `lines`) would complete the order
+ * with that line's stock reserved forever.
+ */
+async function uncommittedLineRefusalOf(
+  store: EventStore,
+  orderId: string,
+  command: string,
+): Promise<DomainRejection | undefined> {
+  const order = await loadOrder(store, orderId);
+  if (order.status === 'NONE') return undefined;
+  const uncommitted: string[] = [];
+  for (const item of order.items) {
+    const { state } = await loadAggregate(
+      store,
+      inventoryDecider.streamId(item.sku),
+      inventoryDecider,
+    );
+    if (reservationOf(state, orderId)?.status !== 'committed') uncommitted.push(item.sku);
+  }
+  if (uncommitted.length === 0) return undefined;
+  return new DomainRejection(
+    'SAGA_INPUT_MISMATCH',
+    `order ${orderId}: ${command} refused, the stock of ${uncommitted.join(', ')} is not committed`,
+    { orderId, command, uncommitted },
+  );
+}
+
+/** Order commands that may only follow the commit of every line's stock. */
+const AFTER_COMMIT_ORDER_COMMANDS: readonly string[] = ['MarkDispatched', 'CompleteOrder'];
+
 /** Throws the refusal as the activity failure a business rejection becomes. */
 const refused = (refusal: DomainRejection): Promise<never> =>
   asActivity<never>(() => {
     throw refusal;
   });
 
+/** Runs the activity unless a check refuses it (the first refusal wins). */
+const unlessRefused =
+  <I, O>(
+    activity: (input: I) => Promise<O>,
+    ...checks: ((input: I) => Promise<DomainRejection | undefined>)[]
+  ) =>
+  async (input: I): Promise<O> => {
+    for (const check of checks) {
+      const refusal = await check(input);
+      if (refusal) return refused(refusal);
+    }
+    return activity(input);
+  };
+
 export function refuseUnbackedMoves(
   activities: SagaActivities,
   store: EventStore,
-  /** Where every order's revenue goes (MERCHANT_ACCOUNT_ID). */
-  merchantAccountId: string,
+  settings: GuardSettings,
 ): SagaActivities {
-  const guard =
-    <I extends Movement, O>(move: (input: I) => Promise<O>) =>
-    async (input: I): Promise<O> => {
-      const refusal = await refusalOf(store, input, merchantAccountId);
-      return refusal ? refused(refusal) : move(input);
-    };
+  const { merchantAccountId, approvalThreshold } = settings;
+  const unbacked = (move: Movement) => refusalOf(store, move, merchantAccountId);
   return {
     ...activities,
-    debitAccount: guard((input) => activities.debitAccount(input)),
-    creditAccount: guard((input) => activities.creditAccount(input)),
+    debitAccount: unlessRefused(
+      (input: Parameters<SagaActivities['debitAccount']>[0]) => activities.debitAccount(input),
+      unbacked,
+      (move) => unapprovedChargeRefusalOf(store, move, approvalThreshold),
+    ),
+    creditAccount: unlessRefused(
+      (input: Parameters<SagaActivities['creditAccount']>[0]) => activities.creditAccount(input),
+      unbacked,
+    ),
     // Stock only leaves through a reservation (commits need one): guarding it is enough.
-    reserveStock: async (input) => {
-      const refusal = await reservationRefusalOf(store, input);
-      return refusal ? refused(refusal) : activities.reserveStock(input);
-    },
+    reserveStock: unlessRefused(
+      (input: Parameters<SagaActivities['reserveStock']>[0]) => activities.reserveStock(input),
+      (input) => reservationRefusalOf(store, input),
+    ),
+    refundDebit: unlessRefused(
+      (input: Parameters<SagaActivities['refundDebit']>[0]) => activities.refundDebit(input),
+      (input) => keptPaymentRefundRefusalOf(store, input, merchantAccountId),
+    ),
+    releaseStock: unlessRefused(
+      (input: Parameters<SagaActivities['releaseStock']>[0]) => activities.releaseStock(input),
+      (input) =>
+        paidOrderCompensationRefusalOf(store, input.orderId, `release its stock of ${input.sku}`),
+    ),
+    cancelShipment: unlessRefused(
+      (input: Parameters<SagaActivities['cancelShipment']>[0]) => activities.cancelShipment(input),
+      (input) => paidOrderCompensationRefusalOf(store, input.orderId, 'cancel its shipment'),
+    ),
+    applyOrderCommand: unlessRefused(
+      (input: Parameters<SagaActivities['applyOrderCommand']>[0]) =>
+        activities.applyOrderCommand(input),
+      (input) =>
+        AFTER_COMMIT_ORDER_COMMANDS.includes(input.command.type)
+          ? uncommittedLineRefusalOf(store, input.orderId, input.command.type)
+          : Promise.resolve(undefined),
+    ),
   };
 }
