@@ -184,6 +184,12 @@ export class PostgresEventStore implements EventStore {
         event.schemaVersion,
         event.data,
       );
+      // An old shape must never pass for the current one (a store built without its upcasters).
+      if (schemaVersion !== known) {
+        throw new Error(
+          `Event ${event.type} at ${event.streamId} version ${event.version}: no upcaster from schema version ${schemaVersion} (current ${known})`,
+        );
+      }
       return { ...event, schemaVersion, data };
     });
   }

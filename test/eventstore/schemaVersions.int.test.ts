@@ -15,6 +15,7 @@ import {
   eventIdFor,
   FutureEventSchemaVersionError,
   loadAggregate,
+  PostgresEventStore,
   UndeclaredEventTypeError,
   type NewEvent,
   type Snapshot,
@@ -168,6 +169,20 @@ describe('OrderPlaced v1 events recorded before the change', () => {
     // The upcaster runs after personal data is opened: the address is intact.
     expect((read[0]!.data as PlacedOrder).shippingAddress).toEqual(
       fixture.events[0]!.data && (fixture.events[0]!.data as PlacedOrder).shippingAddress,
+    );
+  });
+
+  it('are never read in their old shape by a store that lacks the upcaster', async () => {
+    const withoutUpcasters = new PostgresEventStore(
+      t.db.pool,
+      undefined,
+      {},
+      {
+        schemas: DOMAIN_EVENT_SCHEMAS,
+      },
+    );
+    await expect(withoutUpcasters.readStream(fixture.streamId)).rejects.toThrow(
+      'Event OrderPlaced at order-fx-v1 version 1: no upcaster from schema version 1 (current 2)',
     );
   });
 
