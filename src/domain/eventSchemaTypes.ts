@@ -1,4 +1,4 @@
-import { Type, type TSchema } from '../infra/typebox';
+import { Type, type Static, type TSchema } from '../infra/typebox';
 import type { EventSchemaCatalogue, EventSchemaVersion } from '../eventstore/eventSchemas';
 
 // Building blocks of the event schemas each aggregate keeps beside its decider (eventSchemas.ts).
@@ -42,3 +42,23 @@ export const Personal = (plaintext: TSchema) =>
 
 /** An event type that has only ever had one shape. */
 export const v1Only = (schema: TSchema): readonly EventSchemaVersion[] => [{ version: 1, schema }];
+
+/**
+ * The event types whose TypeScript data the given schemas do not type (never when all do).
+ * Runtime limits such as minLength are beyond the type; the decider specs check those.
+ */
+export type UntypedEvents<
+  E extends { type: string; data: unknown },
+  S extends { readonly [K in E['type']]: TSchema },
+> = {
+  [K in E['type']]-?: [Extract<E, { type: K }>['data']] extends [Static<S[K]>] ? never : K;
+}[E['type']];
+
+/**
+ * `checkEventTypes<UntypedEvents<OrderEvent, typeof CURRENT>>()` compiles only when every
+ * event's data type is typed by its current schema; otherwise it asks for an argument whose
+ * type names the event type that drifted.
+ */
+export const checkEventTypes = <Untyped extends string>(
+  ..._misfit: [Untyped] extends [never] ? [] : [Untyped]
+): void => undefined;

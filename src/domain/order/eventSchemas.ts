@@ -1,4 +1,4 @@
-import { Type } from '../../infra/typebox';
+import { Type, type TSchema } from '../../infra/typebox';
 import {
   Amount,
   EventData,
@@ -9,6 +9,8 @@ import {
   Text,
   v1Only,
   type EventSchemaCatalogue,
+  checkEventTypes,
+  type UntypedEvents,
 } from '../eventSchemaTypes';
 import { ORDER_CURRENCY, type OrderEvent } from './order';
 
@@ -23,7 +25,7 @@ const ShippingAddress = EventData({
 
 const lineV1 = { sku: Id(), quantity: Quantity(), unitPrice: Amount() };
 
-const orderPlaced = (line: ReturnType<typeof EventData>) =>
+const orderPlaced = <Line extends TSchema>(line: Line) =>
   EventData({
     orderId: Id(),
     customerId: Id(),
@@ -51,25 +53,37 @@ export function upcastOrderPlacedV1(data: unknown): unknown {
 const withOrderId = () => EventData({ orderId: Id() });
 const withReason = () => EventData({ orderId: Id(), reason: Text() });
 
+/** The current schema of each order event's data. */
+const CURRENT = {
+  OrderPlaced: orderPlaced(
+    EventData({ ...lineV1, currency: Type.String({ pattern: '^[A-Z]{3}$' }) }),
+  ),
+  OrderStockReserved: withOrderId(),
+  OrderShipmentBooked: EventData({ orderId: Id(), shipmentId: Id() }),
+  OrderApprovalRequested: withOrderId(),
+  OrderApproved: EventData({ orderId: Id(), approvedBy: Type.Optional(Text()) }),
+  OrderPaid: EventData({ orderId: Id(), amount: Amount() }),
+  OrderDispatched: withOrderId(),
+  OrderCompleted: withOrderId(),
+  OrderCancelled: withReason(),
+  OrderCompensationFailed: withReason(),
+};
+// Compile-time join: what the decider may write, the current schemas type.
+checkEventTypes<UntypedEvents<OrderEvent, typeof CURRENT>>();
+
 /** Every version of every order event's data. */
 export const ORDER_EVENT_SCHEMAS: EventSchemaCatalogue<OrderEvent['type']> = {
   OrderPlaced: [
     { version: 1, schema: orderPlaced(EventData(lineV1)) },
-    {
-      version: 2,
-      schema: orderPlaced(
-        EventData({ ...lineV1, currency: Type.String({ pattern: '^[A-Z]{3}$' }) }),
-      ),
-      upcastFromPrevious: upcastOrderPlacedV1,
-    },
+    { version: 2, schema: CURRENT.OrderPlaced, upcastFromPrevious: upcastOrderPlacedV1 },
   ],
-  OrderStockReserved: v1Only(withOrderId()),
-  OrderShipmentBooked: v1Only(EventData({ orderId: Id(), shipmentId: Id() })),
-  OrderApprovalRequested: v1Only(withOrderId()),
-  OrderApproved: v1Only(EventData({ orderId: Id(), approvedBy: Type.Optional(Text()) })),
-  OrderPaid: v1Only(EventData({ orderId: Id(), amount: Amount() })),
-  OrderDispatched: v1Only(withOrderId()),
-  OrderCompleted: v1Only(withOrderId()),
-  OrderCancelled: v1Only(withReason()),
-  OrderCompensationFailed: v1Only(withReason()),
+  OrderStockReserved: v1Only(CURRENT.OrderStockReserved),
+  OrderShipmentBooked: v1Only(CURRENT.OrderShipmentBooked),
+  OrderApprovalRequested: v1Only(CURRENT.OrderApprovalRequested),
+  OrderApproved: v1Only(CURRENT.OrderApproved),
+  OrderPaid: v1Only(CURRENT.OrderPaid),
+  OrderDispatched: v1Only(CURRENT.OrderDispatched),
+  OrderCompleted: v1Only(CURRENT.OrderCompleted),
+  OrderCancelled: v1Only(CURRENT.OrderCancelled),
+  OrderCompensationFailed: v1Only(CURRENT.OrderCompensationFailed),
 };
