@@ -35,6 +35,12 @@ export default tseslint.config(
                 'workflows/ may import only @temporalio/workflow, @temporalio/common, its own files and pure code in src/domain (activities as types only).',
               allowTypeImports: true,
             },
+            {
+              regex: '^\\.\\./src/domain(/index)?$|/eventSchema',
+              message:
+                "workflows/ import domain files directly: src/domain's index and the eventSchemas files load TypeBox, which has no place in the sandbox.",
+              allowTypeImports: true,
+            },
           ],
         },
       ],

@@ -4,6 +4,7 @@ import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 import { Pool, types as pgTypes } from 'pg';
 import {
   createPool,
+  EventSchemaRegistry,
   loadAggregate,
   migrate,
   PostgresEventStore,
@@ -11,6 +12,7 @@ import {
   type AggregateDefinition,
   type NewEvent,
 } from '../src/eventstore';
+import { Type } from '../src/infra/typebox';
 import { runConcurrently, type ConcurrentRunResult } from './support/concurrency';
 import { round, summarizeLatencies } from './support/stats';
 import { compare, type BenchContext, type BenchEntries, type BenchSuite } from './support/suite';
@@ -67,7 +69,7 @@ function makeCalls(count: number, eventsPerCall: number): AppendCall[] {
 // Targets: one fresh database each.
 
 interface AppendTarget {
-  name: 'ours' | 'bare' | 'emmett';
+  name: 'ours' | 'validated' | 'bare' | 'emmett';
   append(call: AppendCall): Promise<void>;
   /** Events stored, to check every call really wrote. */
   countEvents(): Promise<number>;
@@ -81,6 +83,49 @@ async function oursTarget(context: BenchContext): Promise<AppendTarget> {
   const store = new PostgresEventStore(pool);
   return {
     name: 'ours',
+    async append({ streamId, events }) {
+      await store.append(streamId, events satisfies NewEvent[], { expectedVersion: 'no_stream' });
+    },
+    countEvents: () => countRows(pool, 'events'),
+    close: () => pool.end(),
+  };
+}
+
+/** ItemAdded's schema, as strict as the domain's (see src/domain/order/eventSchemas.ts). */
+const ITEM_ADDED_SCHEMAS = new EventSchemaRegistry({
+  ItemAdded: [
+    {
+      version: 1,
+      schema: Type.Object(
+        {
+          orderId: Type.String({ minLength: 1 }),
+          sku: Type.String({ minLength: 1 }),
+          quantity: Type.Integer({ minimum: 1 }),
+          unitPriceCents: Type.Integer({ minimum: 0 }),
+          currency: Type.String({ pattern: '^[A-Z]{3}$' }),
+          note: Type.String(),
+        },
+        { additionalProperties: false },
+      ),
+    },
+  ],
+});
+
+/** Ours with a schema registry: every append stamped with its version and checked. */
+async function validatedTarget(context: BenchContext): Promise<AppendTarget> {
+  const { url } = await context.databases.create('ours_validated');
+  await migrate(url);
+  const pool = createPool(url, { max: CONCURRENCY, applicationName: 'bench-validated' });
+  const store = new PostgresEventStore(
+    pool,
+    ITEM_ADDED_SCHEMAS.upcasters,
+    {},
+    {
+      schemas: ITEM_ADDED_SCHEMAS,
+    },
+  );
+  return {
+    name: 'validated',
     async append({ streamId, events }) {
       await store.append(streamId, events satisfies NewEvent[], { expectedVersion: 'no_stream' });
     },
@@ -488,6 +533,7 @@ export const eventStoreSuite: BenchSuite = {
     try {
       targets.push(
         await oursTarget(context),
+        await validatedTarget(context),
         await bareTarget(context),
         await emmettTarget(context),
       );
@@ -509,6 +555,12 @@ export const eventStoreSuite: BenchSuite = {
           ...details,
           ...(eventsPerCall === 10 && { goal: 0.6 }),
         });
+        // The cost of schema validation: the same store and events, checked or not.
+        entries[`append${eventsPerCall}_validated_vs_unvalidated`] = appendEntry(
+          m.get('validated')!,
+          ours,
+          details,
+        );
         entries[`append${eventsPerCall}_vs_emmett`] = appendEntry(ours, m.get('emmett')!, {
           ...details,
           goal: 1.0,

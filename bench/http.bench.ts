@@ -16,7 +16,8 @@ import { buildApp } from '../src/api/app';
 import { projectionReadModels } from '../src/api/projectionReadModels';
 import { loadConfig } from '../src/config';
 import { orderDecider } from '../src/domain/order';
-import { createPool, migrate, PostgresEventStore } from '../src/eventstore';
+import { createPool, migrate } from '../src/eventstore';
+import { createEventStore } from '../src/application/eventStore';
 import { startTemporalDevServer, type DevServerHandle } from '../src/infra/temporalDevServer';
 import { Metrics } from '../src/observability/metrics';
 import { ALL_PROJECTIONS, createInlineProjector } from '../src/projections';
@@ -125,7 +126,7 @@ export const httpSuite: BenchSuite = {
         API_KEYS: 'bench-key:operator',
       });
       const metrics = new Metrics({ defaultMetrics: false });
-      const eventStore = new PostgresEventStore(pool, undefined, metrics.eventStoreHooks());
+      const eventStore = createEventStore(pool, { hooks: metrics.eventStoreHooks() });
       const commands = new CommandHandler(eventStore, {
         afterAppend: createInlineProjector(pool, ALL_PROJECTIONS, () => {}),
       });

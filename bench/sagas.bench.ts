@@ -6,7 +6,8 @@ import { CommandHandler } from '../src/application/commandHandler';
 import { DirectCommands } from '../src/application/directCommands';
 import { placeOrderAndStartSaga } from '../src/application/sagaStarter';
 import { loadConfig } from '../src/config';
-import { createPool, migrate, PostgresEventStore } from '../src/eventstore';
+import { createPool, migrate } from '../src/eventstore';
+import { createEventStore } from '../src/application/eventStore';
 import * as noopActivities from './fixtures/noopActivities';
 import { cpuAccountingAvailable, type CpuTotals } from './support/cpuAccounting';
 import { round, summarizeLatencies } from './support/stats';
@@ -42,7 +43,7 @@ export const sagasSuite: BenchSuite = {
     const database = await context.databases.create('sagas');
     await migrate(database.url);
     const pool = createPool(database.url, { max: 30 });
-    const eventStore = new PostgresEventStore(pool);
+    const eventStore = createEventStore(pool);
     const commands = new CommandHandler(eventStore);
     // Accounts and stock are seeded through a handler of their own, as another process would
     // have: the worker's handler starts with none of them remembered.

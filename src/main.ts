@@ -11,7 +11,8 @@ import { projectionReadModels } from './api/projectionReadModels';
 import { CommandHandler, commandHandlerSettings } from './application/commandHandler';
 import { ConfigError, loadConfig } from './config';
 import { connectionLimits } from './eventstore/pool';
-import { createPool, migrate, PostgresEventStore, UpcasterRegistry } from './eventstore';
+import { createPool, migrate } from './eventstore';
+import { createEventStore } from './application/eventStore';
 import { startEmbeddedPostgres } from './infra/embeddedPostgres';
 import { untilShutdownSignal } from './infra/shutdownSignal';
 import { startTemporalDevServer } from './infra/temporalDevServer';
@@ -94,11 +95,7 @@ async function main(): Promise<void> {
         sdkMetricsUrl: `http://127.0.0.1:${config.METRICS_PORT}/metrics`,
       }),
     });
-    const eventStore = new PostgresEventStore(
-      pool,
-      new UpcasterRegistry(),
-      metrics.eventStoreHooks(),
-    );
+    const eventStore = createEventStore(pool, { hooks: metrics.eventStoreHooks() });
     // Reads see a saga step's writes at once; the catch-up runner repairs anything missed.
     const inlineProjector = createInlineProjector(pool, ALL_PROJECTIONS);
 

@@ -20,7 +20,8 @@ import { CommandHandler } from '../../src/application/commandHandler';
 import { DirectCommands } from '../../src/application/directCommands';
 import { placeOrderAndStartSaga, startOrderSaga } from '../../src/application/sagaStarter';
 import { loadConfig } from '../../src/config';
-import { createPool, migrate, PostgresEventStore } from '../../src/eventstore';
+import { createPool, migrate } from '../../src/eventstore';
+import { createEventStore } from '../../src/application/eventStore';
 import * as noopActivities from '../fixtures/noopActivities';
 import type { CpuTotals } from '../support/cpuAccounting';
 import { DatabaseFactory } from '../support/database';
@@ -51,7 +52,7 @@ async function main(): Promise<void> {
   await migrate(database.url);
   const pool = createPool(database.url, { max: 30 });
   const statements = countStatements(pool);
-  const eventStore = new PostgresEventStore(pool);
+  const eventStore = createEventStore(pool);
   const commands = new CommandHandler(eventStore);
   // Accounts and stock are seeded through a handler of their own, as another process would
   // have: the worker's handler starts with none of them remembered.

@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { Client as PgClient, Pool } from 'pg';
-import { migrate, PostgresEventStore } from '../../src/eventstore';
+import { migrate } from '../../src/eventstore';
+import { createEventStore } from '../../src/application/eventStore';
 import { startTemporalDevServer, type DevServerHandle } from '../../src/infra/temporalDevServer';
 import { SAGA_STATUS } from '../../workflows/searchAttributes';
 import type { SagaResult } from '../../workflows/definitions';
@@ -185,7 +186,7 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
     await migrate(dbUrl);
     pool = new Pool({ connectionString: dbUrl, max: 6, application_name: APP_NAME });
     pool.on('error', () => undefined);
-    const store = new PostgresEventStore(pool);
+    const store = createEventStore(pool);
 
     let temporalAddress = options.temporalAddress;
     if (!temporalAddress) {

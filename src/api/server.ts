@@ -5,7 +5,8 @@
 import { CommandHandler, commandHandlerSettings } from '../application/commandHandler';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { connectionLimits } from '../eventstore/pool';
-import { createPool, PostgresEventStore, UpcasterRegistry } from '../eventstore';
+import { createPool } from '../eventstore';
+import { createEventStore } from '../application/eventStore';
 import { untilShutdownSignal } from '../infra/shutdownSignal';
 import { Metrics } from '../observability/metrics';
 import {
@@ -44,11 +45,7 @@ async function main(): Promise<void> {
     sagaCounts: () => countSagasByStatus(pool),
     ...(config.SDK_METRICS_URL && { sdkMetricsUrl: config.SDK_METRICS_URL }),
   });
-  const eventStore = new PostgresEventStore(
-    pool,
-    new UpcasterRegistry(),
-    metrics.eventStoreHooks(),
-  );
+  const eventStore = createEventStore(pool, { hooks: metrics.eventStoreHooks() });
   const temporal = await connectClient({
     address: temporalAddress,
     namespace: config.TEMPORAL_NAMESPACE,

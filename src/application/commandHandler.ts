@@ -12,6 +12,7 @@ import {
   loadAggregate,
   PartialDuplicateAppendError,
   snapshotIfDue,
+  UndeclaredEventTypeError,
   WrongExpectedVersionError,
   type AggregateDefinition,
   type DomainEvent,
@@ -81,6 +82,16 @@ function alreadyAppliedResult<State>(
     noop: false,
     alreadyApplied: true,
   };
+}
+
+/** The version the decider declares for an event type: what is stored with the event. */
+function declaredSchemaVersion(decider: { eventSchemaVersions: object }, type: string): number {
+  const versions = decider.eventSchemaVersions as Readonly<Record<string, number>>;
+  const version = Object.hasOwn(versions, type) ? versions[type] : undefined;
+  if (version === undefined) {
+    throw new UndeclaredEventTypeError(type);
+  }
+  return version;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -313,6 +324,7 @@ export class CommandHandler {
           eventId: eventIdFor(metadata.command_id, index),
           type: event.type,
           data: event.data,
+          schemaVersion: declaredSchemaVersion(decider, event.type),
         })),
         { expectedVersion: base.version, streamType: decider.streamType, metadata },
       );

@@ -114,8 +114,10 @@ function storedOrderAsRequested(state: OrderState, command: PlaceOrder): PlacedO
 /** The facts an order saga starts from: ids and amounts as stored, never the address. */
 export interface OrderSagaFacts extends Pick<
   PlacedOrder,
-  'orderId' | 'customerId' | 'paymentAccountId' | 'items'
+  'orderId' | 'customerId' | 'paymentAccountId'
 > {
+  /** The stored lines (a saga's input takes sku, quantity and price: not the currency). */
+  items: readonly OrderItem[];
   /** The stored total; the domain's `orderTotal` of the stored items when absent. */
   total?: number;
   correlationId: string;

@@ -4,6 +4,7 @@ export * from './eventStore';
 export * from './postgresEventStore';
 export * from './types';
 export * from './upcasting';
+export * from './eventSchemas';
 export { migrate } from './migrate';
 export { connectionLimits, createPool, type ConnectionLimits } from './pool';
 export type { SqlExecutor } from './schema/executor';

@@ -19,12 +19,20 @@ import type {
   Snapshot,
 } from './types';
 import { UpcasterRegistry } from './upcasting';
+import { FutureEventSchemaVersionError, type EventSchemaRegistry } from './eventSchemas';
 import { CryptoShredder } from './personalData/cryptoShredder';
 import { DEFAULT_PERSONAL_DATA_POLICY, type PersonalDataPolicy } from './personalData/policy';
 
 export interface EventStoreOptions {
   /** Personal fields to crypto-shred; `false` turns protection off (benchmarks, tooling). */
   personalData?: PersonalDataPolicy | false;
+  /**
+   * The event types this store accepts (see createEventStore): appends are stamped with
+   * their type's current schema version and checked against its schema; undeclared types
+   * are refused. Without it (generic tooling, store tests) any type is written at the
+   * version its upcasters reach, unchecked.
+   */
+  schemas?: EventSchemaRegistry;
 }
 
 export interface EventStoreHooks {
@@ -35,6 +43,7 @@ export interface EventStoreHooks {
 export class PostgresEventStore implements EventStore {
   /** Seals personal data on append, opens it on read, erases it by destroying keys. */
   readonly personalData: CryptoShredder | undefined;
+  readonly schemas: EventSchemaRegistry | undefined;
 
   constructor(
     private readonly pool: Pool,
@@ -44,6 +53,21 @@ export class PostgresEventStore implements EventStore {
   ) {
     const policy = options.personalData ?? DEFAULT_PERSONAL_DATA_POLICY;
     this.personalData = policy ? new CryptoShredder(pool, policy) : undefined;
+    this.schemas = options.schemas;
+  }
+
+  /**
+   * Each event with the schema version it is stored at. Checked before sealing: personal
+   * fields are then plaintext, or already sealed by a command handler (schemas allow that).
+   */
+  private versioned(events: readonly NewEvent[]): NewEvent[] {
+    const schemas = this.schemas;
+    return events.map((event) => ({
+      ...event,
+      schemaVersion: schemas
+        ? schemas.check(event.type, event.data, event.schemaVersion)
+        : (event.schemaVersion ?? this.upcasters.currentVersion(event.type)),
+    }));
   }
 
   async append(
@@ -52,7 +76,8 @@ export class PostgresEventStore implements EventStore {
     options: AppendOptions,
   ): Promise<AppendResult> {
     const started = process.hrtime.bigint();
-    const sealed = this.personalData ? await this.personalData.protect(events) : events;
+    const versioned = this.versioned(events);
+    const sealed = this.personalData ? await this.personalData.protect(versioned) : versioned;
     const result = await appendToStream(this.pool, streamId, sealed, options);
     this.hooks.onAppend?.(
       options.streamType ?? streamTypeOf(streamId),
@@ -142,11 +167,29 @@ export class PostgresEventStore implements EventStore {
     const revealed =
       this.personalData && reveal ? await this.personalData.reveal(recorded) : recorded;
     return revealed.map((event) => {
+      const known =
+        this.schemas?.currentVersion(event.type) ?? this.upcasters.currentVersion(event.type);
+      if (event.schemaVersion > known) {
+        throw new FutureEventSchemaVersionError(
+          event.type,
+          event.schemaVersion,
+          known,
+          event.streamId,
+          event.globalPosition,
+          event.version,
+        );
+      }
       const { schemaVersion, data } = this.upcasters.upcast(
         event.type,
         event.schemaVersion,
         event.data,
       );
+      // An old shape must never pass for the current one (a store built without its upcasters).
+      if (schemaVersion !== known) {
+        throw new Error(
+          `Event ${event.type} at ${event.streamId} version ${event.version}: no upcaster from schema version ${schemaVersion} (current ${known})`,
+        );
+      }
       return { ...event, schemaVersion, data };
     });
   }

@@ -185,7 +185,7 @@ export class Metrics {
     });
   }
 
-  /** Pass as `new PostgresEventStore(pool, upcasters, metrics.eventStoreHooks())`. */
+  /** Pass as `createEventStore(pool, { hooks: metrics.eventStoreHooks() })`. */
   eventStoreHooks(): Required<EventStoreHooks> {
     return { onAppend: this.recordAppend };
   }

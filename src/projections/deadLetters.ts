@@ -1,10 +1,6 @@
 import type { Pool } from 'pg';
-import {
-  PostgresEventStore,
-  type EventStore,
-  type RecordedEvent,
-  type SqlExecutor,
-} from '../eventstore';
+import type { EventStore, RecordedEvent, SqlExecutor } from '../eventstore';
+import { createEventStore } from '../application/eventStore';
 import { ALL_PROJECTIONS } from './all';
 import { advanceCheckpoint, readCheckpoint, type CheckpointColumn } from './checkpoints';
 import { UnknownProjectionError, type Projection } from './types';
@@ -90,7 +86,7 @@ export async function skipStuckEvent(
   name: string,
   request: SkipRequest,
   projections?: readonly Projection[],
-  store: EventStore = new PostgresEventStore(pool),
+  store: EventStore = createEventStore(pool),
 ): Promise<DeadLetter> {
   const projection = findProjection(name, projections);
   const conn = await pool.connect();

@@ -1,5 +1,6 @@
 import type { ClientBase, Pool } from 'pg';
-import { PostgresEventStore, type EventStore } from '../eventstore';
+import type { EventStore } from '../eventstore';
+import { createEventStore } from '../application/eventStore';
 import { ALL_PROJECTIONS } from './all';
 import {
   advisoryUnlock,
@@ -52,7 +53,7 @@ export async function rebuildProjection(
 ): Promise<RebuildResult> {
   const projection = (options.projections ?? ALL_PROJECTIONS).find((p) => p.name === name);
   if (!projection) throw new UnknownProjectionError(`no projection named ${name}`);
-  const store = options.eventStore ?? new PostgresEventStore(pool);
+  const store = options.eventStore ?? createEventStore(pool);
   const conn = await pool.connect();
   let released = false;
   try {

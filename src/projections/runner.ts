@@ -1,5 +1,6 @@
 import { Client, type Pool } from 'pg';
-import { PostgresEventStore, type EventStore, type RecordedEvent } from '../eventstore';
+import type { EventStore, RecordedEvent } from '../eventstore';
+import { createEventStore } from '../application/eventStore';
 import { ALL_PROJECTIONS } from './all';
 import {
   advisoryUnlock,
@@ -88,7 +89,7 @@ export class ProjectionRunner {
 
   constructor(private readonly options: ProjectionRunnerOptions) {
     this.pool = options.pool;
-    this.store = options.eventStore ?? new PostgresEventStore(options.pool);
+    this.store = options.eventStore ?? createEventStore(options.pool);
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.ownerIdleTimeoutMs =
       options.ownerIdleTimeoutMs ?? Math.max(10_000, 5 * this.pollIntervalMs);

@@ -5,7 +5,8 @@
 import { CommandHandler, commandHandlerSettings } from '../application/commandHandler';
 import { loadConfig } from '../config';
 import { connectionLimits } from '../eventstore/pool';
-import { createPool, migrate, PostgresEventStore } from '../eventstore';
+import { createPool, migrate } from '../eventstore';
+import { createEventStore } from '../application/eventStore';
 import { untilShutdownSignal } from '../infra/shutdownSignal';
 import { createLogger } from '../logger';
 import { installTemporalRuntime } from './runtime';
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
     ...connectionLimits(config),
     applicationName: 'sagaflow-worker',
   });
-  const eventStore = new PostgresEventStore(pool);
+  const eventStore = createEventStore(pool);
   const worker = await startSagaWorker({
     config,
     temporalAddress: config.TEMPORAL_ADDRESS,

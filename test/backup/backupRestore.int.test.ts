@@ -7,7 +7,8 @@ import { createGzip } from 'node:zlib';
 import { Client, type Pool } from 'pg';
 import { CommandHandler } from '../../src/application/commandHandler';
 import { DirectCommands } from '../../src/application/directCommands';
-import { createPool, customerSubject, ERASED, PostgresEventStore } from '../../src/eventstore';
+import { createPool, customerSubject, ERASED } from '../../src/eventstore';
+import { createEventStore } from '../../src/application/eventStore';
 import {
   ALL_PROJECTIONS,
   createInlineProjector,
@@ -150,7 +151,7 @@ describe('backup and restore', () => {
       }
 
       // Crypto-shredding survives: the erased subject stays erased, the live one decrypts.
-      const store = new PostgresEventStore(pool);
+      const store = createEventStore(pool);
       const [erased] = await store.readStream('order-broke-1');
       expect(erased?.data).toMatchObject({
         customerId: 'c-shred',
@@ -183,7 +184,7 @@ describe('backup and restore', () => {
       );
       expect(xids.rows).toEqual([{ transaction_id: '1', n: String(restored.rows.events) }]);
 
-      const store = new PostgresEventStore(pool);
+      const store = createEventStore(pool);
       const direct = new DirectCommands(new CommandHandler(store));
       const deposit = await direct.deposit(
         { accountId: 'acc-a', amount: 7, reference: 'after-restore' },

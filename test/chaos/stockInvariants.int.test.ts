@@ -28,8 +28,8 @@ describe('chaos stock invariants', () => {
       customerId: 'c-1',
       paymentAccountId: 'acc-1',
       items: [
-        { sku: SKU, quantity: 1, unitPrice: 100 },
-        { sku: SKU, quantity: 5, unitPrice: 100 },
+        { sku: SKU, quantity: 1, unitPrice: 100, currency: 'EUR' },
+        { sku: SKU, quantity: 5, unitPrice: 100, currency: 'EUR' },
       ],
       total: 600,
       shippingAddress: { name: 'A', line1: 'B', city: 'C', postalCode: 'D', country: 'GB' },

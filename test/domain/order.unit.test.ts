@@ -60,7 +60,8 @@ const ev = {
       orderId,
       customerId: 'c-1',
       paymentAccountId: 'acc-1',
-      items,
+      // OrderPlaced v2: every line carries its currency.
+      items: items.map((item) => ({ ...item, currency: 'EUR' })),
       total: 2999,
       shippingAddress,
       placedAt: now,

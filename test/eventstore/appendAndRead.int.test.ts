@@ -29,7 +29,7 @@ describe('event store: append and read', () => {
   });
 
   it('round-trips events with versions, positions, metadata and transaction ids', async () => {
-    const result = await db.eventStore.append(
+    const result = await db.genericEventStore.append(
       'thing-1',
       [
         event('c1', 0, 'Created', { name: 'a' }),
@@ -43,7 +43,7 @@ describe('event store: append and read', () => {
     expect(result).toMatchObject({ nextExpectedVersion: 2, duplicate: false });
     expect(result.lastPosition - result.firstPosition).toBe(1n);
 
-    const events = await db.eventStore.readStream('thing-1');
+    const events = await db.genericEventStore.readStream('thing-1');
     expect(events.map((e) => [e.version, e.type, e.data, e.streamType])).toEqual([
       [1, 'Created', { name: 'a' }, 'thing'],
       [2, 'Renamed', { name: 'b' }, 'thing'],
@@ -52,19 +52,19 @@ describe('event store: append and read', () => {
     expect(events[1]?.metadata).toEqual({ correlation_id: 'corr-1', causation_id: 'x' });
     expect(events[0]?.transactionId).toBe(events[1]?.transactionId);
     expect(events[0]?.globalPosition).toBe(result.firstPosition);
-    expect(await db.eventStore.streamVersion('thing-1')).toBe(2);
-    expect(await db.eventStore.streamVersion('thing-none')).toBe(0);
+    expect(await db.genericEventStore.streamVersion('thing-1')).toBe(2);
+    expect(await db.genericEventStore.streamVersion('thing-none')).toBe(0);
   });
 
   it('reads a stream forward from a version and up to a version', async () => {
-    await db.eventStore.append(
+    await db.genericEventStore.append(
       'range-1',
       [0, 1, 2, 3, 4].map((i) => event('range', i)),
       { expectedVersion: 'no_stream' },
     );
-    const from3 = await db.eventStore.readStream('range-1', { fromVersion: 3 });
+    const from3 = await db.genericEventStore.readStream('range-1', { fromVersion: 3 });
     expect(from3.map((e) => e.version)).toEqual([3, 4, 5]);
-    const upTo2 = await db.eventStore.readStream('range-1', { toVersion: 2 });
+    const upTo2 = await db.genericEventStore.readStream('range-1', { toVersion: 2 });
     expect(upTo2.map((e) => e.version)).toEqual([1, 2]);
   });
 
@@ -82,13 +82,13 @@ describe('event store: append and read', () => {
       ['0 on a new stream', 'ev-new-10', 0, 0, true],
     ] as const)('%s', async (_name, streamId, existing, expectedVersion, succeeds) => {
       if (existing > 0) {
-        await db.eventStore.append(
+        await db.genericEventStore.append(
           streamId,
           Array.from({ length: existing }, (_, i) => event(`${streamId}-seed`, i)),
           { expectedVersion: 'no_stream' },
         );
       }
-      const attempt = db.eventStore.append(streamId, [event(`${streamId}-next`, 0)], {
+      const attempt = db.genericEventStore.append(streamId, [event(`${streamId}-next`, 0)], {
         expectedVersion,
       });
       if (succeeds) {
@@ -100,16 +100,18 @@ describe('event store: append and read', () => {
         );
         expect(error).toBeInstanceOf(WrongExpectedVersionError);
         expect(error).toMatchObject({ streamId, expected: expectedVersion, actual: existing });
-        expect(await db.eventStore.streamVersion(streamId)).toBe(existing);
+        expect(await db.genericEventStore.streamVersion(streamId)).toBe(existing);
       }
     });
   });
 
   it('lets exactly one of many concurrent appends with the same expected version win', async () => {
-    await db.eventStore.append('race-1', [event('race-seed', 0)], { expectedVersion: 'no_stream' });
+    await db.genericEventStore.append('race-1', [event('race-seed', 0)], {
+      expectedVersion: 'no_stream',
+    });
     const attempts = await Promise.allSettled(
       Array.from({ length: 16 }, (_, i) =>
-        db.eventStore.append('race-1', [event(`race-${i}`, 0)], { expectedVersion: 1 }),
+        db.genericEventStore.append('race-1', [event(`race-${i}`, 0)], { expectedVersion: 1 }),
       ),
     );
     const won = attempts.filter((a) => a.status === 'fulfilled');
@@ -117,18 +119,18 @@ describe('event store: append and read', () => {
     expect(won).toHaveLength(1);
     expect(lost).toHaveLength(15);
     for (const loss of lost) expect(loss.reason).toBeInstanceOf(WrongExpectedVersionError);
-    expect((await db.eventStore.readStream('race-1')).map((e) => e.version)).toEqual([1, 2]);
+    expect((await db.genericEventStore.readStream('race-1')).map((e) => e.version)).toEqual([1, 2]);
   });
 
   it('serializes concurrent appends with expectedVersion any into consecutive versions', async () => {
     await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        db.eventStore.append('any-race-1', [event(`any-${i}`, 0), event(`any-${i}`, 1)], {
+        db.genericEventStore.append('any-race-1', [event(`any-${i}`, 0), event(`any-${i}`, 1)], {
           expectedVersion: 'any',
         }),
       ),
     );
-    const events = await db.eventStore.readStream('any-race-1');
+    const events = await db.genericEventStore.readStream('any-race-1');
     expect(events.map((e) => e.version)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
     // Each batch stays contiguous: versions 2k+1 and 2k+2 come from the same call.
     const batchOf = new Map(
@@ -146,25 +148,31 @@ describe('event store: append and read', () => {
 
   it('treats re-appending the same event ids as a no-op that returns the original result', async () => {
     const batch = [event('idem', 0), event('idem', 1)];
-    const first = await db.eventStore.append('idem-1', batch, { expectedVersion: 'no_stream' });
+    const first = await db.genericEventStore.append('idem-1', batch, {
+      expectedVersion: 'no_stream',
+    });
     // A retry after a lost reply: same ids, same (now stale) expected version.
-    const retry = await db.eventStore.append('idem-1', batch, { expectedVersion: 'no_stream' });
+    const retry = await db.genericEventStore.append('idem-1', batch, {
+      expectedVersion: 'no_stream',
+    });
     expect(retry).toEqual({ ...first, duplicate: true });
     const concurrentRetries = await Promise.all(
       Array.from({ length: 8 }, () =>
-        db.eventStore.append('idem-1', batch, { expectedVersion: 0 }),
+        db.genericEventStore.append('idem-1', batch, { expectedVersion: 0 }),
       ),
     );
     for (const r of concurrentRetries) expect(r).toEqual({ ...first, duplicate: true });
-    expect(await db.eventStore.readStream('idem-1')).toHaveLength(2);
+    expect(await db.genericEventStore.readStream('idem-1')).toHaveLength(2);
   });
 
   it('rejects a retry that resends only part of an earlier batch', async () => {
-    await db.eventStore.append('idem-2', [event('part', 0), event('part', 1)], {
+    await db.genericEventStore.append('idem-2', [event('part', 0), event('part', 1)], {
       expectedVersion: 'no_stream',
     });
     await expect(
-      db.eventStore.append('idem-2', [event('part', 1), event('part', 2)], { expectedVersion: 2 }),
+      db.genericEventStore.append('idem-2', [event('part', 1), event('part', 2)], {
+        expectedVersion: 2,
+      }),
     ).rejects.toBeInstanceOf(PartialDuplicateAppendError);
   });
 
@@ -194,7 +202,7 @@ describe('event store: append and read', () => {
 
   describe('immutability', () => {
     beforeAll(async () => {
-      await db.eventStore.append('immutable-1', [event('imm', 0)], {
+      await db.genericEventStore.append('immutable-1', [event('imm', 0)], {
         expectedVersion: 'no_stream',
       });
     });
@@ -204,7 +212,7 @@ describe('event store: append and read', () => {
       ['TRUNCATE', 'TRUNCATE events'],
     ])('rejects %s', async (_op, sql) => {
       await expect(db.pool.query(sql)).rejects.toMatchObject({ code: 'SF403' });
-      expect(await db.eventStore.readStream('immutable-1')).toHaveLength(1);
+      expect(await db.genericEventStore.readStream('immutable-1')).toHaveLength(1);
     });
   });
 });

@@ -35,7 +35,7 @@ describe('event store: catch-up reads in a safe global order', () => {
       for (let i = 0; i < appendsPerWriter; i++) {
         const streamId = `race-${(w + i) % streams}`;
         const batch = 1 + ((w + i) % 3);
-        await db.eventStore.append(
+        await db.genericEventStore.append(
           streamId,
           Array.from({ length: batch }, (_, k) => ({
             eventId: eventIdFor(`w${w}-a${i}`, k),
@@ -54,7 +54,7 @@ describe('event store: catch-up reads in a safe global order', () => {
       let after = 0n;
       for (;;) {
         const done = !writing;
-        const page = await db.eventStore.readAll({ after, limit: 37 });
+        const page = await db.genericEventStore.readAll({ after, limit: 37 });
         for (const e of page.events) {
           seen.push({ position: e.globalPosition, streamId: e.streamId, version: e.version });
         }
@@ -83,7 +83,7 @@ describe('event store: catch-up reads in a safe global order', () => {
   });
 
   it('holds back events above an open transaction until it ends, and reports the hold-back', async () => {
-    const head = (await db.eventStore.readAll({ after: 0n, limit: 1_000_000 })).lastPosition;
+    const head = (await db.genericEventStore.readAll({ after: 0n, limit: 1_000_000 })).lastPosition;
 
     const blocker = await db.pool.connect();
     try {
@@ -92,7 +92,7 @@ describe('event store: catch-up reads in a safe global order', () => {
         `SELECT * FROM append_to_stream('slow-1', 'slow', 'any', ARRAY[$1::uuid], ARRAY['Slow'], ARRAY[1], ARRAY['{}'::jsonb], ARRAY['{}'::jsonb])`,
         [eventIdFor('slow', 0)],
       );
-      await db.eventStore.append(
+      await db.genericEventStore.append(
         'fast-1',
         [{ eventId: eventIdFor('fast', 0), type: 'Fast', data: {} }],
         {
@@ -100,10 +100,10 @@ describe('event store: catch-up reads in a safe global order', () => {
         },
       );
 
-      const whileOpen = await db.eventStore.readAll({ after: head, limit: 100 });
+      const whileOpen = await db.genericEventStore.readAll({ after: head, limit: 100 });
       expect(whileOpen.events).toHaveLength(0);
       expect(whileOpen.lastPosition).toBe(head);
-      const holdback = await db.eventStore.readerHoldback();
+      const holdback = await db.genericEventStore.readerHoldback();
       expect(holdback.heldBackEvents).toBeGreaterThanOrEqual(1);
       expect(holdback.oldestTransactionAgeSeconds).toBeGreaterThanOrEqual(0);
 
@@ -111,16 +111,16 @@ describe('event store: catch-up reads in a safe global order', () => {
     } finally {
       blocker.release();
     }
-    const afterCommit = await db.eventStore.readAll({ after: head, limit: 100 });
+    const afterCommit = await db.genericEventStore.readAll({ after: head, limit: 100 });
     expect(afterCommit.events.map((e) => e.streamId).sort()).toEqual(['fast-1', 'slow-1']);
     // The slow transaction got its id first, so it comes first although it committed last.
     expect(afterCommit.events[0]?.streamId).toBe('slow-1');
-    expect((await db.eventStore.readerHoldback()).heldBackEvents).toBe(0);
+    expect((await db.genericEventStore.readerHoldback()).heldBackEvents).toBe(0);
   });
 
   it('filters by event type while still advancing past skipped events', async () => {
-    const head = (await db.eventStore.readAll({ after: 0n, limit: 1_000_000 })).lastPosition;
-    await db.eventStore.append(
+    const head = (await db.genericEventStore.readAll({ after: 0n, limit: 1_000_000 })).lastPosition;
+    await db.genericEventStore.append(
       'filter-1',
       [
         { eventId: eventIdFor('f', 0), type: 'Wanted', data: {} },
@@ -128,7 +128,11 @@ describe('event store: catch-up reads in a safe global order', () => {
       ],
       { expectedVersion: 'no_stream' },
     );
-    const page = await db.eventStore.readAll({ after: head, limit: 10, eventTypes: ['Wanted'] });
+    const page = await db.genericEventStore.readAll({
+      after: head,
+      limit: 10,
+      eventTypes: ['Wanted'],
+    });
     expect(page.events.map((e) => e.type)).toEqual(['Wanted']);
     expect(page.lastPosition).toBe(head + 2n);
   });
@@ -139,14 +143,14 @@ describe('event store: catch-up reads in a safe global order', () => {
      * whole server's: a transaction of another test's database also delays our reads.
      */
     const settled = async () => {
-      for (let i = 0; (await db.eventStore.readerHoldback()).heldBackEvents > 0; i++) {
+      for (let i = 0; (await db.genericEventStore.readerHoldback()).heldBackEvents > 0; i++) {
         if (i > 500) throw new Error('events stay held back');
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     };
     const positionsAfter = async (after: bigint) => {
       await settled();
-      return (await db.eventStore.readAll({ after, limit: 1000 })).events.map(
+      return (await db.genericEventStore.readAll({ after, limit: 1000 })).events.map(
         (e) => e.globalPosition,
       );
     };
@@ -179,7 +183,7 @@ describe('event store: catch-up reads in a safe global order', () => {
       expect(after).toBeGreaterThan(gap);
 
       await settled();
-      const page = await db.eventStore.readAll({ after: gap, limit: 1000 });
+      const page = await db.genericEventStore.readAll({ after: gap, limit: 1000 });
       expect(page.events.map((e) => e.globalPosition)).toEqual([after]);
       expect(page.lastPosition).toBe(after);
       // The continuation from the page goes on from there.
@@ -188,11 +192,12 @@ describe('event store: catch-up reads in a safe global order', () => {
 
     it('head + 1 and far beyond the head deliver nothing at or below the cursor, ever', async () => {
       await settled();
-      const head = (await db.eventStore.readAll({ after: 0n, limit: 1_000_000 })).lastPosition;
+      const head = (await db.genericEventStore.readAll({ after: 0n, limit: 1_000_000 }))
+        .lastPosition;
       const beyond = head + 1_000_000_000n;
       expect(await positionsAfter(head + 1n)).toEqual([]);
       expect(await positionsAfter(beyond)).toEqual([]);
-      const far = await db.eventStore.readAll({ after: beyond, limit: 10 });
+      const far = await db.genericEventStore.readAll({ after: beyond, limit: 10 });
       expect(far.lastPosition).toBe(beyond);
 
       const next = await appendOne('head-1');
@@ -223,7 +228,7 @@ describe('event store: catch-up reads in a safe global order', () => {
         fast = await appendOne('fast-after-open');
         // The open transaction's position is not an event yet, for anyone.
         expect(
-          (await db.eventStore.readAll({ after: open, limit: 1000 })).events.map(
+          (await db.genericEventStore.readAll({ after: open, limit: 1000 })).events.map(
             (e) => e.globalPosition,
           ),
         ).toEqual([]);

@@ -34,15 +34,15 @@ describe('event store: snapshots, upcasting and time travel', () => {
     const definition = counter();
     let version = 0;
     for (let i = 1; i <= 25; i++) {
-      const loaded = await loadAggregate(db.eventStore, 'counter-1', definition);
-      const result = await db.eventStore.append(
+      const loaded = await loadAggregate(db.genericEventStore, 'counter-1', definition);
+      const result = await db.genericEventStore.append(
         'counter-1',
         [{ eventId: eventIdFor(`add-${i}`, 0), type: 'Added', data: { by: i } }],
         { expectedVersion: loaded.version },
       );
       const state = definition.evolve(loaded.state, { type: 'Added', data: { by: i } });
       await snapshotIfDue(
-        db.eventStore,
+        db.genericEventStore,
         'counter-1',
         definition,
         state,
@@ -51,11 +51,11 @@ describe('event store: snapshots, upcasting and time travel', () => {
       );
       version = result.nextExpectedVersion;
     }
-    const snapshot = await db.eventStore.readSnapshot('counter-1');
+    const snapshot = await db.genericEventStore.readSnapshot('counter-1');
     expect(snapshot?.version).toBe(20);
 
-    const withSnapshot = await loadAggregate(db.eventStore, 'counter-1', definition);
-    const fullReplay = await loadAggregate(db.eventStore, 'counter-1', {
+    const withSnapshot = await loadAggregate(db.genericEventStore, 'counter-1', definition);
+    const fullReplay = await loadAggregate(db.genericEventStore, 'counter-1', {
       ...definition,
       snapshot: undefined,
     });
@@ -67,21 +67,21 @@ describe('event store: snapshots, upcasting and time travel', () => {
   });
 
   it('ignores a snapshot whose state schema version is stale', async () => {
-    await db.eventStore.writeSnapshot({
+    await db.genericEventStore.writeSnapshot({
       streamId: 'counter-2',
       streamType: 'counter',
       version: 1,
       stateSchemaVersion: 1,
       state: { total: 999, count: 1 }, // deliberately wrong, to prove it is not used
     });
-    await db.eventStore.append(
+    await db.genericEventStore.append(
       'counter-2',
       [{ eventId: eventIdFor('c2', 0), type: 'Added', data: { by: 5 } }],
       {
         expectedVersion: 'no_stream',
       },
     );
-    const v2 = await loadAggregate(db.eventStore, 'counter-2', counter(2));
+    const v2 = await loadAggregate(db.genericEventStore, 'counter-2', counter(2));
     expect(v2.snapshotVersion).toBeUndefined();
     expect(v2.state).toEqual({ total: 5, count: 1 });
   });
@@ -89,13 +89,13 @@ describe('event store: snapshots, upcasting and time travel', () => {
   it('reads the snapshot and the events after it in one round trip', async () => {
     const definition = counter();
     const append = (i: number) =>
-      db.eventStore.append(
+      db.genericEventStore.append(
         'counter-4',
         [{ eventId: eventIdFor(`c4-${i}`, 0), type: 'Added', data: { by: i } }],
         { expectedVersion: i - 1 },
       );
     for (let i = 1; i <= 10; i++) await append(i);
-    await db.eventStore.writeSnapshot({
+    await db.genericEventStore.writeSnapshot({
       streamId: 'counter-4',
       streamType: 'counter',
       version: 10,
@@ -104,13 +104,13 @@ describe('event store: snapshots, upcasting and time travel', () => {
     });
     const queries = jest.spyOn(db.pool, 'query');
     try {
-      const atSnapshot = await loadAggregate(db.eventStore, 'counter-4', definition);
+      const atSnapshot = await loadAggregate(db.genericEventStore, 'counter-4', definition);
       expect(atSnapshot).toMatchObject({ version: 10, snapshotVersion: 10, tail: [] });
       expect(queries).toHaveBeenCalledTimes(1);
 
       await append(11);
       queries.mockClear();
-      const afterSnapshot = await loadAggregate(db.eventStore, 'counter-4', definition);
+      const afterSnapshot = await loadAggregate(db.genericEventStore, 'counter-4', definition);
       expect(afterSnapshot.state).toEqual({ total: 66, count: 11 });
       expect(afterSnapshot.tail.map((event) => event.version)).toEqual([11]);
       expect(queries).toHaveBeenCalledTimes(1);
@@ -121,9 +121,17 @@ describe('event store: snapshots, upcasting and time travel', () => {
 
   it('does not replace a newer snapshot with an older one', async () => {
     const base = { streamId: 'counter-3', streamType: 'counter', stateSchemaVersion: 1 };
-    await db.eventStore.writeSnapshot({ ...base, version: 30, state: { total: 30, count: 30 } });
-    await db.eventStore.writeSnapshot({ ...base, version: 20, state: { total: 20, count: 20 } });
-    expect((await db.eventStore.readSnapshot('counter-3'))?.version).toBe(30);
+    await db.genericEventStore.writeSnapshot({
+      ...base,
+      version: 30,
+      state: { total: 30, count: 30 },
+    });
+    await db.genericEventStore.writeSnapshot({
+      ...base,
+      version: 20,
+      state: { total: 20, count: 20 },
+    });
+    expect((await db.genericEventStore.readSnapshot('counter-3'))?.version).toBe(30);
   });
 
   it('upcasts old schema versions on read through a chain, leaving stored rows unchanged', async () => {
@@ -178,7 +186,7 @@ describe('event store: snapshots, upcasting and time travel', () => {
 
   it('reads a stream as it was at a point in time', async () => {
     const append = (i: number) =>
-      db.eventStore.append(
+      db.genericEventStore.append(
         'clock-1',
         [{ eventId: eventIdFor('clock', i), type: 'Added', data: { by: i } }],
         {
@@ -187,15 +195,17 @@ describe('event store: snapshots, upcasting and time travel', () => {
       );
     await append(1);
     await append(2);
-    const [, second] = await db.eventStore.readStream('clock-1');
+    const [, second] = await db.genericEventStore.readStream('clock-1');
     await new Promise((resolve) => setTimeout(resolve, 20));
     await append(3);
 
-    const asOfSecond = await db.eventStore.readStream('clock-1', { at: second?.createdAt });
+    const asOfSecond = await db.genericEventStore.readStream('clock-1', { at: second?.createdAt });
     expect(asOfSecond.map((e) => e.version)).toEqual([1, 2]);
-    const beforeAll_ = await db.eventStore.readStream('clock-1', { at: new Date(0) });
+    const beforeAll_ = await db.genericEventStore.readStream('clock-1', { at: new Date(0) });
     expect(beforeAll_).toEqual([]);
-    const now = await db.eventStore.readStream('clock-1', { at: new Date(Date.now() + 60_000) });
+    const now = await db.genericEventStore.readStream('clock-1', {
+      at: new Date(Date.now() + 60_000),
+    });
     expect(now).toHaveLength(3);
   });
 });

@@ -47,7 +47,8 @@ describe('projections CLI for a stuck projection', () => {
   });
 
   it('shows the stuck event, refuses the wrong one, skips the right one and lists it', async () => {
-    await db.eventStore.append(
+    // Rows as a store without schema checks wrote them (the broken one could not enter now).
+    await db.genericEventStore.append(
       'account-fine',
       [
         {
@@ -58,12 +59,12 @@ describe('projections CLI for a stuck projection', () => {
       ],
       { expectedVersion: 'no_stream' },
     );
-    const bad = await db.eventStore.append(
+    const bad = await db.genericEventStore.append(
       'account-broken',
       [{ eventId: crypto.randomUUID(), type: 'AccountOpened', data: { accountId: 'broken' } }],
       { expectedVersion: 'no_stream' },
     );
-    const after = await db.eventStore.append(
+    const after = await db.genericEventStore.append(
       'account-later',
       [
         {

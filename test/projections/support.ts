@@ -48,7 +48,8 @@ export async function appendTicks(
     const n = Math.min(5, count - index);
     const streamId = `tick-${++streamCounter}-${process.pid}`;
     const start = index;
-    const result = await db.eventStore.append(
+    // Tick is no domain event: the store that knows none writes it.
+    const result = await db.genericEventStore.append(
       streamId,
       Array.from({ length: n }, (_, i) => ({
         eventId: crypto.randomUUID(),

@@ -1,5 +1,6 @@
 import type { DomainEvent } from '../../src/eventstore/aggregateLoader';
 import { type Command, type Decider, isRejection } from '../../src/domain/decider';
+import { DOMAIN_EVENT_SCHEMAS } from '../../src/application/eventStore';
 
 /**
  * Given/when/then for deciders, after Emmett's DeciderSpecification:
@@ -44,6 +45,12 @@ export const DeciderSpecification = {
                 `Expected events, got rejection ${decision.code}: ${decision.message}`,
               );
             expect(decision).toEqual(expected);
+            // What the decider writes is what the store accepts, at the version it declares.
+            for (const event of decision) {
+              const declared = (decider.eventSchemaVersions as Record<string, number>)[event.type];
+              expect(DOMAIN_EVENT_SCHEMAS.currentVersion(event.type)).toBe(declared);
+              expect(DOMAIN_EVENT_SCHEMAS.check(event.type, event.data)).toBe(declared);
+            }
             return decision.reduce(decider.evolve, state);
           },
           thenRejects(code, details) {

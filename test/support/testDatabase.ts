@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client, type Pool } from 'pg';
 import { createPool, migrate, PostgresEventStore } from '../../src/eventstore';
+import { createEventStore } from '../../src/application/eventStore';
 import { TEST_DATABASE_URL } from './infrastructure';
 import { withDatabase } from '../../src/infra/databaseUrl';
 
@@ -8,6 +9,8 @@ export interface TestDatabase {
   url: string;
   pool: Pool;
   eventStore: PostgresEventStore;
+  /** A store that knows no event types: for tests of store mechanics with made-up events. */
+  genericEventStore: PostgresEventStore;
   drop(): Promise<void>;
 }
 
@@ -33,7 +36,9 @@ export async function createTestDatabase(label = 'test'): Promise<TestDatabase> 
   return {
     url,
     pool,
-    eventStore: new PostgresEventStore(pool),
+    // The domain's store (schema versions, validation, upcasters), as every entry point builds it.
+    eventStore: createEventStore(pool),
+    genericEventStore: new PostgresEventStore(pool),
     async drop() {
       await pool.end();
       const client = new Client({ connectionString: serverUrl() });

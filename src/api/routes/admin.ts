@@ -4,10 +4,12 @@ import { jsonSafe } from '../readYourWrites';
 import { problems } from '../schemas/common';
 import { customerSubject } from '../../eventstore';
 import { NotStuckOnEventError, UnknownProjectionError } from '../../projections';
+import { DOMAIN_EVENT_SCHEMAS } from '../../application/eventStore';
 import {
   CustomerParams,
   DeadLetter,
   DeadLetters,
+  EventSchemaCatalogue,
   PersonalDataErased,
   ProjectionParams,
   ProjectionStatuses,
@@ -51,6 +53,43 @@ export const adminRoutes: RoutePlugin = async (app, { deps }) => {
       request.log.info({ customerId: id, keyExisted }, 'personal data erased');
       return { customerId: id, erased: true as const, keyExisted };
     },
+  );
+
+  /** Every domain event type and version with its JSON schema (what appends are checked against). */
+  const eventSchemaCatalogue = (() => {
+    const byType = new Map<
+      string,
+      {
+        type: string;
+        currentVersion: number;
+        versions: { version: number; schema: Record<string, unknown> }[];
+      }
+    >();
+    for (const { type, version, current, schema } of DOMAIN_EVENT_SCHEMAS.catalogue()) {
+      const entry = byType.get(type) ?? { type, currentVersion: version, versions: [] };
+      if (current) entry.currentVersion = version;
+      // Plain JSON Schema (TypeBox's own markers are not enumerable).
+      entry.versions.push({
+        version,
+        schema: JSON.parse(JSON.stringify(schema)) as Record<string, unknown>,
+      });
+      byType.set(type, entry);
+    }
+    return { eventTypes: [...byType.values()] };
+  })();
+
+  app.get(
+    '/admin/event-schemas',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['admin'],
+        summary:
+          'Every domain event type and schema version with its JSON schema; appends must match the current one',
+        response: { 200: EventSchemaCatalogue, ...problems() },
+      },
+    },
+    async () => eventSchemaCatalogue,
   );
 
   app.get(

@@ -74,3 +74,23 @@ export const PersonalDataErased = Type.Object({
   /** False when the customer had no personal data stored (erasure is idempotent). */
   keyExisted: Type.Boolean(),
 });
+
+export const EventSchemaCatalogue = Type.Object({
+  eventTypes: Type.Array(
+    Type.Object({
+      type: Type.String({ description: 'Event type, e.g. OrderPlaced' }),
+      currentVersion: Type.Integer({
+        minimum: 1,
+        description: 'The version appends are stored at and reads are upcast to',
+      }),
+      versions: Type.Array(
+        Type.Object({
+          version: Type.Integer({ minimum: 1 }),
+          schema: Type.Record(Type.String(), Type.Unknown(), {
+            description: "JSON Schema of the event's data at this version",
+          }),
+        }),
+      ),
+    }),
+  ),
+});

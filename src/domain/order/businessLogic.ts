@@ -8,6 +8,7 @@ import {
 } from '../decider';
 import {
   ORDER_CANCELLABLE_STATUSES,
+  ORDER_CURRENCY,
   type OrderEvent,
   type OrderItem,
   type OrderState,
@@ -163,7 +164,12 @@ function placeOrder({ data, metadata }: PlaceOrder, state: OrderState): Decision
         orderId,
         customerId,
         paymentAccountId,
-        items: items.map(({ sku, quantity, unitPrice }) => ({ sku, quantity, unitPrice })),
+        items: items.map(({ sku, quantity, unitPrice }) => ({
+          sku,
+          quantity,
+          unitPrice,
+          currency: ORDER_CURRENCY,
+        })),
         total,
         shippingAddress: { ...shippingAddress },
         placedAt: metadata.now,

@@ -2,6 +2,7 @@ import type { Decider } from '../decider';
 import { type OrderCommand, decideOrder } from './businessLogic';
 import {
   ORDER_EVENT_SCHEMA_VERSIONS,
+  ORDER_STATE_SCHEMA_VERSION,
   ORDER_STREAM_TYPE,
   type OrderEvent,
   type OrderState,
@@ -18,5 +19,8 @@ export const orderDecider: Decider<OrderState, OrderCommand, OrderEvent> = {
   initialState: initialOrderState,
   evolve: evolveOrder,
   decide: decideOrder,
+  // Orders rarely reach `every` events; the state schema version keeps a snapshot of an
+  // older state shape (lines without currency) from being taken for the current one.
+  snapshot: { every: 100, stateSchemaVersion: ORDER_STATE_SCHEMA_VERSION },
   eventSchemaVersions: ORDER_EVENT_SCHEMA_VERSIONS,
 };

@@ -31,6 +31,15 @@ export interface OrderItem {
   unitPrice: number;
 }
 
+/** Currency of every order line: the one orders have always been priced in. */
+export const ORDER_CURRENCY = 'EUR';
+
+/** A line as the order records it (OrderPlaced v2 on): the item and the currency of its price. */
+export interface OrderLine extends OrderItem {
+  /** ISO 4217 code of unitPrice's currency. */
+  currency: string;
+}
+
 export interface ShippingAddress {
   name: string;
   line1: string;
@@ -47,7 +56,8 @@ export type OrderPlaced = DomainEvent<
     orderId: string;
     customerId: string;
     paymentAccountId: string;
-    items: OrderItem[];
+    /** v2: every line carries its currency (v1 lines had none: ORDER_CURRENCY). */
+    items: OrderLine[];
     /** sum(quantity * unitPrice), minor units. */
     total: number;
     shippingAddress: ShippingAddress;
@@ -95,7 +105,15 @@ export const ORDER_EVENT_TYPES = [
   'OrderCompensationFailed',
 ] as const satisfies readonly OrderEvent['type'][];
 
-export const ORDER_EVENT_SCHEMA_VERSIONS = schemaVersions<OrderEvent['type']>(ORDER_EVENT_TYPES);
+export const ORDER_EVENT_SCHEMA_VERSIONS: Readonly<Record<OrderEvent['type'], number>> =
+  Object.freeze({
+    ...schemaVersions<OrderEvent['type']>(ORDER_EVENT_TYPES),
+    // 2: lines carry their currency (upcastOrderPlacedV1 supplies ORDER_CURRENCY).
+    OrderPlaced: 2,
+  });
+
+/** Bump when PlacedOrder's shape changes: snapshots of older state are then ignored. */
+export const ORDER_STATE_SCHEMA_VERSION = 2;
 
 // State: a union keyed on status. Milestone flags make repeats no-ops even after the
 // status moved on (e.g. MarkStockReserved after the order was cancelled).
@@ -109,7 +127,8 @@ export interface PlacedOrder {
   orderId: string;
   customerId: string;
   paymentAccountId: string;
-  items: OrderItem[];
+  /** State schema 2: lines carry their currency. */
+  items: OrderLine[];
   total: number;
   shippingAddress: ShippingAddress;
   placedAt: string;

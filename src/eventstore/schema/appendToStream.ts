@@ -31,6 +31,10 @@ export async function appendToStream(
   if (typeof expected === 'number' && (!Number.isInteger(expected) || expected < 0)) {
     throw new Error(`append to ${streamId}: expectedVersion must be a non-negative integer`);
   }
+  const unversioned = events.find((event) => event.schemaVersion === undefined);
+  if (unversioned) {
+    throw new Error(`append to ${streamId}: event ${unversioned.type} has no schema version`);
+  }
   let result;
   try {
     result = await db.query<AppendRow>(
@@ -43,7 +47,7 @@ export async function appendToStream(
           String(expected),
           events.map((event) => event.eventId),
           events.map((event) => event.type),
-          events.map((event) => event.schemaVersion ?? 1),
+          events.map((event) => event.schemaVersion),
           events.map((event) => JSON.stringify(event.data ?? null)),
           events.map((event) => JSON.stringify({ ...options.metadata, ...event.metadata })),
         ],
