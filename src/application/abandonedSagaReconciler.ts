@@ -173,7 +173,13 @@ export class AbandonedSagaReconciler {
     if (state.status === 'NONE' || state.status === 'COMPLETED' || state.status === 'CANCELLED')
       return undefined;
     if (await this.orderWasCharged(state, input)) {
-      return this.resume(run, { workflowType: 'orderFulfillment', input }, state.approved);
+      // The facts come from the order as stored, not from the run's input, which whoever
+      // started that run (the UI lets an operator edit it) chose.
+      return this.resume(
+        run,
+        { workflowType: 'orderFulfillment', input: withStoredOrderFacts(input, state) },
+        state.approved,
+      );
     }
     await this.undoOrder(run.workflowId, input.correlationId, state, workflowStatus);
     return 'compensated';
@@ -384,4 +390,15 @@ export class AbandonedSagaReconciler {
       return { workflowType: run.type, input: input as MoneyTransferInput };
     throw new Error(`saga ${run.workflowId}: unknown workflow type ${run.type}`);
   }
+}
+
+/** A run's input with the order's own lines, total, customer and payment account. */
+function withStoredOrderFacts(input: OrderFulfillmentInput, order: PlacedOrder) {
+  return {
+    ...input,
+    customerId: order.customerId,
+    paymentAccountId: order.paymentAccountId,
+    lines: order.items.map(({ sku, quantity, unitPrice }) => ({ sku, quantity, unitPrice })),
+    total: order.total,
+  } satisfies OrderFulfillmentInput;
 }
