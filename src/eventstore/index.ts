@@ -5,7 +5,7 @@ export * from './postgresEventStore';
 export * from './types';
 export * from './upcasting';
 export { migrate } from './migrate';
-export { connectionLimits, createPool, type ConnectionLimits } from './pool';
+export { connectionLimits, createPool, type ConnectionLimits, type PoolOptions } from './pool';
 export type { SqlExecutor } from './schema/executor';
 export * from './aggregateLoader';
 export * from './personalData/policy';
