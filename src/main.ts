@@ -21,6 +21,7 @@ import { Metrics } from './observability/metrics';
 import {
   ALL_PROJECTIONS,
   createInlineProjector,
+  getCatchUpHoldback,
   getProjectionStatuses,
   countSagasByStatus,
   ProjectionRunner,
@@ -90,6 +91,7 @@ async function main(): Promise<void> {
     stops.push({ name: 'connection pool', stop: () => pool.end() });
     const metrics = new Metrics({
       projectionStatuses: () => getProjectionStatuses(pool),
+      readerHoldback: () => getCatchUpHoldback(pool),
       sagaCounts: () => countSagasByStatus(pool),
       ...(config.METRICS_PORT > 0 && {
         sdkMetricsUrl: `http://127.0.0.1:${config.METRICS_PORT}/metrics`,

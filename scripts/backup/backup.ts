@@ -44,9 +44,10 @@ export interface BackupResult {
 const ORDER_BY: Record<string, string> = {
   events: 'global_position',
   snapshots: 'stream_id',
-  data_subject_keys: 'subject_id',
+  data_subject_keys: 'subject_id, generation',
   api_idempotency_keys: 'scope, key',
   idempotency_keys: '1',
+  projection_dead_letters: 'id',
 };
 
 export async function backupDatabase(

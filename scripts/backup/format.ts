@@ -23,8 +23,15 @@ export const FORMAT_VERSION = 1;
  * - snapshots: a cache, but cheap to keep and valid after restore (stream versions are kept).
  * - data_subject_keys: crypto-shredding keys. Without them personal data is lost; erased
  *   subjects (key NULL) stay erased.
+ *   Every key generation is kept (migration 800): an erased generation (key NULL) stays
+ *   erased, a later generation (a returning subject's new data) stays readable.
  * - api_idempotency_keys: answers to retried HTTP requests (so a retry after a restore
  *   does not run twice). `idempotency_keys` is accepted too, should it be renamed.
+ * - projection_dead_letters: events an operator skipped for a projection. The restore's
+ *   rebuild replays the log from 0 and skips them again (instead of getting stuck on the
+ *   same poison events); the ids (GENERATED ALWAYS) are kept and their sequence moved on.
+ * Not here: fault_injections (test/chaos switches, not data) and pgmigrations (the restore
+ * runs the migrations itself).
  */
 export const BACKUP_TABLES = [
   'events',
@@ -32,6 +39,7 @@ export const BACKUP_TABLES = [
   'data_subject_keys',
   'api_idempotency_keys',
   'idempotency_keys',
+  'projection_dead_letters',
 ] as const;
 
 export interface BackupHeader {

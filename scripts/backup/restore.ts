@@ -6,8 +6,10 @@
  * 2. Runs the migrations.
  * 3. Loads every section in ONE transaction (a failed or truncated restore leaves nothing
  *    behind: events cannot be deleted afterwards), checks the row counts against the
- *    file's trailer, and moves the global_position sequence past the highest restored one.
- * 4. Rebuilds every projection from scratch, so read models and checkpoints are valid.
+ *    file's trailer, and moves every restored identity sequence (events.global_position,
+ *    projection_dead_letters.id) past the highest restored value.
+ * 4. Rebuilds every projection from scratch, so read models and checkpoints are valid; the
+ *    restored dead letters make the rebuild skip the events operators skipped before.
  *
  * TRANSACTION IDS. Catch-up readers order events by (transaction_id, global_position) and
  * only hand out rows whose transaction_id is below pg_snapshot_xmin(pg_current_snapshot())
@@ -120,11 +122,31 @@ async function prepareSection(db: Client, start: SectionStart): Promise<Section>
   const recordType = columns.map((c) => `${quoteIdent(c)} ${types.get(c)!}`).join(', ');
   const targetColumns = [...columns, ...(isEvents ? ['transaction_id'] : [])];
   const values = [...columns.map((c) => `r.${quoteIdent(c)}`), ...(isEvents ? ["'1'::xid8"] : [])];
-  // OVERRIDING SYSTEM VALUE: events.global_position is GENERATED ALWAYS; positions are kept.
+  // OVERRIDING SYSTEM VALUE: events.global_position and projection_dead_letters.id are
+  // GENERATED ALWAYS; positions and ids are kept (their sequences are moved on after the load).
   const insert = `INSERT INTO ${quoteIdent(start.section)} (${targetColumns.map(quoteIdent).join(', ')})
     OVERRIDING SYSTEM VALUE
     SELECT ${values.join(', ')} FROM json_to_recordset($1::json) AS r(${recordType})`;
   return { table: start.section, columns, insert };
+}
+
+/** setval()s the sequence of every identity or serial column of `tables` to its maximum. */
+async function moveSequencesPastRestoredRows(db: Client, tables: readonly string[]): Promise<void> {
+  const owned = await db.query<{ table_name: string; column_name: string; sequence: string }>(
+    `SELECT table_name, column_name, pg_get_serial_sequence(quote_ident(table_name), column_name) AS sequence
+       FROM information_schema.columns
+      WHERE table_schema = current_schema() AND table_name = ANY($1)
+        AND pg_get_serial_sequence(quote_ident(table_name), column_name) IS NOT NULL`,
+    [[...tables]],
+  );
+  for (const { table_name: table, column_name: column, sequence } of owned.rows) {
+    const max = await db.query<{ max: string | null }>(
+      `SELECT max(${quoteIdent(column)})::text AS max FROM ${quoteIdent(table)}`,
+    );
+    if (max.rows[0]?.max) {
+      await db.query('SELECT setval($1::regclass, $2::bigint, true)', [sequence, max.rows[0].max]);
+    }
+  }
 }
 
 async function migrationFiles(): Promise<Set<string>> {
@@ -228,16 +250,9 @@ export async function restoreDatabase(
       );
     }
     maxGlobalPosition = trailer.maxGlobalPosition;
-    // New appends must get positions above every restored one.
-    const max = await db.query<{ max: string | null }>(
-      'SELECT max(global_position)::text AS max FROM events',
-    );
-    if (max.rows[0]?.max) {
-      await db.query(
-        "SELECT setval(pg_get_serial_sequence('events', 'global_position'), $1::bigint, true)",
-        [max.rows[0].max],
-      );
-    }
+    // New rows must get ids above every restored one: events.global_position,
+    // projection_dead_letters.id and any other identity/serial column of a restored table.
+    await moveSequencesPastRestoredRows(db, Object.keys(rows));
     await db.query('COMMIT');
   } catch (error) {
     await db.query('ROLLBACK').catch(() => undefined);

@@ -12,6 +12,7 @@ import { Metrics } from '../observability/metrics';
 import {
   ALL_PROJECTIONS,
   createInlineProjector,
+  getCatchUpHoldback,
   getProjectionStatuses,
   countSagasByStatus,
 } from '../projections';
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
   });
   const metrics = new Metrics({
     projectionStatuses: () => getProjectionStatuses(pool),
+    readerHoldback: () => getCatchUpHoldback(pool),
     sagaCounts: () => countSagasByStatus(pool),
     ...(config.SDK_METRICS_URL && { sdkMetricsUrl: config.SDK_METRICS_URL }),
   });

@@ -6,7 +6,7 @@ export * from './types';
 export * from './upcasting';
 export * from './eventSchemas';
 export { migrate } from './migrate';
-export { connectionLimits, createPool, type ConnectionLimits } from './pool';
+export { connectionLimits, createPool, type ConnectionLimits, type PoolOptions } from './pool';
 export type { SqlExecutor } from './schema/executor';
 export * from './aggregateLoader';
 export * from './personalData/policy';

@@ -93,6 +93,27 @@ export interface Snapshot<State = unknown> {
 export interface ReaderHoldback {
   /** Committed events readers cannot see yet. */
   heldBackEvents: number;
-  /** Age of the oldest transaction that holds readers back, 0 when none. */
+  /** Age of the oldest transaction that holds readers back, 0 when none (or not visible). */
   oldestTransactionAgeSeconds: number;
+  /** The oldest running transaction of the server (the readers' horizon), null when none. */
+  holder: ReaderHolder | null;
+}
+
+/** The transaction catch-up readers wait for (see readerHoldback.ts). */
+export interface ReaderHolder {
+  /** Its transaction id (32-bit xid, as pg_stat_activity.backend_xid shows it). */
+  xid: string;
+  /** How many transactions the server started since (age(xid)). */
+  xidAge: number;
+  /** Backend pid (pg_terminate_backend(pid) ends it); null for a prepared transaction. */
+  pid: number | null;
+  /** The database it runs in: any database of the server holds readers back. */
+  database: string | null;
+  applicationName: string | null;
+  /** active, idle in transaction, ... or prepared; null when the role may not see it. */
+  state: string | null;
+  /** Since its transaction started; null when the role may not see it. */
+  ageSeconds: number | null;
+  /** The gid of a prepared transaction (COMMIT/ROLLBACK PREPARED ends it), else null. */
+  preparedTransaction: string | null;
 }

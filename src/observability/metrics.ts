@@ -25,6 +25,12 @@ export interface MetricsOptions {
   defaultMetrics?: boolean;
   /** Read on every scrape to fill `sagaflow_projection_lag_events`. */
   projectionStatuses?: ProjectionLagSource;
+  /** Read on every scrape to fill `sagaflow_catchup_held_back_events` and `..._oldest_transaction_age_seconds`. */
+  readerHoldback?: () => Promise<{
+    heldBackEvents: number;
+    oldestTransactionAgeSeconds: number;
+    holder: { xidAge: number } | null;
+  }>;
   /** Read on every scrape to fill `sagaflow_sagas` (sagas by type and status, from read models). */
   sagaCounts?: SagaCountSource;
   /** Where the worker's Temporal Runtime exposes its Prometheus text, appended to ours. */
@@ -49,6 +55,9 @@ export class Metrics {
   readonly projectionFailing: Gauge<'projection'>;
   readonly projectionErrors: Counter<'projection'>;
   readonly projectionLastError: Gauge<'projection'>;
+  readonly catchUpHeldBack: Gauge;
+  readonly catchUpOldestTransactionAge: Gauge;
+  readonly catchUpOldestTransactionXidAge: Gauge;
   private readonly sdkMetricsUrl: string | undefined;
 
   constructor(options: MetricsOptions = {}) {
@@ -168,6 +177,46 @@ export class Metrics {
       `${prefix}projection_last_error_timestamp_seconds`,
       'When each projection last failed to apply an event (Unix time)',
       (s) => (s.lastErrorAt ? Date.parse(s.lastErrorAt) / 1000 : undefined),
+    );
+    // What holds every catch-up reader back: committed events above the oldest transaction
+    // still running anywhere on the server (another database or application counts too).
+    const holdbackSource = options.readerHoldback;
+    let pendingHoldback: ReturnType<NonNullable<MetricsOptions['readerHoldback']>> | undefined;
+    const holdback = () => {
+      if (!holdbackSource) return Promise.resolve(undefined);
+      pendingHoldback ??= holdbackSource().finally(() => {
+        pendingHoldback = undefined;
+      });
+      return pendingHoldback.catch(() => undefined); // a scrape must not fail on a DB blip
+    };
+    const holdbackGauge = (
+      name: string,
+      help: string,
+      pick: (h: Awaited<ReturnType<NonNullable<MetricsOptions['readerHoldback']>>>) => number,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        async collect() {
+          const value = await holdback();
+          if (value) this.set(pick(value));
+        },
+      });
+    this.catchUpHeldBack = holdbackGauge(
+      `${prefix}catchup_held_back_events`,
+      'Committed events no catch-up reader can see yet: an older transaction still runs on the server (GET /admin/projections names it)',
+      (h) => h.heldBackEvents,
+    );
+    this.catchUpOldestTransactionAge = holdbackGauge(
+      `${prefix}catchup_oldest_transaction_age_seconds`,
+      'Age of the oldest running transaction of the Postgres server, which catch-up readers wait for (0 if none or not visible)',
+      (h) => h.oldestTransactionAgeSeconds,
+    );
+    this.catchUpOldestTransactionXidAge = holdbackGauge(
+      `${prefix}catchup_oldest_transaction_xid_age`,
+      'Transactions started on the server since the oldest running one (age(xid); 0 if none)',
+      (h) => h.holder?.xidAge ?? 0,
     );
     // Read from the checkpoint row, which every projector process shares.
     this.projectionErrors = new Counter({

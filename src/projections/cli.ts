@@ -19,7 +19,7 @@ import {
   type SkipRequest,
 } from './deadLetters';
 import { rebuildProjection } from './rebuild';
-import { getProjectionStatuses } from './status';
+import { describeHoldback, getCatchUpHoldback, getProjectionStatuses } from './status';
 import { UnknownProjectionError } from './types';
 
 const COMMANDS = ['status', 'rebuild', 'skip', 'dead-letters'] as const;
@@ -60,7 +60,10 @@ function openPool(): Pool {
 }
 
 async function printStatus(pool: Pool): Promise<void> {
-  const statuses = await getProjectionStatuses(pool);
+  const [statuses, holdback] = await Promise.all([
+    getProjectionStatuses(pool),
+    getCatchUpHoldback(pool),
+  ]);
   console.table(
     statuses.map((s) => ({
       name: s.name,
@@ -69,11 +72,14 @@ async function printStatus(pool: Pool): Promise<void> {
       state: s.state,
       checkpoint: s.checkpoint,
       lagEvents: s.lagEvents,
+      heldBack: s.heldBackEvents,
       lagSeconds: Number(s.lagSeconds.toFixed(1)),
       eventsPerSecond: Number(s.eventsPerSecond.toFixed(1)),
       errors: s.errorsTotal,
     })),
   );
+  const held = describeHoldback(holdback);
+  if (held.length > 0) console.log(held.join('\n'));
   for (const s of statuses) {
     if (!s.error) continue;
     console.log(

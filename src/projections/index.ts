@@ -17,6 +17,8 @@ export {
 } from './deadLetters';
 export { createInlineProjector, type InlineProjector } from './inline';
 export {
+  describeHoldback,
+  getCatchUpHoldback,
   getProjectionStatuses,
   type ProjectionError,
   type ProjectionState,

@@ -1,6 +1,8 @@
 import type { Pool } from 'pg';
 import type { SqlExecutor } from '../eventstore';
+import type { ReaderHoldback } from '../eventstore';
 import { catchUpPointOf } from '../eventstore/schema/readAll';
+import { readReaderHoldback } from '../eventstore/schema/readerHoldback';
 import { ALL_PROJECTIONS } from './all';
 import {
   ownerLockKey,
@@ -33,8 +35,14 @@ export interface ProjectionStatus {
   generation: number;
   /** Global position applied up to (decimal string: positions are bigint). */
   checkpoint: string;
-  /** Events of the projection's types readable after the checkpoint. */
+  /**
+   * Events of the projection's types committed after the checkpoint and not applied yet,
+   * including those held back (committed, but not handed out while an older transaction
+   * anywhere on the server still runs).
+   */
   lagEvents: number;
+  /** Of lagEvents, those held back by an open transaction (see readerHoldback.ts). */
+  heldBackEvents: number;
   /** Age of the oldest unprocessed event, 0 when caught up. */
   lagSeconds: number;
   /** Recent throughput of the owning runner. */
@@ -74,13 +82,16 @@ async function statusOf(
 ): Promise<ProjectionStatus> {
   // Same order and the same cursor resolution as readAll, so lag counts what it would hand out.
   const point = await catchUpPointOf(db, checkpoint.position);
-  const lag = await db.query<{ events: string; oldest_age: number | null }>(
+  // Held-back events (committed, transaction at or above the horizon) are lag too: they
+  // sort after the checkpoint's point, and a reader will get them once the horizon moves.
+  const lag = await db.query<{ events: string; held_back: string; oldest_age: number | null }>(
     `SELECT count(*) AS events,
+            count(*) FILTER (WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot()))
+              AS held_back,
             extract(epoch FROM (clock_timestamp() - min(created_at)))::float8 AS oldest_age
        FROM events
       WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
         AND global_position > $3::bigint
-        AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
         AND ($4::text[] IS NULL OR event_type = ANY($4))`,
     [point.transactionId, point.position, point.floor, eventTypes ?? null],
   );
@@ -100,6 +111,7 @@ async function statusOf(
     generation: checkpoint.generation,
     checkpoint: checkpoint.position.toString(),
     lagEvents: Number(lag.rows[0]?.events ?? 0),
+    heldBackEvents: Number(lag.rows[0]?.held_back ?? 0),
     lagSeconds: Math.max(0, lag.rows[0]?.oldest_age ?? 0),
     eventsPerSecond: fresh && state !== 'failing' ? checkpoint.eventsPerSecond : 0,
     state,
@@ -129,4 +141,26 @@ function errorOf(checkpoint: CheckpointRow): ProjectionError | null {
     lastErrorAt: checkpoint.lastErrorAt?.toISOString() ?? null,
     nextRetryAt: checkpoint.nextRetryAt?.toISOString() ?? null,
   };
+}
+
+/** Committed events every catch-up reader waits for, and the transaction they wait for. */
+export function getCatchUpHoldback(db: Pool | SqlExecutor): Promise<ReaderHoldback> {
+  return readReaderHoldback(db);
+}
+
+/** An operator's explanation of a hold-back (empty when nothing is held back). */
+export function describeHoldback(holdback: ReaderHoldback): string[] {
+  const holder = holdback.holder;
+  if (holdback.heldBackEvents === 0 || !holder) return [];
+  const age =
+    holder.ageSeconds === null
+      ? 'age not visible to this role'
+      : `${holder.ageSeconds.toFixed(1)} s old`;
+  return [
+    `${holdback.heldBackEvents} committed event(s) are held back from every projection by transaction ${holder.xid}`,
+    `  ${age}, ${holder.xidAge} transactions ago; database ${holder.database ?? '?'}, application ${JSON.stringify(holder.applicationName ?? '')}, state ${holder.state ?? '?'}${holder.pid !== null ? `, pid ${holder.pid}` : ''}`,
+    holder.preparedTransaction !== null
+      ? `  a prepared transaction: COMMIT PREPARED or ROLLBACK PREPARED '${holder.preparedTransaction}' ends it`
+      : `  end it (its work is rolled back): SELECT pg_terminate_backend(${holder.pid ?? '<pid>'});`,
+  ];
 }

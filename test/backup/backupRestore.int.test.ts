@@ -14,12 +14,14 @@ import {
   createInlineProjector,
   ProjectionRunner,
   rebuildProjection,
+  skipStuckEvent,
 } from '../../src/projections';
 import { backupDatabase } from '../../scripts/backup/backup';
 import { readBackupLines } from '../../scripts/backup/format';
 import { restoreDatabase, RestoreRefusedError } from '../../scripts/backup/restore';
 import { TEST_DATABASE_URL } from '../support/infrastructure';
 import { SagaHarness } from '../support/sagaHarness';
+import { createTestDatabase } from '../support/testDatabase';
 import { withDatabase } from '../../src/infra/databaseUrl';
 
 const READ_MODELS = ['order_summary', 'account_balance', 'inventory_level', 'transfer_summary'];
@@ -38,7 +40,11 @@ async function contents(pool: Pool) {
               data, metadata, created_at FROM events ORDER BY global_position`,
     ),
     snapshots: await rows(pool, 'SELECT * FROM snapshots ORDER BY stream_id'),
-    data_subject_keys: await rows(pool, 'SELECT * FROM data_subject_keys ORDER BY subject_id'),
+    data_subject_keys: await rows(
+      pool,
+      'SELECT * FROM data_subject_keys ORDER BY subject_id, generation',
+    ),
+    projection_dead_letters: await rows(pool, 'SELECT * FROM projection_dead_letters ORDER BY id'),
     api_idempotency_keys: await rows(
       pool,
       'SELECT * FROM api_idempotency_keys ORDER BY scope, key',
@@ -99,6 +105,14 @@ describe('backup and restore', () => {
     ]);
     await Promise.all(sagas.map((saga) => h.result(saga.sagaId)));
     expect(await h.db.eventStore.personalData?.erase(customerSubject('c-shred'))).toBe(true);
+    // The erased customer comes back: the new order is sealed under a generation-2 key.
+    const back = await h.placeOrder({
+      orderId: 'back-1',
+      customerId: 'c-shred',
+      paymentAccountId: 'acc-a',
+      items: [{ sku: 'sku-1', quantity: 1, unitPrice: 10 }],
+    });
+    await h.result(back.sagaId);
     await h.db.pool.query(
       `INSERT INTO api_idempotency_keys (scope, key, request_hash, status_code, response, completed_at)
        VALUES ('anonymous POST /accounts', 'key-1', 'hash', 201, '{"accountId":"x"}', now())`,
@@ -124,7 +138,8 @@ describe('backup and restore', () => {
     for (const projection of ALL_PROJECTIONS) await rebuildProjection(h.db.pool, projection.name);
     const backup = await backupDatabase(h.db.url, file);
     expect(backup.rows.events).toBeGreaterThan(20);
-    expect(backup.rows.data_subject_keys).toBe(2);
+    // c-live, c-shred's erased generation 1 and its live generation 2.
+    expect(backup.rows.data_subject_keys).toBe(3);
 
     const target = await freshDatabase('full');
     const result = await restoreDatabase(target, file);
@@ -161,6 +176,20 @@ describe('backup and restore', () => {
       expect(live?.data).toMatchObject({
         shippingAddress: { name: 'Ada Lovelace', line1: '1 Analytical St' },
       });
+      // The returning customer's order (a new key generation) stays readable.
+      const [returned] = await store.readStream('order-back-1');
+      expect(returned?.data).toMatchObject({
+        customerId: 'c-shred',
+        shippingAddress: { name: 'Ada Lovelace', line1: '1 Analytical St' },
+      });
+      const generations = await pool.query(
+        'SELECT generation, key IS NULL AS erased FROM data_subject_keys WHERE subject_id = $1 ORDER BY generation',
+        [customerSubject('c-shred')],
+      );
+      expect(generations.rows).toEqual([
+        { generation: 1, erased: true },
+        { generation: 2, erased: false },
+      ]);
     } finally {
       await pool.end();
     }
@@ -237,6 +266,71 @@ describe('backup and restore', () => {
       }
     } finally {
       await pool.end();
+    }
+  });
+
+  it('keeps projection dead letters: the restore rebuild skips them again, new skips get fresh ids', async () => {
+    const source = await createTestDatabase('backup_dead_letters');
+    try {
+      // A malformed deposit (balanceAfter is no number) breaks account_balance.
+      await source.eventStore.append(
+        'account-poison',
+        [
+          {
+            eventId: crypto.randomUUID(),
+            type: 'AccountOpened',
+            data: { accountId: 'poison', ownerId: 'o', initialBalance: 0 },
+          },
+          {
+            eventId: crypto.randomUUID(),
+            type: 'FundsDeposited',
+            data: { accountId: 'poison', amount: 1, balanceAfter: 'not a number' },
+          },
+        ],
+        { expectedVersion: 'no_stream' },
+      );
+      const [, poison] = await source.eventStore.readStream('account-poison');
+      const fast = { maxAttempts: 1, retryBaseMs: 1 };
+      await expect(
+        rebuildProjection(source.pool, 'account_balance', undefined, fast),
+      ).rejects.toThrow();
+      const deadLetter = await skipStuckEvent(source.pool, 'account_balance', {
+        position: poison!.globalPosition,
+        reason: 'malformed deposit',
+        skippedBy: 'test',
+      });
+      await rebuildProjection(source.pool, 'account_balance', undefined, fast);
+
+      const deadFile = path.join(dir, 'dead-letters.jsonl.gz');
+      const backup = await backupDatabase(source.url, deadFile);
+      expect(backup.rows.projection_dead_letters).toBe(1);
+
+      const target = await freshDatabase('dead');
+      // Without the dead letter the rebuild would be stuck on the poison event again.
+      const restored = await restoreDatabase(target, deadFile);
+      expect(restored.rows.projection_dead_letters).toBe(1);
+      const pool = createPool(target);
+      try {
+        const again = await pool.query<{ id: string; event_id: string }>(
+          'SELECT id::text, event_id FROM projection_dead_letters',
+        );
+        expect(again.rows).toEqual([{ id: deadLetter.id, event_id: deadLetter.eventId }]);
+        expect(
+          (await pool.query("SELECT 1 FROM account_balance WHERE account_id = 'poison'")).rowCount,
+        ).toBe(1);
+        // The id sequence moved past the restored ids: the next skip does not collide.
+        const next = await pool.query<{ id: string }>(
+          `INSERT INTO projection_dead_letters
+                  (projection, event_id, event_position, event_type, error, reason, skipped_by)
+           VALUES ('order_summary', $1, 1, 'X', 'e', 'r', 'test') RETURNING id::text`,
+          [crypto.randomUUID()],
+        );
+        expect(BigInt(next.rows[0]!.id)).toBeGreaterThan(BigInt(deadLetter.id));
+      } finally {
+        await pool.end();
+      }
+    } finally {
+      await source.drop();
     }
   });
 

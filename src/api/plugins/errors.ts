@@ -28,6 +28,49 @@ export function statusForRejection(code: string): number {
   return 409;
 }
 
+/** Seconds a client should wait before retrying a request the database could not serve. */
+export const DATABASE_RETRY_AFTER_SECONDS = 2;
+
+/** SQLSTATEs that mean "the database is busy or unreachable right now", not "a bug". */
+const TIMEOUT_SQLSTATES = new Set([
+  '57014', // query_canceled: statement_timeout (or a cancel request)
+  '55P03', // lock_not_available: lock_timeout
+]);
+const UNAVAILABLE_SQLSTATES = new Set([
+  '53300', // too_many_connections
+  '57P03', // cannot_connect_now (the server is starting up or shutting down)
+]);
+const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT']);
+/** Errors node-postgres raises itself (query_timeout, the pool's connection timeout). */
+const CLIENT_TIMEOUT_MESSAGES = new Set([
+  'Query read timeout',
+  'timeout exceeded when trying to connect',
+  'Connection terminated due to connection timeout',
+]);
+
+/**
+ * Whether an error (or one of its causes) says the database timed out or could not be
+ * reached: the request may well succeed when retried, so it is a 503, not a 500.
+ */
+export function databaseUnavailability(error: unknown): 'timeout' | 'unavailable' | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    const code = (current as Error & { code?: unknown }).code;
+    if (typeof code === 'string') {
+      if (TIMEOUT_SQLSTATES.has(code)) return 'timeout';
+      if (UNAVAILABLE_SQLSTATES.has(code) || UNAVAILABLE_ERRNOS.has(code)) return 'unavailable';
+    }
+    if (CLIENT_TIMEOUT_MESSAGES.has(current.message)) return 'timeout';
+    // A connection refused to every address comes as an AggregateError of ECONNREFUSEDs.
+    if (current instanceof AggregateError && current.errors.length > 0) {
+      const inner = current.errors.map(databaseUnavailability);
+      if (inner.every((kind) => kind !== undefined)) return inner[0];
+    }
+    current = current.cause;
+  }
+  return undefined;
+}
+
 interface AjvError {
   instancePath?: string;
   keyword?: string;
@@ -153,6 +196,22 @@ function toProblem(
       status: statusCode,
       detail: fastifyError?.message,
       ...(fastifyError?.code && { code: fastifyError.code }),
+      ...base,
+    };
+  }
+  const unavailable = databaseUnavailability(error);
+  if (unavailable) {
+    // Generic on purpose: the Postgres message may quote SQL or name tables.
+    return {
+      type: problemType(unavailable === 'timeout' ? 'DATABASE_TIMEOUT' : 'DATABASE_UNAVAILABLE'),
+      title: 'Service Unavailable',
+      status: 503,
+      detail:
+        unavailable === 'timeout'
+          ? 'The database did not answer in time (it is busy or a lock is held); retry the request shortly.'
+          : 'The database cannot be reached right now; retry the request shortly.',
+      code: unavailable === 'timeout' ? 'DATABASE_TIMEOUT' : 'DATABASE_UNAVAILABLE',
+      headers: { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) },
       ...base,
     };
   }

@@ -103,12 +103,16 @@ export const adminRoutes: RoutePlugin = async (app, { deps }) => {
       },
     },
     async () => {
-      const statuses = await deps.readModels.getProjectionStatuses(deps.pool);
+      const [statuses, readerHoldback] = await Promise.all([
+        deps.readModels.getProjectionStatuses(deps.pool),
+        deps.eventStore.readerHoldback(),
+      ]);
       return jsonSafe({
         projections: statuses.map((status) => ({
           ...status,
           rebuilding: rebuilding.has(status.name),
         })),
+        readerHoldback,
       });
     },
   );

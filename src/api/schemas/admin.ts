@@ -5,8 +5,45 @@ export const ProjectionParams = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_.-]+$' }),
 });
 
+export const ReaderHolder = Type.Object(
+  {
+    xid: Type.String(),
+    xidAge: Type.Integer({ description: 'Transactions started on the server since' }),
+    pid: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'pg_terminate_backend(pid) ends it',
+    }),
+    database: Type.Union([Type.String(), Type.Null()], {
+      description: 'Any database of the server holds readers back',
+    }),
+    applicationName: Type.Union([Type.String(), Type.Null()]),
+    state: Type.Union([Type.String(), Type.Null()], {
+      description: 'active, idle in transaction, prepared; null when not visible to this role',
+    }),
+    ageSeconds: Type.Union([Type.Number(), Type.Null()], {
+      description: 'null when not visible to this role',
+    }),
+    preparedTransaction: Type.Union([Type.String(), Type.Null()], {
+      description: 'gid of a prepared transaction',
+    }),
+  },
+  { description: 'The oldest transaction running on the Postgres server' },
+);
+
 export const ProjectionStatuses = Type.Object({
   projections: Type.Array(Type.Record(Type.String(), Type.Unknown())),
+  readerHoldback: Type.Object(
+    {
+      heldBackEvents: Type.Integer({
+        description: 'Committed events no catch-up reader can see until the holder ends',
+      }),
+      oldestTransactionAgeSeconds: Type.Number(),
+      holder: Type.Union([ReaderHolder, Type.Null()]),
+    },
+    {
+      description:
+        'Catch-up readers only see transactions below the oldest running one, server-wide',
+    },
+  ),
 });
 
 export const SkipEventBody = Type.Object(

@@ -23,9 +23,13 @@ export const Problem = Type.Object(
 
 const problemContent = { content: { 'application/problem+json': { schema: Problem } } };
 
-/** Response schemas for the error statuses a route may answer. */
+/**
+ * Response schemas for the error statuses a route may answer. Every route reaches Postgres,
+ * so every route may answer 503 (with Retry-After) when a statement or lock timeout fires or
+ * the database cannot be reached (src/api/plugins/errors.ts).
+ */
 export function problems(...statuses: number[]): Record<number, typeof problemContent> {
-  const all = [...new Set([400, 401, 403, 500, ...statuses])];
+  const all = [...new Set([400, 401, 403, 500, 503, ...statuses])];
   return Object.fromEntries(all.map((status) => [status, problemContent]));
 }
 

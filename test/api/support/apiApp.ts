@@ -7,6 +7,7 @@ import { projectionReadModels } from '../../../src/api/projectionReadModels';
 import { loadConfig, type Config } from '../../../src/config';
 import { Metrics } from '../../../src/observability/metrics';
 import { ALL_PROJECTIONS, createInlineProjector } from '../../../src/projections';
+import { createPool, PostgresEventStore, type PoolOptions } from '../../../src/eventstore';
 import { createTestDatabase, type TestDatabase } from '../../support/testDatabase';
 import { connectTestTemporal, uniqueTaskQueue } from '../../support/temporal';
 
@@ -27,8 +28,12 @@ export async function createApiTestApp(
   label: string,
   env: Record<string, string> = {},
   options: AppOptions = {},
+  /** When given, the app gets a pool of its own with these limits (timeouts). */
+  poolOptions?: PoolOptions,
 ): Promise<ApiTestApp> {
   const db = await createTestDatabase(label);
+  const pool = poolOptions ? createPool(db.url, poolOptions) : db.pool;
+  const eventStore = poolOptions ? new PostgresEventStore(pool) : db.eventStore;
   const temporal = await connectTestTemporal();
   const config = loadConfig({
     TEMPORAL_TASK_QUEUE: uniqueTaskQueue(label),
@@ -36,13 +41,13 @@ export async function createApiTestApp(
     ...env,
   });
   const metrics = new Metrics({ defaultMetrics: false });
-  const commands = new CommandHandler(db.eventStore, {
-    afterAppend: createInlineProjector(db.pool, ALL_PROJECTIONS, () => {}),
+  const commands = new CommandHandler(eventStore, {
+    afterAppend: createInlineProjector(pool, ALL_PROJECTIONS, () => {}),
   });
   const app = buildApp(
     {
-      pool: db.pool,
-      eventStore: db.eventStore,
+      pool,
+      eventStore,
       commands,
       temporal: temporal.client,
       config,
@@ -60,6 +65,7 @@ export async function createApiTestApp(
     metrics,
     async close() {
       await app.close();
+      if (pool !== db.pool) await pool.end();
       await temporal.teardown();
       await db.drop();
     },
