@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import '../api/support/esmShim';
 import { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -208,8 +209,20 @@ export class ModelSystem {
     await this.startWorker();
   }
 
-  inject(options: InjectOptions): Promise<LightMyRequestResponse> {
-    return this.app.inject(options);
+  /**
+   * A request as a well-behaved client sends it: a 503 (the database briefly unreachable)
+   * is retried after its Retry-After, a few times, when a retry is safe: a read, or a
+   * command carrying an Idempotency-Key.
+   */
+  async inject(options: InjectOptions): Promise<LightMyRequestResponse> {
+    const headers = (options.headers ?? {}) as Record<string, unknown>;
+    const retriable = (options.method ?? 'GET') === 'GET' || 'idempotency-key' in headers;
+    for (let attempt = 1; ; attempt++) {
+      const response = await this.app.inject(options);
+      if (response.statusCode !== 503 || !retriable || attempt >= 5) return response;
+      this.note('client', `503 on ${JSON.stringify(options.url)}; retrying`);
+      await sleep(Math.min(1_000, Number(response.headers['retry-after'] ?? 1) * 250));
+    }
   }
 
   async stop(): Promise<void> {

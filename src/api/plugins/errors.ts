@@ -39,6 +39,8 @@ const TIMEOUT_SQLSTATES = new Set([
 const UNAVAILABLE_SQLSTATES = new Set([
   '53300', // too_many_connections
   '57P03', // cannot_connect_now (the server is starting up or shutting down)
+  '57P01', // admin_shutdown: pg_terminate_backend, a failover, a proxy's idle timeout
+  '57P02', // crash_shutdown
 ]);
 const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT']);
 /** Errors node-postgres raises itself (query_timeout, the pool's connection timeout). */
@@ -46,6 +48,12 @@ const CLIENT_TIMEOUT_MESSAGES = new Set([
   'Query read timeout',
   'timeout exceeded when trying to connect',
   'Connection terminated due to connection timeout',
+]);
+/** node-postgres' words for a pooled connection the server closed under it. */
+const CONNECTION_LOST_MESSAGES = new Set([
+  'Connection terminated unexpectedly',
+  'Connection terminated',
+  'Client has encountered a connection error and is not queryable',
 ]);
 
 /**
@@ -61,6 +69,7 @@ export function databaseUnavailability(error: unknown): 'timeout' | 'unavailable
       if (UNAVAILABLE_SQLSTATES.has(code) || UNAVAILABLE_ERRNOS.has(code)) return 'unavailable';
     }
     if (CLIENT_TIMEOUT_MESSAGES.has(current.message)) return 'timeout';
+    if (CONNECTION_LOST_MESSAGES.has(current.message)) return 'unavailable';
     // A connection refused to every address comes as an AggregateError of ECONNREFUSEDs.
     if (current instanceof AggregateError && current.errors.length > 0) {
       const inner = current.errors.map(databaseUnavailability);
