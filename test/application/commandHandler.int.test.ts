@@ -6,6 +6,11 @@ import {
   type AccountCommand,
   type AccountState,
 } from '../../src/domain/account';
+import {
+  createInventoryDecider,
+  inventoryDecider,
+  type InventoryCommand,
+} from '../../src/domain/inventory';
 import { orderDecider, type OrderCommand } from '../../src/domain/order';
 import { customerSubject, loadAggregate } from '../../src/eventstore';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
@@ -215,6 +220,96 @@ describe('command handler', () => {
     expect(again).toMatchObject({ alreadyApplied: true });
     expect((await eventTypes('late')).filter((type) => type === 'AccountDebited')).toHaveLength(1);
     expect(await balance('late')).toBe(502);
+  });
+
+  it('a late retry of a release or commit whose reservation left the SKU’s window applies nothing twice', async () => {
+    const decider = createInventoryDecider({ reservationWindow: 2 });
+    // Every append snapshots, so a fresh load has no tail in which to find the command.
+    const handler = new CommandHandler(db.eventStore, { snapshotEvery: 1 });
+    const sku = 'late-sku';
+    const run = (command: Omit<InventoryCommand, 'metadata'>, commandId: string) =>
+      handler.handle(
+        decider,
+        sku,
+        { ...command, metadata: { now: now().toISOString() } } as InventoryCommand,
+        { commandId },
+      );
+    const step = (type: InventoryCommand['type'], orderId: string, quantity?: number) =>
+      ({ type, data: { sku, orderId, ...(quantity !== undefined && { quantity }) } }) as never;
+    await run({ type: 'RestockItem', data: { sku, quantity: 100, reference: 'po-1' } }, 'po-1');
+    await run(step('ReserveStock', 'o-rel', 5), 'order-o-rel/reserve');
+    const released = await run(step('ReleaseReservation', 'o-rel'), 'order-o-rel/release');
+    await run(step('ReserveStock', 'o-com', 7), 'order-o-com/reserve');
+    const committed = await run(step('CommitReservation', 'o-com'), 'order-o-com/commit');
+    for (const orderId of ['x1', 'x2']) {
+      await run(step('ReserveStock', orderId, 1), `order-${orderId}/reserve`);
+      await run(step('CommitReservation', orderId), `order-${orderId}/commit`);
+    }
+    await run(step('ReserveStock', 'open', 2), 'order-open/reserve'); // open: kept
+    const state = (await loadAggregate(db.eventStore, `inventory-${sku}`, decider)).state;
+    expect(Object.keys(state.reservations).sort()).toEqual(['open', 'x1', 'x2']);
+    expect(state.forgottenReservations).toBe(2);
+
+    // The release decided again on fresh state is a zero-quantity tombstone, with the
+    // original release's event id: the append ignores it.
+    const releaseAgain = await run(step('ReleaseReservation', 'o-rel'), 'order-o-rel/release');
+    expect(releaseAgain).toMatchObject({ lastPosition: released.lastPosition });
+    // The commit decided again is RESERVATION_NOT_FOUND: it already happened.
+    const commitAgain = await run(step('CommitReservation', 'o-com'), 'order-o-com/commit');
+    expect(commitAgain).toMatchObject({
+      alreadyApplied: true,
+      lastPosition: committed.lastPosition,
+    });
+    // Nor does a late retry of either reserve take stock again.
+    await run(step('ReserveStock', 'o-rel', 5), 'order-o-rel/reserve');
+    await run(step('ReserveStock', 'o-com', 7), 'order-o-com/reserve');
+
+    const events = await db.eventStore.readStream(`inventory-${sku}`);
+    const count = (type: string, orderId: string) =>
+      events.filter((e) => e.type === type && (e.data as { orderId?: string }).orderId === orderId)
+        .length;
+    expect(count('ReservationReleased', 'o-rel')).toBe(1);
+    expect(count('ReservationCommitted', 'o-com')).toBe(1);
+    expect(count('StockReserved', 'o-rel')).toBe(1);
+    expect(count('StockReserved', 'o-com')).toBe(1);
+    const after = (await loadAggregate(db.eventStore, `inventory-${sku}`, decider)).state;
+    expect(after).toMatchObject({
+      received: 100,
+      available: 100 - 7 - 2 - 2,
+      reserved: 2,
+      committed: 9,
+    });
+  });
+
+  it('ignores an inventory snapshot of the old state schema (every reservation ever)', async () => {
+    const handler = new CommandHandler(db.eventStore, { snapshotEvery: 1 });
+    const run = (command: Omit<InventoryCommand, 'metadata'>, commandId: string) =>
+      handler.handle(
+        inventoryDecider,
+        'legacy-sku',
+        { ...command, metadata: { now: now().toISOString() } } as InventoryCommand,
+        { commandId },
+      );
+    await run(
+      { type: 'RestockItem', data: { sku: 'legacy-sku', quantity: 3, reference: 'p' } },
+      'p',
+    );
+    await db.eventStore.writeSnapshot({
+      streamId: 'inventory-legacy-sku',
+      streamType: 'inventory',
+      version: 1,
+      stateSchemaVersion: 1,
+      state: {
+        received: 999,
+        available: 999,
+        reserved: 0,
+        committed: 0,
+        reservations: {},
+        restockReferences: ['p'],
+      },
+    });
+    const loaded = await loadAggregate(db.eventStore, 'inventory-legacy-sku', inventoryDecider);
+    expect(loaded.state).toMatchObject({ received: 3, finishedReservations: [] });
   });
 
   it('ignores an account snapshot of the old state schema and snapshots again on the first append', async () => {

@@ -5,6 +5,7 @@ import {
   type InventoryEvent,
   type InventoryItemState,
   inventoryDecider,
+  inventoryEvolver,
 } from '../../src/domain/inventory';
 import { DeciderSpecification } from '../support/deciderSpec';
 
@@ -54,7 +55,7 @@ describe('InventoryItem decider', () => {
   it('uses one stream per SKU and snapshots every 100 events', () => {
     expect(inventoryDecider.streamType).toBe('inventory');
     expect(inventoryDecider.streamId(sku)).toBe('inventory-SKU-1');
-    expect(inventoryDecider.snapshot).toEqual({ every: 100, stateSchemaVersion: 1 });
+    expect(inventoryDecider.snapshot).toEqual({ every: 100, stateSchemaVersion: 2 });
   });
 
   describe('RestockItem', () => {
@@ -239,5 +240,68 @@ describe('InventoryItem decider', () => {
         }
       }),
     );
+  });
+});
+
+describe('bounded reservations', () => {
+  const reserved = (orderId: string, quantity: number): InventoryEvent => ({
+    type: 'StockReserved',
+    data: { sku, orderId, quantity },
+  });
+  const finished = (
+    type: 'ReservationReleased' | 'ReservationCommitted',
+    orderId: string,
+    quantity: number,
+  ): InventoryEvent => ({ type, data: { sku, orderId, quantity } });
+
+  it('keeps open reservations forever and only the last `window` finished ones', () => {
+    const evolve = inventoryEvolver(3);
+    let state = inventoryDecider.initialState();
+    state = evolve(state, {
+      type: 'StockRestocked',
+      data: { sku, quantity: 1000, reference: 'p' },
+    });
+    state = evolve(state, reserved('open-early', 5)); // stays open throughout
+    for (let i = 0; i < 50; i++) {
+      state = evolve(state, reserved(`o-${i}`, 1));
+      state = evolve(
+        state,
+        finished(i % 2 ? 'ReservationCommitted' : 'ReservationReleased', `o-${i}`, 1),
+      );
+    }
+    state = evolve(state, reserved('open-late', 2));
+    expect(Object.keys(state.reservations).sort()).toEqual(
+      ['o-47', 'o-48', 'o-49', 'open-early', 'open-late'].sort(),
+    );
+    expect(state.reservations['open-early']).toEqual({ quantity: 5, status: 'reserved' });
+    expect(state.finishedReservations).toEqual(['o-47', 'o-48', 'o-49']);
+    expect(state.forgottenReservations).toBe(47);
+    // The figures are unaffected by forgetting.
+    expect(state).toMatchObject({ received: 1000, reserved: 7, committed: 25, available: 968 });
+    // The open reservation still commits with its quantity, the forgotten ones are refused.
+    expect(inventoryDecider.decide(commit('open-early'), state)).toEqual([
+      { type: 'ReservationCommitted', data: { sku, orderId: 'open-early', quantity: 5 } },
+    ]);
+    expect(isRejection(inventoryDecider.decide(commit('o-1'), state))).toBe(true);
+    // Within the window a tombstone still stops a late reserve.
+    state = evolve(state, finished('ReservationReleased', 'never-reserved', 0));
+    expect(inventoryDecider.decide(reserve('never-reserved', 1), state)).toEqual([]);
+  });
+
+  it('state size stays bounded however many reservations finish', () => {
+    const evolve = inventoryEvolver(100);
+    let state = inventoryDecider.initialState();
+    state = evolve(state, {
+      type: 'StockRestocked',
+      data: { sku, quantity: 20_000, reference: 'p' },
+    });
+    for (let i = 0; i < 10_000; i++) {
+      state = evolve(state, reserved(`order-${i}`, 1));
+      state = evolve(state, finished('ReservationCommitted', `order-${i}`, 1));
+    }
+    expect(Object.keys(state.reservations)).toHaveLength(100);
+    expect(state.finishedReservations).toHaveLength(100);
+    expect(state.forgottenReservations).toBe(9_900);
+    expect(state).toMatchObject({ committed: 10_000, available: 10_000, reserved: 0 });
   });
 });

@@ -5,20 +5,32 @@ import {
   INVENTORY_STREAM_TYPE,
   type InventoryEvent,
   type InventoryItemState,
-  evolveInventoryItem,
+  DEFAULT_RESERVATION_WINDOW,
   initialInventoryItemState,
+  inventoryEvolver,
 } from './inventoryItem';
 
 export * from './businessLogic';
 export * from './inventoryItem';
 
-/** One stream per SKU: `inventory-<sku>`. */
-export const inventoryDecider: Decider<InventoryItemState, InventoryCommand, InventoryEvent> = {
-  streamType: INVENTORY_STREAM_TYPE,
-  streamId: (sku) => `${INVENTORY_STREAM_TYPE}-${sku}`,
-  initialState: initialInventoryItemState,
-  evolve: evolveInventoryItem,
-  decide: decideInventoryItem,
-  snapshot: { every: 100, stateSchemaVersion: 1 },
-  eventSchemaVersions: INVENTORY_EVENT_SCHEMA_VERSIONS,
-};
+/**
+ * The inventory decider (one stream per SKU: `inventory-<sku>`). `reservationWindow` is for
+ * tests that need a small one; a deployment keeps the default (DEFAULT_RESERVATION_WINDOW).
+ */
+export function createInventoryDecider(
+  options: { reservationWindow?: number } = {},
+): Decider<InventoryItemState, InventoryCommand, InventoryEvent> {
+  return {
+    streamType: INVENTORY_STREAM_TYPE,
+    streamId: (sku) => `${INVENTORY_STREAM_TYPE}-${sku}`,
+    initialState: initialInventoryItemState,
+    evolve: inventoryEvolver(options.reservationWindow ?? DEFAULT_RESERVATION_WINDOW),
+    decide: decideInventoryItem,
+    // 2: finished reservations are kept in a bounded window (finishedReservations) instead of
+    // forever. Snapshots of version 1 are ignored (the stream replays once, then is snapshotted).
+    snapshot: { every: 100, stateSchemaVersion: 2 },
+    eventSchemaVersions: INVENTORY_EVENT_SCHEMA_VERSIONS,
+  };
+}
+
+export const inventoryDecider = createInventoryDecider();
