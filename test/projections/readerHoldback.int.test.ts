@@ -45,7 +45,7 @@ describe('a transaction open elsewhere on the server', () => {
           {
             eventId: crypto.randomUUID(),
             type: 'AccountOpened',
-            data: { accountId: id, ownerId: 'o' },
+            data: { accountId: id, ownerId: 'o', openedAt: new Date().toISOString() },
           },
         ],
         { expectedVersion: 'no_stream' },
