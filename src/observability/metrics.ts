@@ -48,7 +48,6 @@ export class Metrics {
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   readonly appendedEvents: Counter<'stream_type'>;
   readonly appendDuration: Histogram<'stream_type' | 'duplicate'>;
-  readonly sagaOutcomes: Counter<'saga_type' | 'outcome'>;
   readonly sagas: Gauge<'saga_type' | 'status'>;
   readonly projectionLag: Gauge<'projection'>;
   readonly projectionLagSeconds: Gauge<'projection'>;
@@ -89,12 +88,6 @@ export class Metrics {
       help: 'Latency of one append call',
       labelNames: ['stream_type', 'duplicate'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
-      registers,
-    });
-    this.sagaOutcomes = new Counter({
-      name: `${prefix}saga_outcomes_total`,
-      help: 'Sagas that finished, by type and outcome',
-      labelNames: ['saga_type', 'outcome'],
       registers,
     });
     // Saga outcomes from the source every process shares: the order and transfer read
@@ -249,11 +242,6 @@ export class Metrics {
     this.appendDuration.observe({ stream_type: streamType, duplicate: String(duplicate) }, seconds);
   };
 
-  /** Call when a saga finishes (e.g. from the worker or an activity interceptor). */
-  readonly recordSagaOutcome = (sagaType: string, outcome: string): void => {
-    this.sagaOutcomes.inc({ saga_type: sagaType, outcome });
-  };
-
   recordHttp(method: string, route: string, status: number, seconds: number): void {
     const labels = { method, route, status: String(status) };
     this.httpRequests.inc(labels);
@@ -276,21 +264,4 @@ export class Metrics {
       return ours;
     }
   }
-}
-
-let defaultMetrics: Metrics | undefined;
-
-/** The process-wide instance (server, worker); tests create their own. */
-export function processMetrics(options?: MetricsOptions): Metrics {
-  return (defaultMetrics ??= new Metrics(options));
-}
-
-/** EventStore hooks recording into the process-wide metrics. */
-export function eventStoreMetricsHooks(): Required<EventStoreHooks> {
-  return processMetrics().eventStoreHooks();
-}
-
-/** Records a saga outcome in the process-wide metrics. */
-export function recordSagaOutcome(sagaType: string, outcome: string): void {
-  processMetrics().recordSagaOutcome(sagaType, outcome);
 }
