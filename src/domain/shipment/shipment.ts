@@ -27,7 +27,7 @@ export const SHIPMENT_EVENT_SCHEMA_VERSIONS =
 
 // State: a union keyed on status.
 
-export const SHIPMENT_STATUSES = ['none', 'booked', 'cancelled', 'dispatched'] as const;
+export const SHIPMENT_STATUSES = ['none', 'voided', 'booked', 'cancelled', 'dispatched'] as const;
 export type ShipmentStatus = (typeof SHIPMENT_STATUSES)[number];
 
 export interface NoShipment {
@@ -64,6 +64,11 @@ export type ShipmentState =
   NoShipment | VoidedShipment | BookedShipment | CancelledShipment | DispatchedShipment;
 
 export const initialShipmentState = (): ShipmentState => ({ status: 'none' });
+
+// Every state's status is in SHIPMENT_STATUSES, and every listed status has a state.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const statusesListed: Same<ShipmentState['status'], ShipmentStatus> = true;
+void statusesListed;
 
 export function evolveShipment(state: ShipmentState, event: ShipmentEvent): ShipmentState {
   const { type, data } = event;
