@@ -1,8 +1,4 @@
-import {
-  WorkflowExecutionAlreadyStartedError,
-  type Client,
-  type WorkflowExecutionDescription,
-} from '@temporalio/client';
+import { type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import type { Command, Decider } from '../domain/decider';
 import { accountDecider, type RecordedDebit } from '../domain/account';
 import { inventoryDecider } from '../domain/inventory';
@@ -15,6 +11,7 @@ import { SAGA_SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
 import type { CommandHandler } from './commandHandler';
 import { recordedDebitByReference } from './recordedDebit';
 import { PeriodicPass } from './periodicPass';
+import { isWorkflowAlreadyStarted } from '../temporal/workflowLookup';
 
 export interface AbandonedSagaReconcilerDependencies {
   client: Client;
@@ -57,11 +54,6 @@ const SAGA_ATTRIBUTE_NAMES = new Set<string>(SAGA_SEARCH_ATTRIBUTES.map((key) =>
 /** The dead run's own search attributes (not the server's, e.g. TemporalChangeVersion). */
 const sagaSearchAttributes = (run: WorkflowExecutionDescription) =>
   run.typedSearchAttributes.getAll().filter((pair) => SAGA_ATTRIBUTE_NAMES.has(pair.key.name));
-
-/** By name too: `instanceof` fails across module registries (jest). */
-const isAlreadyStarted = (error: unknown): boolean =>
-  error instanceof WorkflowExecutionAlreadyStartedError ||
-  (error as Error | undefined)?.name === 'WorkflowExecutionAlreadyStartedError';
 
 type SagaInput =
   | { workflowType: 'orderFulfillment'; input: OrderFulfillmentInput }
@@ -367,7 +359,7 @@ export class AbandonedSagaReconciler {
       return 'resumed';
     } catch (error) {
       // Another worker's reconciler (or an operator) started or finished a run meanwhile.
-      if (isAlreadyStarted(error)) return undefined;
+      if (isWorkflowAlreadyStarted(error)) return undefined;
       throw error;
     }
   }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command, Decider } from '../domain/decider';
 import { DomainRejection, isRejection } from '../domain/decider';
 import type { Config } from '../config';
@@ -93,8 +94,6 @@ function declaredSchemaVersion(decider: { eventSchemaVersions: object }, type: s
   }
   return version;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 type CommandMetadataColumns = {
   correlation_id: string;

@@ -1,4 +1,5 @@
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { isWorkflowAlreadyStarted } from '../temporal/workflowLookup';
 import type { Config } from '../config';
 import { reject } from '../domain/decider';
 import {
@@ -217,10 +218,7 @@ async function startOrAttach(
     });
     return { sagaId: workflowId, runId: handle.firstExecutionRunId, position: null, started: true };
   } catch (error) {
-    if (
-      error instanceof WorkflowExecutionAlreadyStartedError ||
-      (error as Error).name === 'WorkflowExecutionAlreadyStartedError'
-    ) {
+    if (isWorkflowAlreadyStarted(error)) {
       return { sagaId: workflowId, runId: undefined, position: null, started: false };
     }
     throw error;

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, type Pool } from 'pg';
 import type { EventStore, RecordedEvent } from '../eventstore';
 import { createEventStore } from '../application/eventStore';
@@ -344,7 +345,7 @@ export class ProjectionRunner {
   ): Promise<void> {
     const key = rebuildLockKey(projection.name);
     if (!(await tryAdvisoryLock(conn, key))) {
-      await new Promise((resolve) => setTimeout(resolve, this.pollIntervalMs)); // a CLI rebuild runs
+      await sleep(this.pollIntervalMs); // a CLI rebuild runs
       return;
     }
     try {

@@ -1,10 +1,22 @@
-import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 
 /** By name too: `instanceof` fails across module registries (jest). */
 export function isWorkflowNotFound(error: unknown): boolean {
   return (
     error instanceof WorkflowNotFoundError ||
     (error as Error | undefined)?.name === 'WorkflowNotFoundError'
+  );
+}
+
+/** A start refused because the workflow id is taken (by name too, as above). */
+export function isWorkflowAlreadyStarted(error: unknown): boolean {
+  return (
+    error instanceof WorkflowExecutionAlreadyStartedError ||
+    (error as Error | undefined)?.name === 'WorkflowExecutionAlreadyStartedError'
   );
 }
 
