@@ -35,3 +35,13 @@ def version_range_in_order(context, case) -> bool:
         return int(query["toVersion"]) >= int(query.get("fromVersion", 1))
     except (KeyError, TypeError, ValueError):
         return True
+
+
+@schemathesis.hook("filter_case").apply_to(method="POST", path="/orders")
+def one_line_per_sku(context, case) -> bool:
+    """POST /orders: no SKU on two lines (400 naming items[n].sku); uniqueItems cannot say it."""
+    body = case.body
+    if not _positive(case) or not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        return True
+    skus = [item.get("sku") for item in body["items"] if isinstance(item, dict)]
+    return len(skus) == len(set(skus))
