@@ -9,7 +9,8 @@ import {
   rebuildLockKey,
   tryAdvisoryLock,
 } from './checkpoints';
-import { beginRebuild, runStep, trySwitchOver, type EngineOptions } from './engine';
+import { runStep, type EngineOptions } from './engine';
+import { beginRebuild, trySwitchOver } from './rebuildTables';
 import { UnknownProjectionError, type Projection } from './types';
 
 export interface RebuildProgress {
