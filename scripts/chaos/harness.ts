@@ -72,7 +72,7 @@ interface Built {
  * down what was built and rethrows.
  */
 export async function buildChaosSystem(run: ChaosRun): Promise<ChaosSystem> {
-  const { options, note, dbName, dbUrl, runDir, report } = run;
+  const { options, note, dbName, dbUrl, report } = run;
   const built: Built = { dbCreated: false, processes: [], shutdown: { requested: false } };
   const { processes, shutdown } = built;
   try {
@@ -99,40 +99,7 @@ export async function buildChaosSystem(run: ChaosRun): Promise<ChaosSystem> {
     const temporal = new TemporalClient({ connection, namespace: 'default' });
 
     const apiPort = await freePort();
-    const baseEnv = processEnv(run, temporalAddress);
-    const onExit = (exit: ProcessExit) => {
-      if (exit.expected || shutdown.requested) return;
-      report.unexpectedExits.push(exit);
-      note(
-        `UNEXPECTED exit of ${exit.name} (pid ${exit.pid}, code ${exit.code}, signal ${exit.signal}); restarting`,
-      );
-      const proc = processes.find((p) => p.name === exit.name);
-      setTimeout(() => {
-        if (!shutdown.requested) proc?.start();
-      }, 1_000);
-    };
-    const spawnProc = (name: string, entry: string, env: NodeJS.ProcessEnv) => {
-      const proc = new ManagedProcess(name, entry, env, path.join(runDir, `${name}.log`), onExit);
-      processes.push(proc);
-      proc.start();
-      return proc;
-    };
-    const api = spawnProc('api', 'src/api/server.ts', {
-      ...baseEnv,
-      PORT: String(apiPort),
-      HOST: '127.0.0.1',
-    });
-    spawnProc('projector', 'src/projections/main.ts', baseEnv);
-    const workers = Array.from({ length: options.workers }, (_, i) =>
-      spawnProc(`worker-${i + 1}`, 'src/worker/main.ts', {
-        ...baseEnv,
-        FAULT_INJECTION: 'enabled',
-      }),
-    );
-    note(
-      `spawned api (pid ${api.pid}, port ${apiPort}), projector, ${workers.length} workers; logs in ${runDir}`,
-    );
-
+    const { api, workers } = spawnProcesses(run, built, processEnv(run, temporalAddress), apiPort);
     const http = new ApiClient(`http://127.0.0.1:${apiPort}`);
     report.http = http.stats;
     return {
@@ -151,6 +118,48 @@ export async function buildChaosSystem(run: ChaosRun): Promise<ChaosSystem> {
     await tearDown(run, built);
     throw error;
   }
+}
+
+/**
+ * Starts the API, the projector and the workers as child processes. One that exits unasked
+ * (not killed by a fault, not stopping) is recorded as an unexpected exit and restarted.
+ */
+function spawnProcesses(run: ChaosRun, built: Built, baseEnv: NodeJS.ProcessEnv, apiPort: number) {
+  const { options, note, runDir, report } = run;
+  const { processes, shutdown } = built;
+  const onExit = (exit: ProcessExit) => {
+    if (exit.expected || shutdown.requested) return;
+    report.unexpectedExits.push(exit);
+    note(
+      `UNEXPECTED exit of ${exit.name} (pid ${exit.pid}, code ${exit.code}, signal ${exit.signal}); restarting`,
+    );
+    const proc = processes.find((p) => p.name === exit.name);
+    setTimeout(() => {
+      if (!shutdown.requested) proc?.start();
+    }, 1_000);
+  };
+  const spawnProc = (name: string, entry: string, env: NodeJS.ProcessEnv) => {
+    const proc = new ManagedProcess(name, entry, env, path.join(runDir, `${name}.log`), onExit);
+    processes.push(proc);
+    proc.start();
+    return proc;
+  };
+  const api = spawnProc('api', 'src/api/server.ts', {
+    ...baseEnv,
+    PORT: String(apiPort),
+    HOST: '127.0.0.1',
+  });
+  spawnProc('projector', 'src/projections/main.ts', baseEnv);
+  const workers = Array.from({ length: options.workers }, (_, i) =>
+    spawnProc(`worker-${i + 1}`, 'src/worker/main.ts', {
+      ...baseEnv,
+      FAULT_INJECTION: 'enabled',
+    }),
+  );
+  note(
+    `spawned api (pid ${api.pid}, port ${apiPort}), projector, ${workers.length} workers; logs in ${runDir}`,
+  );
+  return { api, workers };
 }
 
 /** The environment every process of the run starts with (the API adds its port). */

@@ -11,9 +11,47 @@ interface Levels {
 type OrderStock = { reserved: number; released: number; committed: number };
 
 /**
- * Every inventory stream folded from its events, checking the counts after each event, and
- * the stock each (order, SKU) reserved, released and committed.
+ * Folds one inventory stream, checking the counts after each event, and adds the stock each
+ * (order, SKU) reserved, released and committed to `perOrder`.
  */
+async function foldInventoryStream(
+  store: InvariantInput['store'],
+  streamId: string,
+  perOrder: Map<string, OrderStock>,
+  errors: string[],
+): Promise<Levels> {
+  const events = await store.readStream(streamId);
+  let state = inventoryDecider.initialState();
+  for (const event of events) {
+    state = inventoryDecider.evolve(state, {
+      type: event.type,
+      data: event.data,
+    } as InventoryEvent);
+    const { available, reserved, committed, received } = state;
+    if (
+      available < 0 ||
+      reserved < 0 ||
+      committed < 0 ||
+      available + reserved + committed !== received
+    )
+      errors.push(
+        `${streamId} v${event.version} ${event.type}: ${JSON.stringify({ available, reserved, committed, received })}`,
+      );
+    if (['StockReserved', 'ReservationReleased', 'ReservationCommitted'].includes(event.type)) {
+      const data = event.data as { sku: string; orderId: string; quantity: number };
+      const key = `${data.orderId}|${data.sku}`;
+      const entry = perOrder.get(key) ?? { reserved: 0, released: 0, committed: 0 };
+      if (event.type === 'StockReserved') entry.reserved += data.quantity;
+      if (event.type === 'ReservationReleased') entry.released += data.quantity;
+      if (event.type === 'ReservationCommitted') entry.committed += data.quantity;
+      perOrder.set(key, entry);
+    }
+  }
+  const { available, reserved, committed, received } = state;
+  return { available, reserved, committed, received };
+}
+
+/** Every inventory stream folded, its end state checked against what the harness restocked. */
 const stockReplay = sharedFact(async ({ pool, store, restockedSent }: InvariantInput) => {
   const streams = (
     await pool.query<{ stream_id: string }>(
@@ -26,40 +64,9 @@ const stockReplay = sharedFact(async ({ pool, store, restockedSent }: InvariantI
   let received = 0;
   let committed = 0;
   for (const streamId of streams) {
-    const events = await store.readStream(streamId);
-    let state = inventoryDecider.initialState();
-    for (const event of events) {
-      state = inventoryDecider.evolve(state, {
-        type: event.type,
-        data: event.data,
-      } as InventoryEvent);
-      const { available, reserved, committed, received } = state;
-      if (
-        available < 0 ||
-        reserved < 0 ||
-        committed < 0 ||
-        available + reserved + committed !== received
-      )
-        errors.push(
-          `${streamId} v${event.version} ${event.type}: ${JSON.stringify({ available, reserved, committed, received })}`,
-        );
-      if (['StockReserved', 'ReservationReleased', 'ReservationCommitted'].includes(event.type)) {
-        const data = event.data as { sku: string; orderId: string; quantity: number };
-        const key = `${data.orderId}|${data.sku}`;
-        const entry = perOrder.get(key) ?? { reserved: 0, released: 0, committed: 0 };
-        if (event.type === 'StockReserved') entry.reserved += data.quantity;
-        if (event.type === 'ReservationReleased') entry.released += data.quantity;
-        if (event.type === 'ReservationCommitted') entry.committed += data.quantity;
-        perOrder.set(key, entry);
-      }
-    }
+    const state = await foldInventoryStream(store, streamId, perOrder, errors);
     const sku = streamId.replace(/^inventory-/, '');
-    levels.set(sku, {
-      available: state.available,
-      reserved: state.reserved,
-      committed: state.committed,
-      received: state.received,
-    });
+    levels.set(sku, state);
     received += state.received;
     committed += state.committed;
     if (state.reserved !== 0)
