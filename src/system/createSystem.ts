@@ -69,9 +69,9 @@ export interface System {
   projectionRunner(
     options?: Omit<ProjectionRunnerOptions, 'pool' | 'eventStore' | 'log'>,
   ): ProjectionRunner;
-  /** Closes `stop` before everything registered earlier (and before the pool). */
+  /** Stops `stop` before everything registered earlier, and before the Temporal client and the pool. */
   onClose(name: string, stop: () => Promise<unknown>): void;
-  /** Stops what was registered, last first, then the Temporal client and the pool. Once. */
+  /** Stops what was registered, last first, then the Temporal client, then the pool. Once. */
   close(): Promise<void>;
 }
 
@@ -93,7 +93,6 @@ export function createSystem(config: SystemConfig, options: SystemOptions): Syst
     ...options.pool,
     applicationName: options.applicationName,
   });
-  onClose('connection pool', () => pool.end());
 
   const metrics = new Metrics({
     projectionStatuses: () => getProjectionStatuses(pool),
@@ -116,6 +115,7 @@ export function createSystem(config: SystemConfig, options: SystemOptions): Syst
   });
 
   let temporal: Promise<Client> | undefined;
+  let closeTemporal: (() => Promise<void>) | undefined;
   const connectTemporal = async (): Promise<Client> => {
     if (!config.TEMPORAL_ADDRESS) {
       throw new ConfigError('TEMPORAL_ADDRESS is required here, e.g. 127.0.0.1:7233');
@@ -124,7 +124,7 @@ export function createSystem(config: SystemConfig, options: SystemOptions): Syst
       address: config.TEMPORAL_ADDRESS,
       namespace: config.TEMPORAL_NAMESPACE,
     });
-    onClose('Temporal client', () => connected.close());
+    closeTemporal = () => connected.close();
     return connected.client;
   };
 
@@ -149,9 +149,14 @@ export function createSystem(config: SystemConfig, options: SystemOptions): Syst
     onClose,
     close: () =>
       (closing ??= (async () => {
-        // A client still connecting is closed once it is up (it registers itself).
+        // What uses the client and the pool first; a client still connecting is awaited.
         await temporal?.catch(() => undefined);
-        for (const { name, stop } of closers.reverse()) {
+        const parts = [
+          ...closers.reverse(),
+          ...(closeTemporal ? [{ name: 'Temporal client', stop: closeTemporal }] : []),
+          { name: 'connection pool', stop: () => pool.end() },
+        ];
+        for (const { name, stop } of parts) {
           await stop().catch((error: unknown) =>
             logger.warn({ err: error }, `stopping ${name} failed`),
           );

@@ -55,12 +55,19 @@ describe('the composition root', () => {
     }
   });
 
-  it('closes what was registered last first, the pool last, and only once', async () => {
-    const system = createSystem(config(), { applicationName: 'test-system', logger });
+  it('closes what was registered last first, then the Temporal client, the pool last, once', async () => {
+    const system = createSystem(config({ TEMPORAL_ADDRESS: process.env[TEST_TEMPORAL_ADDRESS]! }), {
+      applicationName: 'test-system',
+      logger,
+    });
     const order: string[] = [];
     system.onClose('first', async () => {
+      // Registered before the client connected, stopped while it still answers.
+      const client = await system.temporal();
+      await client.workflowService.getSystemInfo({});
       order.push(`first (pool open: ${!system.pool.ended})`);
     });
+    await system.temporal();
     system.onClose('second', async () => {
       order.push('second');
     });
