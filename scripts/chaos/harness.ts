@@ -8,9 +8,10 @@
  */
 import path from 'node:path';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
-import { Pool } from 'pg';
+import { loadConfig } from '../../src/config';
 import { migrate } from '../../src/eventstore';
-import { createEventStore } from '../../src/application/eventStore';
+import { createLogger } from '../../src/logger';
+import { createSystem, type System } from '../../src/system/createSystem';
 import { startTemporalDevServer, type DevServerHandle } from '../../src/infra/temporalDevServer';
 import { APP_NAME, withAdmin } from './admin';
 import { newContext, startRun, type ChaosRun, type ChaosSystem } from './context';
@@ -58,7 +59,8 @@ export async function runChaos(partial: Partial<ChaosOptions> = {}): Promise<Cha
 /** What buildChaosSystem has made so far, so that a teardown undoes exactly that. */
 interface Built {
   dbCreated: boolean;
-  pool?: Pool;
+  /** The harness's own view of the run's database, built as every process builds it. */
+  system?: System;
   devServer?: DevServerHandle;
   connection?: Connection;
   processes: ManagedProcess[];
@@ -79,10 +81,19 @@ export async function buildChaosSystem(run: ChaosRun): Promise<ChaosSystem> {
     await withAdmin(options.databaseUrl, (admin) => admin.query(`CREATE DATABASE ${dbName}`));
     built.dbCreated = true;
     await migrate(dbUrl);
-    const pool = new Pool({ connectionString: dbUrl, max: 6, application_name: APP_NAME });
-    built.pool = pool;
-    pool.on('error', () => undefined);
-    const store = createEventStore(pool);
+    const system = createSystem(
+      { ...loadConfig({ LOG_LEVEL: 'silent' }), DATABASE_URL: dbUrl },
+      {
+        applicationName: APP_NAME,
+        logger: createLogger('silent', 'chaos'),
+        poolMax: 6,
+        inlineProjection: false,
+      },
+    );
+    built.system = system;
+    // The faults terminate backends, this pool's among them; its next query reconnects.
+    system.pool.on('error', () => undefined);
+    const { pool, eventStore: store } = system;
 
     let temporalAddress = options.temporalAddress;
     if (!temporalAddress) {
@@ -188,7 +199,7 @@ function processEnv(run: ChaosRun, temporalAddress: string): NodeJS.ProcessEnv {
 async function tearDown(run: ChaosRun, built: Built): Promise<void> {
   built.shutdown.requested = true;
   await Promise.all(built.processes.map((p) => p.stop(5_000).catch(() => undefined)));
-  await built.pool?.end().catch(() => undefined);
+  await built.system?.close().catch(() => undefined);
   await built.connection?.close().catch(() => undefined);
   await built.devServer?.stop().catch(() => undefined);
   if (built.dbCreated && !run.options.keepDatabase) {

@@ -1,6 +1,10 @@
 /** Every read model equals a full rebuild from the events, row for row. */
 import type { Pool } from 'pg';
-import { rebuildProjection, type Projection } from '../../../src/projections';
+import {
+  rebuildProjection,
+  type Projection,
+  type ProjectionSource,
+} from '../../../src/projections';
 import { sample, sharedFact, type InvariantInput, type Invariant } from './types';
 
 interface Comparison {
@@ -12,16 +16,19 @@ interface Comparison {
 
 /** Each projection's live rows, then a rebuild, then its rows again (in list order, once). */
 const rebuildComparisons = (projections: readonly Projection[]) =>
-  sharedFact(async ({ pool }: InvariantInput) => {
+  sharedFact(async ({ pool, store }: InvariantInput) => {
     const comparisons = new Map<string, Comparison>();
-    for (const projection of projections)
-      comparisons.set(projection.name, await compareWithRebuild(pool, projection.name));
+    for (const projection of projections) {
+      const source = { pool, eventStore: store };
+      comparisons.set(projection.name, await compareWithRebuild(source, projection.name));
+    }
     return comparisons;
   });
 
-async function compareWithRebuild(pool: Pool, name: string): Promise<Comparison> {
+async function compareWithRebuild(source: ProjectionSource, name: string): Promise<Comparison> {
+  const { pool } = source;
   const before = await snapshotRows(pool, name);
-  const rebuilt = await rebuildProjection(pool, name);
+  const rebuilt = await rebuildProjection(source, name);
   const after = await snapshotRows(pool, name);
   const diffs: unknown[] = [];
   for (const [id, row] of before) {
