@@ -118,7 +118,7 @@ describe('integration events of every saga path', () => {
       customerId: 'c-happy',
       total: 2 * PRICE,
       currency: 'EUR',
-      completedAt: expect.any(String),
+      completedAt: expect.any(String) as string,
     });
     expect(dataOf('payment.captured.v1', 'happy')).toMatchObject({
       accountId: 'cust-rich',
@@ -203,8 +203,8 @@ describe('integration events of every saga path', () => {
       sourcestream: 'order-happy',
       sourceversion: 1,
       correlationid: 'corr-happy',
-      causationid: expect.any(String),
-      time: expect.any(String),
+      causationid: expect.any(String) as string,
+      time: expect.any(String) as string,
     });
     expect(BigInt(placed.message.globalposition)).toBeGreaterThan(0n);
     const text = JSON.stringify(messages);
