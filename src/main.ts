@@ -19,6 +19,7 @@ import { untilShutdownSignal } from './infra/shutdownSignal';
 import { startTemporalDevServer } from './infra/temporalDevServer';
 import { startNats, startRelay } from './integration/runtime';
 import { createLogger } from './logger';
+import { getRelayStatus } from './integration/relay/status';
 import { Metrics } from './observability/metrics';
 import {
   ALL_PROJECTIONS,
@@ -98,6 +99,7 @@ async function main(): Promise<void> {
       projectionStatuses: () => getProjectionStatuses(pool),
       readerHoldback: () => getCatchUpHoldback(pool),
       sagaCounts: () => countSagasByStatus(pool),
+      relayStatus: () => getRelayStatus(pool),
       ...(config.METRICS_PORT > 0 && {
         sdkMetricsUrl: `http://127.0.0.1:${config.METRICS_PORT}/metrics`,
       }),
