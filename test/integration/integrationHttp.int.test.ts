@@ -99,7 +99,10 @@ describe('integration events over HTTP', () => {
       const reader = response.body!.getReader();
       let text = '';
       const blocks = () => text.split('\n\n').filter((b) => b.includes('data: '));
-      while (blocks().length < count) text += new TextDecoder().decode((await reader.read()).value);
+      while (blocks().length < count) {
+        const chunk = (await reader.read()) as { value?: Uint8Array };
+        text += new TextDecoder().decode(chunk.value);
+      }
       controller.abort();
       return blocks().map((block) => ({
         id: /^id: (\d+)$/m.exec(block)?.[1],
