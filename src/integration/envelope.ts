@@ -1,4 +1,5 @@
-import { deterministicId } from '../eventstore/eventIds';
+import { createHash } from 'node:crypto';
+import { SAGAFLOW_NAMESPACE } from '../eventstore/eventIds';
 import { Compile, Type, type CompiledSchema, type TSchema } from '../infra/typebox';
 import { CONTRACTS, contractOf, type ContractData, type ContractType } from './contracts';
 
@@ -56,9 +57,22 @@ export type InboundMessage<T extends ContractType = ContractType> = Pick<
     >
   >;
 
-/** The deterministic message id of one contract translated from one domain event. */
+const NAMESPACE_BYTES = Buffer.from(SAGAFLOW_NAMESPACE.replaceAll('-', ''), 'hex');
+
+/**
+ * The deterministic message id of one contract translated from one domain event: the UUID v5
+ * `deterministicId('integration', sourceEventId, type)` names, computed with node's SHA-1
+ * (the uuid package's v5 took 30 µs a message, a fifth of the relay's time).
+ */
 export function messageIdFor(sourceEventId: string, type: ContractType): string {
-  return deterministicId('integration', sourceEventId, type);
+  const hash = createHash('sha1')
+    .update(NAMESPACE_BYTES)
+    .update(`integration/${sourceEventId}/${type}`, 'utf8')
+    .digest();
+  hash[6] = (hash[6]! & 0x0f) | 0x50;
+  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 /** Where a contract's schema is described (its AsyncAPI message). */

@@ -78,8 +78,9 @@ async function readPage(
 ): Promise<Page> {
   const read = await store.readAll({ after, limit, eventTypes: TRANSLATED_EVENT_TYPES });
   const page: Page = { messages: [], blocks: [], lastPosition: read.lastPosition };
-  for (const event of read.events) {
-    const messages = messagesOf(event, await translator.translate(event)).map((m) => m.message);
+  const translations = await translator.translatePage(read.events);
+  for (const [index, event] of read.events.entries()) {
+    const messages = messagesOf(event, translations[index]!).map((m) => m.message);
     // A reconnecting client resumes after the last id it saw: only the last message of an
     // event carries one, so a feed cut between two messages of one event replays both.
     messages.forEach((message, index) => {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RecordedEvent } from '../../src/eventstore';
+import { deterministicId } from '../../src/eventstore/eventIds';
 import { DEFAULT_PERSONAL_DATA_POLICY } from '../../src/eventstore/personalData/policy';
 import {
   CONTRACTS,
@@ -111,6 +112,9 @@ describe('subjects and ids', () => {
   });
 
   it('derives the message id from the source event id and the contract', () => {
+    expect(messageIdFor('e-1', 'order.placed.v1')).toBe(
+      deterministicId('integration', 'e-1', 'order.placed.v1'),
+    );
     expect(messageIdFor('e-1', 'order.placed.v1')).toBe(messageIdFor('e-1', 'order.placed.v1'));
     expect(messageIdFor('e-1', 'order.placed.v1')).not.toBe(
       messageIdFor('e-1', 'order.completed.v1'),

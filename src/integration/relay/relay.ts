@@ -39,7 +39,7 @@ export interface RelayOptions {
   pollIntervalMs?: number;
   /** Longest wait between retries of a failing step (default 5000 ms). */
   retryMaxMs?: number;
-  /** Streams whose facts the translator keeps (default 10,000). */
+  /** Streams whose facts the translator keeps (default DEFAULT_FACTS_CACHE_SIZE). */
   factsCacheSize?: number;
   /** Opens the dedicated owner connection (and the LISTEN one). */
   connect?: () => Promise<Client>;
@@ -255,10 +255,8 @@ export class IntegrationRelay {
       eventTypes: TRANSLATED_EVENT_TYPES,
     });
     if (page.lastPosition === checkpoint.position) return undefined;
-    const messages: OutgoingMessage[] = [];
-    for (const event of page.events) {
-      messages.push(...messagesOf(event, await this.translator.translate(event)));
-    }
+    const translations = await this.translator.translatePage(page.events);
+    const messages = page.events.flatMap((event, index) => messagesOf(event, translations[index]!));
     const result = await publishInOrder(this.js, messages, {
       window: this.options.window ?? 256,
       ackTimeoutMs: this.options.ackTimeoutMs ?? 5000,
