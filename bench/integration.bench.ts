@@ -10,11 +10,7 @@ import { startNatsServer } from '../src/infra/natsServer';
 import { connectNats, ensureStreams, SAGAFLOW_STREAM } from '../src/integration';
 import { readRelayCheckpoint } from '../src/integration/relay/checkpoint';
 import { IntegrationRelay, messagesOf } from '../src/integration/relay/relay';
-import {
-  headersOf,
-  publishInOrder,
-  type OutgoingMessage,
-} from '../src/integration/relay/publisher';
+import { headersOf, type OutgoingMessage } from '../src/integration/relay/publisher';
 import { TRANSLATED_EVENT_TYPES, Translator } from '../src/integration/translation';
 import { percentile } from './support/stats';
 import { compare, type BenchContext, type BenchEntries, type BenchSuite } from './support/suite';

@@ -50,6 +50,13 @@ export interface RelayOptions {
 
 const RATE_WINDOW_MS = 10_000;
 
+/** A page read and translated, ready to publish. */
+interface PreparedPage {
+  after: bigint;
+  lastPosition: bigint;
+  messages: OutgoingMessage[];
+}
+
 /** What one domain event becomes (several messages, or none). */
 export function messagesOf(
   event: RecordedEvent,
@@ -103,6 +110,8 @@ export class IntegrationRelay {
   private listenerRetry: NodeJS.Timeout | undefined;
   private recent: Array<{ at: number; messages: number }> = [];
   private lastRateWrite = 0;
+  /** The next page, read while the current one publishes. */
+  private ahead: { after: bigint; page: Promise<PreparedPage> } | undefined;
   /** Whether this relay holds the owner lock now. */
   owned = false;
 
@@ -225,6 +234,7 @@ export class IntegrationRelay {
         await this.trackRate(conn, published);
         if (published === undefined) await this.wait();
       } catch (error) {
+        this.ahead = undefined;
         if (this.stopped) break;
         failures++;
         const delay = Math.min(this.options.retryMaxMs ?? 5000, 100 * 2 ** Math.min(failures, 10));
@@ -245,23 +255,25 @@ export class IntegrationRelay {
 
   /**
    * One page: read after the checkpoint, translate, publish, wait for the PubAcks, advance.
+   * The next page is read and translated while this one publishes (Postgres and NATS work
+   * at once); it is used only if the checkpoint then stands where it starts.
    * Returns the messages acknowledged, or undefined when there was nothing new.
    */
   private async step(conn: Client): Promise<number | undefined> {
     const checkpoint = await readRelayCheckpoint(conn, this.name);
-    const page = await this.options.eventStore.readAll({
-      after: checkpoint.position,
-      limit: this.options.batchSize ?? 1000,
-      eventTypes: TRANSLATED_EVENT_TYPES,
-    });
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    let page = ahead?.after === checkpoint.position ? await ahead.page : undefined;
+    if (!page || page.lastPosition === page.after) page = await this.prepare(checkpoint.position);
     if (page.lastPosition === checkpoint.position) return undefined;
-    const translations = await this.translator.translatePage(page.events);
-    const messages = page.events.flatMap((event, index) => messagesOf(event, translations[index]!));
-    const result = await publishInOrder(this.js, messages, {
+    const next = this.prepare(page.lastPosition);
+    next.catch(() => undefined); // a failure shows when (if) the page is used
+    this.ahead = { after: page.lastPosition, page: next };
+    const result = await publishInOrder(this.js, page.messages, {
       window: this.options.window ?? 256,
       ackTimeoutMs: this.options.ackTimeoutMs ?? 5000,
     });
-    await this.options.beforeCheckpoint?.(messages.map((m) => m.message));
+    await this.options.beforeCheckpoint?.(page.messages.map((m) => m.message));
     const moved = await advanceRelayCheckpoint(
       conn,
       this.name,
@@ -271,6 +283,21 @@ export class IntegrationRelay {
     );
     if (!moved) this.log('relay: the checkpoint moved under this relay; reading again');
     return result.acked;
+  }
+
+  /** Reads and translates the page after `after` (catch-up order). */
+  private async prepare(after: bigint): Promise<PreparedPage> {
+    const read = await this.options.eventStore.readAll({
+      after,
+      limit: this.options.batchSize ?? 1000,
+      eventTypes: TRANSLATED_EVENT_TYPES,
+    });
+    const translations = await this.translator.translatePage(read.events);
+    return {
+      after,
+      lastPosition: read.lastPosition,
+      messages: read.events.flatMap((event, index) => messagesOf(event, translations[index]!)),
+    };
   }
 
   /** As the projection runner does: a half-open owner connection must not keep the lock. */
