@@ -123,6 +123,7 @@ export const httpSuite: BenchSuite = {
       const config = loadConfig({
         TEMPORAL_TASK_QUEUE: `bench-http-${randomUUID()}`,
         LOG_LEVEL: 'silent',
+        DELIVERY_CONFIRMATION: 'none',
         API_KEYS: 'bench-key:operator',
       });
       const metrics = new Metrics({ defaultMetrics: false });

@@ -60,6 +60,7 @@ async function main(): Promise<void> {
   const config = loadConfig({
     ...process.env,
     APPROVAL_THRESHOLD: String(Number.MAX_SAFE_INTEGER),
+    DELIVERY_CONFIRMATION: 'none',
   });
   const bundle = await bundleWorkflowCode({
     workflowsPath: path.join(__dirname, '..', 'fixtures', 'workflows.ts'),

@@ -12,6 +12,8 @@ describe('chaos (short)', () => {
   let report: ChaosReport;
 
   beforeAll(async () => {
+    // The processes it spawns inherit this: no carrier runs here, orders complete at dispatch.
+    process.env.DELIVERY_CONFIRMATION = 'none';
     report = await runChaos({
       sagas: 50,
       concurrency: 8,
