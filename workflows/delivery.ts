@@ -13,7 +13,8 @@ export interface ShipmentDeliveredSignal {
 }
 
 /** Sent by the inbound delivery consumer; a second one (a redelivery, a duplicate) changes nothing. */
-export const shipmentDeliveredSignal = defineSignal<[ShipmentDeliveredSignal?]>('shipmentDelivered');
+export const shipmentDeliveredSignal =
+  defineSignal<[ShipmentDeliveredSignal?]>('shipmentDelivered');
 
 /**
  * Sagas started before this patch completed the order right after dispatch; since, they
