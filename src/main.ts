@@ -1,9 +1,10 @@
 /**
  * `npm start`: the whole system in one process on embedded defaults. Postgres (embedded
  * unless DATABASE_URL), the Temporal dev server with its Web UI and the saga search
- * attributes (unless TEMPORAL_ADDRESS), migrations, the saga worker, the projection runner
- * and the HTTP API. Ctrl-C stops all of it cleanly. Production runs the parts separately:
- * start:api, start:worker, start:projector.
+ * attributes (unless TEMPORAL_ADDRESS), nats-server with JetStream (unless NATS_URL),
+ * migrations, the saga worker, the projection runner, the outbox relay and the HTTP API.
+ * Ctrl-C stops all of it cleanly. Production runs the parts separately: start:api,
+ * start:worker, start:projector, start:relay.
  */
 import path from 'node:path';
 import { buildApp } from './api/app';
@@ -16,6 +17,7 @@ import { createEventStore } from './application/eventStore';
 import { startEmbeddedPostgres } from './infra/embeddedPostgres';
 import { untilShutdownSignal } from './infra/shutdownSignal';
 import { startTemporalDevServer } from './infra/temporalDevServer';
+import { startNats, startRelay } from './integration/runtime';
 import { createLogger } from './logger';
 import { Metrics } from './observability/metrics';
 import {
@@ -75,8 +77,11 @@ async function main(): Promise<void> {
       temporalAddress = dev.address;
       temporalUiUrl ??= dev.uiUrl;
     }
+    const nats = await startNats(loaded, (message) => logger.info(message));
+    stops.push({ name: 'nats-server', stop: () => nats.stop() });
     const config = {
       ...loaded,
+      NATS_URL: nats.url,
       DATABASE_URL: databaseUrl,
       TEMPORAL_ADDRESS: temporalAddress,
       TEMPORAL_UI_URL: temporalUiUrl,
@@ -128,6 +133,18 @@ async function main(): Promise<void> {
     await projector.start();
     stops.push({ name: 'projector', stop: () => projector.stop() });
 
+    if (config.INTEGRATION_RELAY === 'on') {
+      const log = logger.child({ component: 'relay' });
+      const relay = await startRelay({
+        config,
+        pool,
+        eventStore,
+        natsUrl: nats.url,
+        log: (m, err) => log.info({ err }, m),
+      });
+      stops.push({ name: 'relay', stop: () => relay.stop() });
+    }
+
     const temporal = await connectClient({
       address: temporalAddress,
       namespace: config.TEMPORAL_NAMESPACE,
@@ -154,6 +171,8 @@ async function main(): Promise<void> {
         `  OpenAPI      ${api}/docs   (JSON: ${api}/docs/json)`,
         `  Temporal UI  ${temporalUiUrl ?? '(not available: TEMPORAL_UI_URL is not set)'}`,
         `  Metrics      ${api}/metrics`,
+        `  NATS         ${nats.url}   (monitoring: ${nats.monitorUrl ?? 'external server'})`,
+        `  AsyncAPI     ${api}/asyncapi.json`,
         '',
         'Try it: npm run demo   (in another terminal)   ·   Ctrl-C stops everything',
         '',

@@ -56,10 +56,8 @@ const OrderCancelledV1 = Contract({
 });
 const PaymentCapturedV1 = Contract({
   orderId: Id(),
-  customerId: Id(),
   accountId: Id(),
   amount: Amount(),
-  currency: Currency(),
   capturedAt: Instant(),
 });
 const PaymentRefundedV1 = Contract({
@@ -128,7 +126,7 @@ const SPECS = {
   'payment.captured.v1': {
     aggregate: 'payment',
     direction: 'produced',
-    meaning: "The order's amount was taken from the customer's payment account.",
+    meaning: "An order's amount was taken from its payment account (keyed by the order).",
     schema: PaymentCapturedV1,
   },
   'payment.refunded.v1': {

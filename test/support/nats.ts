@@ -2,9 +2,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { startNatsServer, type NatsServerHandle } from '../../src/infra/natsServer';
-import { connectAndEnsureStreams, connectNats, SAGAFLOW_STREAM } from '../../src/integration';
+import {
+  connectAndEnsureStreams,
+  connectNats,
+  decodeMessage,
+  SAGAFLOW_STREAM,
+  type IntegrationMessage,
+} from '../../src/integration';
 import { TEST_NATS_URL } from './infrastructure';
 
 /**
@@ -30,6 +36,39 @@ export interface TestNats extends NatsServerHandle {
   connect(name?: string): Promise<NatsConnection>;
   /** Messages in SAGAFLOW_STREAM. */
   messageCount(): Promise<number>;
+  /** Every message of SAGAFLOW_STREAM in stream order, decoded and checked against its contract. */
+  readAll(): Promise<StoredMessage[]>;
+}
+
+export interface StoredMessage {
+  seq: number;
+  subject: string;
+  /** The Nats-Msg-Id header. */
+  msgId: string | undefined;
+  message: IntegrationMessage;
+}
+
+/** Every message of a stream, in order, through an ordered consumer. */
+export async function readStreamMessages(
+  nc: NatsConnection,
+  stream = SAGAFLOW_STREAM,
+): Promise<StoredMessage[]> {
+  const total = (await (await jetstreamManager(nc)).streams.info(stream)).state.messages;
+  const out: StoredMessage[] = [];
+  if (total === 0) return out;
+  const consumer = await jetstream(nc).consumers.get(stream);
+  const messages = await consumer.consume();
+  for await (const m of messages) {
+    out.push({
+      seq: m.seq,
+      subject: m.subject,
+      msgId: m.headers?.get('Nats-Msg-Id'),
+      message: decodeMessage(m.data) as IntegrationMessage,
+    });
+    if (m.info.pending === 0) break;
+  }
+  await messages.close();
+  return out;
 }
 
 /** A nats-server of this test file's own, in a fresh temp dir (removed by stop()). */
@@ -50,6 +89,14 @@ export async function startTestNatsServer(): Promise<TestNats> {
       try {
         const info = await (await jetstreamManager(nc)).streams.info(SAGAFLOW_STREAM);
         return info.state.messages;
+      } finally {
+        await nc.close();
+      }
+    },
+    async readAll() {
+      const nc = await connectNats({ url: server.url, name: 'sagaflow-test-read' });
+      try {
+        return await readStreamMessages(nc);
       } finally {
         await nc.close();
       }
