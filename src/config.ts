@@ -75,6 +75,8 @@ const schema = z.object({
   DELIVERY_CONFIRMATION: z.enum(['carrier', 'none']).default('carrier'),
   /** No delivery confirmation this long after dispatch: the order is flagged DELIVERY_OVERDUE. */
   DELIVERY_TIMEOUT: duration.default('48h'),
+  /** `on`: `npm start` runs the simulated carrier (src/services/carrierSimulator); production: `off`. */
+  CARRIER_SIMULATOR: z.enum(['on', 'off']).default('on'),
   UNSERVED_COUNTRIES: csv.default(['KP', 'IR', 'SY', 'CU']),
   ACTIVITY_START_TO_CLOSE: z.string().default('30s'),
   ACTIVITY_MAX_ATTEMPTS: positiveInt.default(10),

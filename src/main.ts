@@ -18,6 +18,7 @@ import { startEmbeddedPostgres } from './infra/embeddedPostgres';
 import { untilShutdownSignal } from './infra/shutdownSignal';
 import { startTemporalDevServer } from './infra/temporalDevServer';
 import { startNats, startRelay } from './integration/runtime';
+import { startBusConsumers } from './inbound/busConsumers';
 import { createLogger } from './logger';
 import { Metrics } from './observability/metrics';
 import {
@@ -150,6 +151,14 @@ async function main(): Promise<void> {
       namespace: config.TEMPORAL_NAMESPACE,
     });
     stops.push({ name: 'Temporal client', stop: () => temporal.close() });
+    // The bus's other side: carrier confirmations into sagas, the simulated carrier, loyalty.
+    const consumers = await startBusConsumers({
+      config,
+      pool,
+      temporal: temporal.client,
+      log: logger,
+    });
+    stops.push({ name: 'bus consumers', stop: () => consumers.stop() });
     const app = buildApp({
       pool,
       eventStore,
@@ -173,6 +182,7 @@ async function main(): Promise<void> {
         `  Metrics      ${api}/metrics`,
         `  NATS         ${nats.url}   (monitoring: ${nats.monitorUrl ?? 'external server'})`,
         `  AsyncAPI     ${api}/asyncapi.json`,
+        ...consumers.banner,
         '',
         'Try it: npm run demo   (in another terminal)   ·   Ctrl-C stops everything',
         '',
