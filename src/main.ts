@@ -20,6 +20,7 @@ import { startTemporalDevServer } from './infra/temporalDevServer';
 import { startNats, startRelay } from './integration/runtime';
 import { startBusConsumers } from './inbound/busConsumers';
 import { createLogger } from './logger';
+import { getRelayStatus } from './integration/relay/status';
 import { Metrics } from './observability/metrics';
 import {
   ALL_PROJECTIONS,
@@ -99,6 +100,7 @@ async function main(): Promise<void> {
       projectionStatuses: () => getProjectionStatuses(pool),
       readerHoldback: () => getCatchUpHoldback(pool),
       sagaCounts: () => countSagasByStatus(pool),
+      relayStatus: () => getRelayStatus(pool),
       ...(config.METRICS_PORT > 0 && {
         sdkMetricsUrl: `http://127.0.0.1:${config.METRICS_PORT}/metrics`,
       }),

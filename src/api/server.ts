@@ -8,6 +8,7 @@ import { connectionLimits } from '../eventstore/pool';
 import { createPool } from '../eventstore';
 import { createEventStore } from '../application/eventStore';
 import { untilShutdownSignal } from '../infra/shutdownSignal';
+import { getRelayStatus } from '../integration/relay/status';
 import { Metrics } from '../observability/metrics';
 import {
   ALL_PROJECTIONS,
@@ -45,6 +46,7 @@ async function main(): Promise<void> {
     projectionStatuses: () => getProjectionStatuses(pool),
     readerHoldback: () => getCatchUpHoldback(pool),
     sagaCounts: () => countSagasByStatus(pool),
+    relayStatus: () => getRelayStatus(pool),
     ...(config.SDK_METRICS_URL && { sdkMetricsUrl: config.SDK_METRICS_URL }),
   });
   const eventStore = createEventStore(pool, { hooks: metrics.eventStoreHooks() });
