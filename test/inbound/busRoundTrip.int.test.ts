@@ -83,13 +83,13 @@ describe('an order across the bus: dispatch → carrier → delivered → comple
     await h.openAccount('cust-loop', 100_000);
     await h.restock('sku-loop', 10);
     const { sagaId } = await h.placeOrder({
-      orderId: 'loop',
+      orderId: 'bus-loop',
       customerId: 'c-loop',
       paymentAccountId: 'cust-loop',
       items: [{ sku: 'sku-loop', quantity: 3, unitPrice: 1_250 }],
     });
     expect(await h.result(sagaId)).toMatchObject({ outcome: 'COMPLETED' });
-    const events = await h.eventTypes('order-loop');
+    const events = await h.eventTypes('order-bus-loop');
     expect(events.filter((t) => t === 'OrderCompleted')).toHaveLength(1);
     let points = 0;
     for (let i = 0; i < 100 && points === 0; i++, await sleep(100)) {
@@ -98,7 +98,7 @@ describe('an order across the bus: dispatch → carrier → delivered → comple
     }
     expect(points).toBe(37); // 37.50 → 37 points
     const confirmations = await h.db.pool.query(
-      "SELECT outcome FROM delivery_confirmations WHERE order_id = 'loop'",
+      "SELECT outcome FROM delivery_confirmations WHERE order_id = 'bus-loop'",
     );
     expect(confirmations.rows).toEqual([{ outcome: 'signalled' }]);
   });

@@ -118,27 +118,27 @@ describe('inbound delivery confirmations drive the order saga', () => {
         },
       }),
     );
-    const sagaId = await dispatchedOrder('twice');
+    const sagaId = await dispatchedOrder('inb-twice');
     await h.waitForStatus(sagaId, (s) => s.status === 'DISPATCHED' && s.currentStep === null);
     const before = await carrierMessages();
-    await publishDispatched('twice', shipmentOf('twice'));
+    await publishDispatched('inb-twice', shipmentOf('inb-twice'));
     expect(await h.result(sagaId)).toMatchObject({ outcome: 'COMPLETED' });
     // Both copies reached the stream (the resend has its own Nats-Msg-Id) ...
     for (let i = 0; i < 50 && (await carrierMessages()) < before + 2; i++) await sleep(100);
     expect((await carrierMessages()) - before).toBe(2);
     // ... and the consumer applied one (give the second copy time to be consumed).
     await waitForConsumerIdle();
-    expect(await confirmations('twice')).toEqual(['signalled']);
-    expect(await completions('twice')).toBe(1);
+    expect(await confirmations('inb-twice')).toEqual(['signalled']);
+    expect(await completions('inb-twice')).toBe(1);
   });
 
   it('a confirmation published before the saga waits for it is kept by the saga', async () => {
-    const sagaId = await dispatchedOrder('early');
-    const shipmentId = shipmentOf('early');
-    await publishDelivered('early', shipmentId);
+    const sagaId = await dispatchedOrder('inb-early');
+    const shipmentId = shipmentOf('inb-early');
+    await publishDelivered('inb-early', shipmentId);
     expect(await h.result(sagaId)).toMatchObject({ outcome: 'COMPLETED' });
-    expect(await confirmations('early')).toEqual(['signalled']);
-    expect(await completions('early')).toBe(1);
+    expect(await confirmations('inb-early')).toEqual(['signalled']);
+    expect(await completions('inb-early')).toBe(1);
   });
 
   it('a consumer that dies after its commit, before the ack, applies the confirmation once', async () => {
@@ -151,9 +151,9 @@ describe('inbound delivery confirmations drive the order saga', () => {
       await doomed.close();
       throw new Error('crashed before the ack');
     }, doomed);
-    const sagaId = await dispatchedOrder('crash');
+    const sagaId = await dispatchedOrder('inb-crash');
     await h.waitForStatus(sagaId, (s) => s.status === 'DISPATCHED' && s.currentStep === null);
-    await publishDelivered('crash', shipmentOf('crash'));
+    await publishDelivered('inb-crash', shipmentOf('inb-crash'));
     expect(await h.result(sagaId)).toMatchObject({ outcome: 'COMPLETED' });
     expect(crashes).toBe(1);
     // A new consumer process gets the unacked message again after ack_wait: a duplicate.
@@ -162,10 +162,10 @@ describe('inbound delivery confirmations drive the order saga', () => {
       redelivered.push(message.subject);
     });
     for (let i = 0; i < 100 && redelivered.length === 0; i++) await sleep(100);
-    expect(redelivered).toEqual(['crash']);
+    expect(redelivered).toEqual(['inb-crash']);
     await waitForConsumerIdle();
-    expect(await confirmations('crash')).toEqual(['signalled']);
-    expect(await completions('crash')).toBe(1);
+    expect(await confirmations('inb-crash')).toEqual(['signalled']);
+    expect(await completions('inb-crash')).toBe(1);
   });
 
   async function publishDelivered(orderId: string, shipmentId: string) {

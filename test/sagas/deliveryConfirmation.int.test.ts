@@ -36,42 +36,44 @@ describe('order saga: delivery confirmation', () => {
     (await h.eventTypes(`order-${orderId}`)).filter((t) => t === 'OrderCompleted').length;
 
   it('waits in DISPATCHED after dispatch, and a confirmation sent twice completes the order once', async () => {
-    const { sagaId } = await order('waits');
+    const { sagaId } = await order('dc-waits');
     await h.waitForStatus(sagaId, (s) => s.status === 'DISPATCHED' && s.currentStep === null);
     await sleep(1_000);
     expect((await h.status(sagaId)).status).toBe('DISPATCHED');
-    expect(await completions('waits')).toBe(0);
+    expect(await completions('dc-waits')).toBe(0);
     const saga = h.client.workflow.getHandle(sagaId);
-    await saga.signal(shipmentDeliveredSignal, delivered('waits'));
-    await saga.signal(shipmentDeliveredSignal, delivered('waits'));
+    await saga.signal(shipmentDeliveredSignal, delivered('dc-waits'));
+    await saga.signal(shipmentDeliveredSignal, delivered('dc-waits'));
     expect(await h.result(sagaId)).toMatchObject({ outcome: 'COMPLETED', status: 'COMPLETED' });
-    expect(await completions('waits')).toBe(1);
+    expect(await completions('dc-waits')).toBe(1);
     expect(await h.sagaStatusUpdates(sagaId)).toEqual(['PAID', 'DISPATCHED', 'COMPLETED']);
   });
 
   it('keeps a confirmation that arrives before the saga waits for it', async () => {
-    const { sagaId } = await order('early');
+    const { sagaId } = await order('dc-early');
     // Before the charge, long before dispatch.
-    await h.client.workflow.getHandle(sagaId).signal(shipmentDeliveredSignal, delivered('early'));
+    await h.client.workflow
+      .getHandle(sagaId)
+      .signal(shipmentDeliveredSignal, delivered('dc-early'));
     expect(await h.result(sagaId)).toMatchObject({ outcome: 'COMPLETED' });
-    expect(await completions('early')).toBe(1);
+    expect(await completions('dc-early')).toBe(1);
     expect(await h.sagaStatusUpdates(sagaId)).not.toContain('DELIVERY_OVERDUE');
   });
 
   it('flags the order DELIVERY_OVERDUE past DELIVERY_TIMEOUT (not failed); a late confirmation completes it', async () => {
-    const { sagaId } = await order('late');
+    const { sagaId } = await order('dc-late');
     const overdue = await h.waitForStatus(sagaId, (s) => s.status === 'DELIVERY_OVERDUE', 30_000);
     expect(overdue.outcome).toBe('RUNNING');
     const attributes = await h.searchAttributes(sagaId, (a) => a.SagaStatus === 'DELIVERY_OVERDUE');
     expect(attributes.SagaStatus).toBe('DELIVERY_OVERDUE');
-    const types = await h.eventTypes('order-late');
+    const types = await h.eventTypes('order-dc-late');
     expect(types).toContain('OrderDispatched');
     expect(types).not.toContain('OrderCancelled');
     expect(types).not.toContain('OrderCompleted');
 
-    await h.client.workflow.getHandle(sagaId).signal(shipmentDeliveredSignal, delivered('late'));
+    await h.client.workflow.getHandle(sagaId).signal(shipmentDeliveredSignal, delivered('dc-late'));
     expect(await h.result(sagaId)).toMatchObject({ outcome: 'COMPLETED' });
-    expect(await completions('late')).toBe(1);
+    expect(await completions('dc-late')).toBe(1);
     expect(await h.sagaStatusUpdates(sagaId)).toEqual([
       'PAID',
       'DISPATCHED',
@@ -81,17 +83,17 @@ describe('order saga: delivery confirmation', () => {
   });
 
   it('completes at dispatch, with no confirmation, when the deployment has no carrier (DELIVERY_CONFIRMATION=none)', async () => {
-    await h.openAccount('cust-no-carrier', 100_000);
-    await h.restock('sku-no-carrier', 10);
+    await h.openAccount('cust-dc-no-carrier', 100_000);
+    await h.restock('sku-dc-no-carrier', 10);
     const { sagaId } = await placeOrderAndStartSaga(
       { ...h.starterDeps, config: { ...h.config, DELIVERY_CONFIRMATION: 'none' } },
       {
-        orderId: 'no-carrier',
-        customerId: 'c-no-carrier',
-        paymentAccountId: 'cust-no-carrier',
-        items: [{ sku: 'sku-no-carrier', quantity: 1, unitPrice: PRICE }],
+        orderId: 'dc-no-carrier',
+        customerId: 'c-dc-no-carrier',
+        paymentAccountId: 'cust-dc-no-carrier',
+        items: [{ sku: 'sku-dc-no-carrier', quantity: 1, unitPrice: PRICE }],
         shippingAddress: { name: 'A', line1: 'B', city: 'C', postalCode: 'D', country: 'GB' },
-        correlationId: 'corr-no-carrier',
+        correlationId: 'corr-dc-no-carrier',
       },
     );
     expect(await h.result(sagaId)).toMatchObject({ outcome: 'COMPLETED' });
