@@ -47,6 +47,7 @@ async function startAndStop(env: Record<string, string>): Promise<StartRun> {
       TEMPORAL_UI_PORT: String(await freePort()),
       EMBEDDED_PG_PORT: String(await freePort()),
       METRICS_PORT: '0',
+      LOYALTY_PORT: '0',
       TEMPORAL_TASK_QUEUE: `start-paths-${port}`,
       ...(process.env.TEMPORAL_CLI_PATH && { TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH }),
       ...env,
