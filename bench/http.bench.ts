@@ -121,6 +121,7 @@ export const httpSuite: BenchSuite = {
         TEMPORAL_ADDRESS: address,
         TEMPORAL_TASK_QUEUE: `bench-http-${randomUUID()}`,
         LOG_LEVEL: 'silent',
+        DELIVERY_CONFIRMATION: 'none',
         API_KEYS: 'bench-key:operator',
       });
       // The API as start:api builds it (the api role's system), on the bench's pool size.

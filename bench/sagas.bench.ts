@@ -49,6 +49,7 @@ export const sagasSuite: BenchSuite = {
         ...process.env,
         TEMPORAL_TASK_QUEUE: TASK_QUEUE,
         APPROVAL_THRESHOLD: String(Number.MAX_SAFE_INTEGER),
+        DELIVERY_CONFIRMATION: 'none',
       }),
       DATABASE_URL: database.url,
     };

@@ -2,13 +2,24 @@
  * `npm run demo`: against a running Sagaflow (npm start), creates accounts and stock, then
  * runs orders and transfers through every path, waits for each outcome and prints where to
  * look. API_URL (default http://127.0.0.1:3000) and API_KEY (when API_KEYS is set) apply.
+ * It also shows the other side of the bus: the successful order waits in DISPATCHED until
+ * the (simulated) carrier confirms delivery, and the loyalty service (LOYALTY_URL, default
+ * http://127.0.0.1:3100) credits the customer's points once it completes.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const API = (process.env.API_URL ?? 'http://127.0.0.1:3000').replace(/\/$/, '');
 const UI = (process.env.TEMPORAL_UI_URL ?? 'http://localhost:8233').replace(/\/$/, '');
+const LOYALTY = (process.env.LOYALTY_URL ?? 'http://127.0.0.1:3100').replace(/\/$/, '');
 const run = randomUUID().slice(0, 6);
+
+/** The customer's loyalty points, or undefined when the loyalty service does not answer. */
+async function loyaltyPoints(customerId: string): Promise<number | undefined> {
+  const response = await fetch(`${LOYALTY}/customers/${customerId}/points`).catch(() => undefined);
+  if (!response?.ok) return undefined;
+  return ((await response.json()) as { points: number }).points;
+}
 
 interface Problem {
   status: number;
@@ -138,6 +149,15 @@ async function main(): Promise<void> {
     placeOrder('cancellation', order(customer, rich, [{ sku, quantity: 10, unitPrice: 110_00 }])),
   ]);
   const byLabel = new Map(orders.map((o) => [o.label, o.orderId]));
+  const pointsBefore = await loyaltyPoints(customer);
+  const success = `/orders/${byLabel.get('success')}`;
+  await waitFor(success, (s) => s === 'DISPATCHED' || s === 'COMPLETED');
+  const dispatchedAt = Date.now();
+  console.log('\nsuccess: dispatched; waiting for the carrier to confirm delivery …');
+  await waitFor(success, (s) => s === 'COMPLETED');
+  console.log(
+    `success: delivered, COMPLETED ${((Date.now() - dispatchedAt) / 1000).toFixed(1)} s after dispatch`,
+  );
 
   await waitFor(`/orders/${byLabel.get('approval')}`, (s) => s === 'AWAITING_APPROVAL');
   await call('POST', `/orders/${byLabel.get('approval')}/approve`, {});
@@ -177,6 +197,7 @@ async function main(): Promise<void> {
   }
   const balance = await call<{ balance: number }>('GET', `/accounts/${rich}`);
   console.log(`\n${rich} now holds ${(balance.balance / 100).toFixed(2)}`);
+  await showLoyalty(customer, pointsBefore);
 
   console.log(`
 Where to look
@@ -186,6 +207,22 @@ Where to look
   The customer's orders:               ${API}/orders?customerId=${customer}
   Every event, live (SSE):             curl -N -H 'accept: text/event-stream' ${API}/events
   OpenAPI:                             ${API}/docs`);
+}
+
+/** Points change once the relay has published order.completed.v1 and loyalty applied it. */
+async function showLoyalty(customerId: string, before: number | undefined): Promise<void> {
+  if (before === undefined) {
+    console.log(
+      `\nLoyalty: no loyalty service at ${LOYALTY} (npm start runs one; or npm run start:loyalty)`,
+    );
+    return;
+  }
+  let now = before;
+  for (let i = 0; i < 50 && now === before; i++, await sleep(200))
+    now = (await loyaltyPoints(customerId)) ?? before;
+  console.log(
+    `\nLoyalty points of ${customerId}: ${before} → ${now}  (GET ${LOYALTY}/customers/${customerId}/points)`,
+  );
 }
 
 main().catch((error: unknown) => {

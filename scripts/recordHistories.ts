@@ -16,7 +16,8 @@ import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startTemporalDevServer } from '../src/infra/temporalDevServer';
 import type { SagaResult } from '../workflows/definitions';
-import { startOrderSaga } from '../src/application/sagaStarter';
+import { placeOrderAndStartSaga, startOrderSaga } from '../src/application/sagaStarter';
+import { shipmentDeliveredSignal } from '../workflows/delivery';
 import { orderDecider } from '../src/domain/order';
 import { Deferred, failWhile, holdUntil, sleep, withFaults } from '../test/support/faults';
 import { historyToJson } from '../test/replay/historyJson';
@@ -132,7 +133,68 @@ async function order(
 
 const LARGE = 60; // 60 x 10.00 is above the approval threshold
 
+/** An order whose saga waits for the carrier's delivery confirmation (DELIVERY_CONFIRMATION=carrier). */
+async function orderAwaitingDelivery(h: SagaHarness, orderId: string): Promise<string> {
+  await h.openAccount(`cust-${orderId}`, 1_000_000);
+  await h.restock(`sku-${orderId}`, 100);
+  const { sagaId } = await placeOrderAndStartSaga(
+    {
+      ...h.starterDeps,
+      config: { ...h.config, DELIVERY_CONFIRMATION: 'carrier', DELIVERY_TIMEOUT: '2s' },
+    },
+    {
+      orderId,
+      customerId: `c-${orderId}`,
+      paymentAccountId: `cust-${orderId}`,
+      items: [{ sku: `sku-${orderId}`, quantity: 1, unitPrice: PRICE }],
+      shippingAddress: { name: 'A', line1: 'B', city: 'C', postalCode: 'D', country: 'GB' },
+      correlationId: `corr-${orderId}`,
+    },
+  );
+  return sagaId;
+}
+
+const confirmDelivery = (h: SagaHarness, sagaId: string) =>
+  h.client.workflow.getHandle(sagaId).signal(shipmentDeliveredSignal, {
+    messageId: `delivered-${sagaId}`,
+    shipmentId: null,
+    deliveredAt: '2026-01-01T00:00:00.000Z',
+  });
+
 const PATHS: SagaPath[] = [
+  {
+    // The carrier's confirmation comes while the saga waits for it, twice (a duplicate).
+    file: 'orderFulfillment-delivered',
+    async run(h) {
+      const sagaId = await orderAwaitingDelivery(h, 'delivered');
+      await h.waitForStatus(sagaId, (s) => s.status === 'DISPATCHED' && s.currentStep === null);
+      await confirmDelivery(h, sagaId);
+      await confirmDelivery(h, sagaId);
+      return sagaId;
+    },
+    expect: { outcome: 'COMPLETED' },
+  },
+  {
+    // The confirmation comes before the saga waits for it (buffered).
+    file: 'orderFulfillment-delivered-before-wait',
+    async run(h) {
+      const sagaId = await orderAwaitingDelivery(h, 'delivered-early');
+      await confirmDelivery(h, sagaId);
+      return sagaId;
+    },
+    expect: { outcome: 'COMPLETED' },
+  },
+  {
+    // No confirmation within DELIVERY_TIMEOUT: flagged DELIVERY_OVERDUE, then a late one.
+    file: 'orderFulfillment-delivery-overdue-then-delivered',
+    async run(h) {
+      const sagaId = await orderAwaitingDelivery(h, 'delivery-overdue');
+      await h.waitForStatus(sagaId, (s) => s.status === 'DELIVERY_OVERDUE');
+      await confirmDelivery(h, sagaId);
+      return sagaId;
+    },
+    expect: { outcome: 'COMPLETED' },
+  },
   {
     file: 'orderFulfillment-completed',
     run: (h) => order(h, 'completed'),

@@ -22,6 +22,11 @@ const hostPort = z
   .string()
   .regex(/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7233');
 
+/** A Temporal duration string, e.g. 500ms, 90s, 15m, 48h, 7d. */
+const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 90s, 15m or 48h');
+
 const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().nonnegative();
 const csv = z.string().transform((value) =>
@@ -68,6 +73,12 @@ const schema = z.object({
   APPROVAL_THRESHOLD: nonNegativeInt.default(100_000),
   APPROVAL_TIMEOUT: z.string().default('24h'),
   MERCHANT_ACCOUNT_ID: z.string().min(1).default('merchant-revenue'),
+  /** `carrier`: a dispatched order completes on the carrier's shipment.delivered.v1; `none`: at dispatch. */
+  DELIVERY_CONFIRMATION: z.enum(['carrier', 'none']).default('carrier'),
+  /** No delivery confirmation this long after dispatch: the order is flagged DELIVERY_OVERDUE. */
+  DELIVERY_TIMEOUT: duration.default('48h'),
+  /** `on`: `npm start` runs the simulated carrier (src/services/carrierSimulator); production: `off`. */
+  CARRIER_SIMULATOR: z.enum(['on', 'off']).default('on'),
   UNSERVED_COUNTRIES: csv.default(['KP', 'IR', 'SY', 'CU']),
   ACTIVITY_START_TO_CLOSE: z.string().default('30s'),
   ACTIVITY_MAX_ATTEMPTS: positiveInt.default(10),

@@ -1,15 +1,18 @@
 /**
  * `npm start`: the whole system in one process on embedded defaults. Postgres (embedded
  * unless DATABASE_URL), the Temporal dev server with its Web UI and the saga search
- * attributes (unless TEMPORAL_ADDRESS), migrations, the saga worker, the projection runner
- * and the HTTP API (the all-in-one role of ./system/roles.ts). Ctrl-C stops all of it, in
- * reverse order of dependency. Production runs the parts separately: start:api,
- * start:worker, start:projector.
+ * attributes (unless TEMPORAL_ADDRESS), nats-server with JetStream (unless NATS_URL), then
+ * the all-in-one role of ./system/roles.ts: migrations, the saga worker, the projection
+ * runner, the outbox relay, the bus consumers (delivery, simulated carrier, loyalty) and the
+ * HTTP API. Ctrl-C stops all of it, in reverse order of dependency. Production runs the parts
+ * separately: start:api, start:worker, start:projector, start:relay, start:inbound,
+ * start:loyalty.
  */
 import path from 'node:path';
 import { loadConfig } from './config';
 import { startEmbeddedPostgres } from './infra/embeddedPostgres';
 import { startTemporalDevServer } from './infra/temporalDevServer';
+import { startNats } from './integration/runtime';
 import { createLogger } from './logger';
 import { runMain, runUntilStopped } from './system/runProcess';
 import { startProcess } from './system/startProcess';
@@ -60,8 +63,11 @@ async function main(): Promise<number> {
       temporalAddress = dev.address;
       temporalUiUrl ??= dev.uiUrl;
     }
+    const nats = await startNats(loaded, (message) => logger.info(message));
+    infrastructure.push({ name: 'nats-server', stop: () => nats.stop() });
     const config = {
       ...loaded,
+      NATS_URL: nats.url,
       DATABASE_URL: databaseUrl,
       TEMPORAL_ADDRESS: temporalAddress,
       TEMPORAL_UI_URL: temporalUiUrl,
@@ -77,6 +83,9 @@ async function main(): Promise<number> {
         `  OpenAPI      ${api}/docs   (JSON: ${api}/docs/json)`,
         `  Temporal UI  ${temporalUiUrl ?? '(not available: TEMPORAL_UI_URL is not set)'}`,
         `  Metrics      ${api}/metrics`,
+        `  NATS         ${nats.url}   (monitoring: ${nats.monitorUrl ?? 'external server'})`,
+        `  AsyncAPI     ${api}/asyncapi.json`,
+        ...running.banner,
         '',
         'Try it: npm run demo   (in another terminal)   ·   Ctrl-C stops everything',
         '',

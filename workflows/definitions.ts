@@ -3,12 +3,16 @@ import { ORDER_STATUSES } from '../src/domain/order/order';
 
 /**
  * What the status query reports: the order's own statuses, plus COMPENSATING while it
- * unwinds and FORWARD_STEP_FAILED while a rejected step after the pivot waits for an operator.
+ * unwinds, FORWARD_STEP_FAILED while a rejected step after the pivot waits for an operator,
+ * and DELIVERY_OVERDUE while a dispatched order has had no delivery confirmation from the
+ * carrier within its delivery timeout (an operator checks with the carrier; a late
+ * confirmation still completes it).
  */
 export const ORDER_SAGA_STATUSES = [
   ...ORDER_STATUSES,
   'COMPENSATING',
   'FORWARD_STEP_FAILED',
+  'DELIVERY_OVERDUE',
 ] as const;
 export type OrderSagaStatus = (typeof ORDER_SAGA_STATUSES)[number];
 
@@ -18,7 +22,9 @@ export type OrderSagaStatus = (typeof ORDER_SAGA_STATUSES)[number];
  * or that end the saga. The steps in between (STOCK_RESERVED, SHIPMENT_BOOKED,
  * DISPATCHED) last as long as the next activity, and each update is a history event plus
  * a visibility write (the saga benchmark: 0.69 of the baseline with every status, 0.73
- * with milestones); the status query and the order read model report them.
+ * with milestones); the status query and the order read model report them. (A saga that
+ * waits for the carrier's delivery confirmation upserts DISPATCHED once it waits:
+ * SagaState.showStatusInSearch. DELIVERY_OVERDUE flags it for an operator.)
  */
 export const ORDER_SAGA_MILESTONES = [
   'PLACED',
@@ -27,6 +33,7 @@ export const ORDER_SAGA_MILESTONES = [
   'COMPENSATING',
   'COMPENSATION_FAILED',
   'FORWARD_STEP_FAILED',
+  'DELIVERY_OVERDUE',
   'CANCELLED',
   'COMPLETED',
 ] as const satisfies readonly OrderSagaStatus[];
@@ -96,6 +103,13 @@ export interface OrderFulfillmentInput {
   merchantAccountId: string;
   approvalThreshold: number;
   approvalTimeout: string;
+  /**
+   * How long the saga waits, after dispatch, for the carrier's delivery confirmation before
+   * it flags the order DELIVERY_OVERDUE (it keeps waiting). `null`: the deployment has no
+   * carrier confirmation (DELIVERY_CONFIRMATION=none) and the order completes at dispatch.
+   * Absent in inputs from before the await-carrier-delivery patch.
+   */
+  deliveryTimeout?: string | null;
   settings: SagaSettings;
 }
 

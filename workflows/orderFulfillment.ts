@@ -27,6 +27,12 @@ import {
   type OrderSagaStatus,
   type SagaResult,
 } from './definitions';
+import {
+  AWAIT_DELIVERY_PATCH,
+  DeliveryInbox,
+  FALLBACK_DELIVERY_TIMEOUT,
+  shipmentDeliveredSignal,
+} from './delivery';
 import { failureReason, SagaAbort } from './failures';
 import { ForwardSteps } from './forwardSteps';
 import { SagaState } from './sagaState';
@@ -42,7 +48,7 @@ export const PER_LINE_STEP_IDS_PATCH = 'per-line-step-ids';
 
 /**
  * Reserve stock → book shipment → (approval) → charge the customer (the pivot) →
- * credit revenue → dispatch → commit stock → complete.
+ * credit revenue → dispatch → commit stock → (the carrier confirms delivery) → complete.
  * Before the pivot, a business rejection or a cancel (signal, update, or a cancellation
  * requested from Temporal) undoes what was done, in reverse. After it, every step only
  * moves forward: a cancel is refused, and a rejected step parks the saga for an operator.
@@ -115,6 +121,9 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
   );
   setHandler(retryCompensationSignal, () => compensations.requestRetry());
   setHandler(retryStepSignal, () => forwardSteps.requestRetry());
+  // Set from the start, so a confirmation that arrives before the saga waits for it is kept.
+  const deliveries = new DeliveryInbox();
+  setHandler(shipmentDeliveredSignal, (args) => deliveries.receive(args));
 
   const stepIdsPerLine = patched(PER_LINE_STEP_IDS_PATCH);
   /** Which line a stock step is for: its step id is unique per line (when patched). */
@@ -236,9 +245,33 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
     }
     await forwardOrderStep('mark dispatched', { type: 'MarkDispatched' });
     saga.setStatus('DISPATCHED');
+    if (input.deliveryTimeout !== null && patched(AWAIT_DELIVERY_PATCH)) {
+      await awaitDelivery(input.deliveryTimeout ?? FALLBACK_DELIVERY_TIMEOUT);
+    }
     await forwardOrderStep('complete order', { type: 'CompleteOrder' });
     saga.finish('COMPLETED', 'COMPLETED', null);
     return { outcome: 'COMPLETED', status: 'COMPLETED', reason: null };
+  }
+
+  /**
+   * Waits for the carrier's confirmation. Past the timeout the order is flagged
+   * DELIVERY_OVERDUE (status, SagaStatus, UI details) for an operator, not failed: the
+   * goods are out, the money taken, and a late confirmation still completes it.
+   */
+  async function awaitDelivery(timeout: string): Promise<void> {
+    // DISPATCHED now lasts until the carrier answers: make it searchable while it does.
+    saga.showStatusInSearch();
+    if (!(await condition(() => deliveries.received !== undefined, timeout))) {
+      log.warn('no delivery confirmation within the delivery timeout', { orderId, timeout });
+      saga.setStatus('DELIVERY_OVERDUE');
+      await condition(() => deliveries.received !== undefined);
+      saga.setStatus('DISPATCHED');
+    }
+    log.info('carrier confirmed delivery', {
+      orderId,
+      messageId: deliveries.received?.messageId,
+      duplicatesIgnored: deliveries.duplicatesIgnored,
+    });
   }
 
   const onTemporalCancel = () => {

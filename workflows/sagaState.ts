@@ -71,6 +71,11 @@ export class SagaState<Status extends OrderSagaStatus | TransferSagaStatus> {
     this.publish();
   }
 
+  /** Upserts SagaStatus with the current status, milestone or not (a status that now lasts). */
+  showStatusInSearch(): void {
+    upsertSearchAttributes([{ key: SAGA_STATUS, value: this.view.status }]);
+  }
+
   private isMilestone(status: Status): boolean {
     return this.milestones?.has(status) ?? true;
   }
@@ -150,6 +155,11 @@ export class SagaState<Status extends OrderSagaStatus | TransferSagaStatus> {
     if (v.failingStep) {
       lines.push(
         `- ⚠ Forward step rejected: ${v.failingStep}. Fix the cause, then send the \`retryStep\` signal.`,
+      );
+    }
+    if (v.status === 'DELIVERY_OVERDUE') {
+      lines.push(
+        '- ⚠ No delivery confirmation from the carrier in time. Check with the carrier; its confirmation (the `shipmentDelivered` signal) still completes the order.',
       );
     }
     if (v.failureReason) lines.push(`- Reason: ${v.failureReason}`);

@@ -54,7 +54,11 @@ async function main(): Promise<void> {
   const database = await databases.create('saga_costs');
   await migrate(database.url);
   const config = {
-    ...loadConfig({ ...process.env, APPROVAL_THRESHOLD: String(Number.MAX_SAFE_INTEGER) }),
+    ...loadConfig({
+      ...process.env,
+      APPROVAL_THRESHOLD: String(Number.MAX_SAFE_INTEGER),
+      DELIVERY_CONFIRMATION: 'none',
+    }),
     DATABASE_URL: database.url,
   };
   const logger = createLogger('warn', 'saga-costs');

@@ -192,6 +192,9 @@ function processEnv(run: ChaosRun, temporalAddress: string): NodeJS.ProcessEnv {
     METRICS_PORT: '0',
     API_KEYS: '',
     PG_POOL_MAX: '8',
+    // No carrier runs in a chaos run (nor NATS): orders complete at dispatch, as before the
+    // delivery confirmation. The bus's processes are not among the ones it kills yet.
+    DELIVERY_CONFIRMATION: 'none',
   };
 }
 

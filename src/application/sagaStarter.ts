@@ -31,6 +31,8 @@ export interface SagaStarterDependencies {
     | 'TEMPORAL_TASK_QUEUE'
     | 'APPROVAL_THRESHOLD'
     | 'APPROVAL_TIMEOUT'
+    | 'DELIVERY_CONFIRMATION'
+    | 'DELIVERY_TIMEOUT'
     | 'MERCHANT_ACCOUNT_ID'
     | 'ACTIVITY_START_TO_CLOSE'
     | 'ACTIVITY_MAX_ATTEMPTS'
@@ -144,6 +146,8 @@ export async function startOrderSaga(
     merchantAccountId: deps.config.MERCHANT_ACCOUNT_ID,
     approvalThreshold: deps.config.APPROVAL_THRESHOLD,
     approvalTimeout: deps.config.APPROVAL_TIMEOUT,
+    deliveryTimeout:
+      deps.config.DELIVERY_CONFIRMATION === 'carrier' ? deps.config.DELIVERY_TIMEOUT : null,
     settings: sagaSettingsFrom(deps.config as Config),
   };
   const lines = order.items.length;

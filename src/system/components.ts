@@ -3,6 +3,10 @@ import { buildApp, type AppOptions } from '../api/app';
 import { AbandonedSagaReconciler } from '../application/abandonedSagaReconciler';
 import { openMerchantAccount } from '../application/merchantAccount';
 import { OrphanedOrderReconciler } from '../application/orphanedOrderReconciler';
+import { startBusConsumers } from '../inbound/busConsumers';
+import { startDeliveryConsumer } from '../inbound/deliveryConsumer';
+import { connectAndEnsureStreams } from '../integration';
+import { startRelay, streamSettingsOf } from '../integration/runtime';
 import { installTemporalRuntime } from '../worker/runtime';
 import { startSagaWorker } from '../worker/startWorker';
 import { logTo, type System } from './createSystem';
@@ -12,6 +16,8 @@ export interface RunningComponent {
   stop(): Promise<unknown>;
   /** Settles when the component ended by itself (rejects when it failed). */
   done?: Promise<unknown>;
+  /** Lines for the banner `npm start` prints (where to reach it). */
+  banner?: readonly string[];
 }
 
 export interface Component {
@@ -103,6 +109,55 @@ export const COMPONENTS = {
       return { stop: () => runner.stop() };
     },
   },
+  relay: {
+    description: 'publishes integration events from the events table to JetStream (one owner)',
+    async start(system) {
+      if (system.config.INTEGRATION_RELAY === 'off') return undefined;
+      const log = system.logger.child({ component: 'relay' });
+      const relay = await startRelay({
+        config: system.config,
+        pool: system.pool,
+        eventStore: system.eventStore,
+        natsUrl: requireNats(system),
+        log: (message, error) => log.info({ err: error }, message),
+      });
+      return { stop: () => relay.stop() };
+    },
+  },
+  'delivery-consumer': {
+    description: "turns the carrier's shipment.delivered.v1 into the order saga's signal",
+    async start(system) {
+      const nc = await connectAndEnsureStreams(
+        { url: requireNats(system), name: 'sagaflow-inbound' },
+        streamSettingsOf(system.config),
+      );
+      const consumer = await startDeliveryConsumer({
+        nc,
+        pool: system.pool,
+        client: await system.temporal(),
+        log: system.logger.child({ component: 'delivery-consumer' }),
+      });
+      return {
+        stop: async () => {
+          await consumer.stop();
+          await nc.drain();
+        },
+      };
+    },
+  },
+  'bus-consumers': {
+    description:
+      'the delivery consumer, the simulated carrier (CARRIER_SIMULATOR) and the loyalty service, in-process',
+    async start(system) {
+      const consumers = await startBusConsumers({
+        config: { ...system.config, NATS_URL: requireNats(system) },
+        pool: system.pool,
+        temporal: await system.temporal(),
+        log: system.logger,
+      });
+      return { stop: () => consumers.stop(), banner: consumers.banner };
+    },
+  },
   api: {
     description: 'serves the HTTP API on HOST:PORT',
     async start(system) {
@@ -118,6 +173,12 @@ export const COMPONENTS = {
 } satisfies Record<string, Component>;
 
 export type ComponentName = keyof typeof COMPONENTS;
+
+function requireNats(system: System): string {
+  const url = system.config.NATS_URL;
+  if (!url) throw new Error('integration events need NATS_URL');
+  return url;
+}
 
 function requireTemporal(system: System): string {
   const address = system.config.TEMPORAL_ADDRESS;

@@ -26,6 +26,7 @@ import {
   ProjectionRunner,
   type ProjectionRunnerOptions,
 } from '../projections';
+import { getRelayStatus } from '../integration/relay/status';
 import { connectClient } from '../temporal/connection';
 
 /** The configuration a system is built from: the database is known by now (embedded or not). */
@@ -98,6 +99,7 @@ export function createSystem(config: SystemConfig, options: SystemOptions): Syst
     projectionStatuses: () => getProjectionStatuses(pool),
     readerHoldback: () => getCatchUpHoldback(pool),
     sagaCounts: () => countSagasByStatus(pool),
+    relayStatus: () => getRelayStatus(pool),
     ...(options.sdkMetricsUrl && { sdkMetricsUrl: options.sdkMetricsUrl }),
   });
   const eventStore = createEventStore(pool, { hooks: metrics.eventStoreHooks() });

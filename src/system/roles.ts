@@ -5,6 +5,7 @@ import type { ComponentName } from './components';
 const REQUIRED = {
   DATABASE_URL: 'DATABASE_URL (e.g. postgres://user@127.0.0.1:5432/sagaflow)',
   TEMPORAL_ADDRESS: 'TEMPORAL_ADDRESS (e.g. 127.0.0.1:7233)',
+  NATS_URL: 'NATS_URL (e.g. nats://127.0.0.1:4222)',
 } as const;
 
 export type RequiredSetting = keyof typeof REQUIRED & keyof Config;
@@ -41,12 +42,12 @@ export const PROCESS_ROLES = {
   'all-in-one': {
     script: 'npm start',
     applicationName: 'sagaflow',
-    needs: ['DATABASE_URL', 'TEMPORAL_ADDRESS'],
+    needs: ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'NATS_URL'],
     migrates: true,
     // One command handler for the API and the worker: saga steps are projected inline too.
     inlineProjection: true,
     poolFactor: 2,
-    components: [...WORKER_COMPONENTS, 'projector', 'api'],
+    components: [...WORKER_COMPONENTS, 'projector', 'relay', 'bus-consumers', 'api'],
   },
   api: {
     script: 'npm run start:api',
@@ -75,6 +76,24 @@ export const PROCESS_ROLES = {
     inlineProjection: false,
     poolFactor: 1,
     components: ['projector'],
+  },
+  relay: {
+    script: 'npm run start:relay',
+    applicationName: 'sagaflow-relay',
+    needs: ['DATABASE_URL', 'NATS_URL'],
+    migrates: false,
+    inlineProjection: false,
+    poolFactor: 0.5,
+    components: ['relay'],
+  },
+  inbound: {
+    script: 'npm run start:inbound',
+    applicationName: 'sagaflow-inbound',
+    needs: ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'NATS_URL'],
+    migrates: false,
+    inlineProjection: false,
+    poolFactor: 0.5,
+    components: ['delivery-consumer'],
   },
 } as const satisfies Record<string, ProcessRole>;
 

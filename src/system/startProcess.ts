@@ -7,6 +7,8 @@ import { missingSettings, PROCESS_ROLES, type RoleName } from './roles';
 
 export interface RunningProcess {
   system: System;
+  /** What the components said where to reach them, for a banner. */
+  banner: string[];
   /** Settles when a component ended on its own (rejects when it failed): time to stop. */
   ended: Promise<unknown>;
   /** Stops the components, last started first, then what the system opened. */
@@ -55,11 +57,12 @@ export async function startProcess(
   const system = createSystem(config, {
     applicationName: role.applicationName,
     logger,
-    poolMax: config.PG_POOL_MAX * role.poolFactor,
+    poolMax: Math.max(2, Math.ceil(config.PG_POOL_MAX * role.poolFactor)),
     inlineProjection: role.inlineProjection,
     ...(sdkMetricsUrl && { sdkMetricsUrl }),
   });
   const endings: Promise<unknown>[] = [];
+  const banner: string[] = [];
   let stopping = false;
   try {
     for (const name of role.components) {
@@ -67,6 +70,7 @@ export async function startProcess(
       const running = await component.start(system);
       if (!running) continue;
       system.onClose(name, () => running.stop());
+      banner.push(...(running.banner ?? []));
       if (running.done) {
         endings.push(
           running.done.then(
@@ -87,6 +91,7 @@ export async function startProcess(
   }
   return {
     system,
+    banner,
     // Never settles when nothing can end on its own.
     ended: Promise.race([...endings, new Promise(() => undefined)]),
     stop: () => {

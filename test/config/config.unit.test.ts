@@ -34,9 +34,22 @@ describe('configuration', () => {
     ['SDK_METRICS_URL', 'not a url'],
     ['AGGREGATE_CACHE_SIZE', '-1'],
     ['SNAPSHOT_EVERY', '0'],
+    ['DELIVERY_TIMEOUT', 'two days'],
+    ['DELIVERY_CONFIRMATION', 'maybe'],
+    ['CARRIER_SIMULATOR', 'yes'],
   ])('fails at start naming %s when it is %p', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`\\b${name}\\b`));
+  });
+
+  it('waits for the carrier by default, 48h before flagging, with the simulator on', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      DELIVERY_CONFIRMATION: 'carrier',
+      DELIVERY_TIMEOUT: '48h',
+      CARRIER_SIMULATOR: 'on',
+    });
+    expect(loadConfig({ DELIVERY_TIMEOUT: '90s' }).DELIVERY_TIMEOUT).toBe('90s');
   });
 
   it('treats an empty variable as unset', () => {

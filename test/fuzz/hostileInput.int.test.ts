@@ -499,6 +499,7 @@ describe('hostile input', () => {
     const config = loadConfig({
       TEMPORAL_TASK_QUEUE: uniqueTaskQueue('fuzz'),
       LOG_LEVEL: 'silent',
+      DELIVERY_CONFIRMATION: 'none',
     });
     const commands = new CommandHandler(db.eventStore, {
       afterAppend: createInlineProjector(db.pool, ALL_PROJECTIONS, () => {}),

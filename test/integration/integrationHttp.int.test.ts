@@ -36,7 +36,7 @@ describe('integration events over HTTP', () => {
         commands: h.commands,
         temporal: h.client,
         config: h.config,
-        readModels: projectionReadModels,
+        readModels: projectionReadModels(h.db.eventStore),
         metrics: new Metrics({
           defaultMetrics: false,
           relayStatus: () => getRelayStatus(h.db.pool),

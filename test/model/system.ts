@@ -66,6 +66,7 @@ export class ModelSystem {
       TEMPORAL_TASK_QUEUE: this.taskQueue,
       APPROVAL_THRESHOLD: String(APPROVAL_THRESHOLD),
       APPROVAL_TIMEOUT: '3s',
+      DELIVERY_CONFIRMATION: 'none',
       ACTIVITY_START_TO_CLOSE: '5s',
       ACTIVITY_MAX_ATTEMPTS: '4',
       COMPENSATION_MAX_ATTEMPTS: '3',

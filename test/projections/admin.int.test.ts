@@ -44,6 +44,7 @@ describe('admin API for a failing projection', () => {
         config: loadConfig({
           TEMPORAL_TASK_QUEUE: uniqueTaskQueue('projection-admin'),
           LOG_LEVEL: 'silent',
+          DELIVERY_CONFIRMATION: 'none',
           API_KEYS: `${keys.admin}:admin,${keys.operator}:operator`,
         }),
         readModels: {

@@ -32,6 +32,9 @@ const EXPECTED = [
   'orderFulfillment-temporal-cancel-after-pivot',
   'moneyTransfer-temporal-cancel-before-credit',
   'moneyTransfer-temporal-cancel-during-credit',
+  'orderFulfillment-delivered',
+  'orderFulfillment-delivered-before-wait',
+  'orderFulfillment-delivery-overdue-then-delivered',
 ];
 
 /**
@@ -124,6 +127,37 @@ describe('replaying recorded saga histories', () => {
         cancelledSteps: 0,
       });
     }
+  });
+
+  it('records the delivery paths as named: a duplicate confirmation, an early one, an overdue one', () => {
+    const shape = (name: string) => {
+      const events = histories.find((h) => h.file === name)?.history.events ?? [];
+      const index = (attribute: keyof (typeof events)[number]) =>
+        events.findIndex((e) => e[attribute]);
+      return {
+        signals: events.filter(
+          (e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'shipmentDelivered',
+        ).length,
+        signalBeforeFirstActivity:
+          index('workflowExecutionSignaledEventAttributes') <
+          index('activityTaskScheduledEventAttributes'),
+        timerFired: index('timerFiredEventAttributes') >= 0,
+      };
+    };
+    expect(shape('orderFulfillment-delivered')).toEqual({
+      signals: 2,
+      signalBeforeFirstActivity: false,
+      timerFired: false,
+    });
+    expect(shape('orderFulfillment-delivered-before-wait')).toMatchObject({
+      signals: 1,
+      signalBeforeFirstActivity: true,
+    });
+    expect(shape('orderFulfillment-delivery-overdue-then-delivered')).toEqual({
+      signals: 1,
+      signalBeforeFirstActivity: false,
+      timerFired: true,
+    });
   });
 
   it('replays every recorded history against the current workflow code', async () => {

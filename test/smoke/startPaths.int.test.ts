@@ -50,6 +50,7 @@ async function startAndStop(env: Record<string, string>): Promise<StartRun> {
       NATS_EMBEDDED_MONITOR_PORT: String(await freePort()),
       ...(process.env.NATS_SERVER_PATH && { NATS_SERVER_PATH: process.env.NATS_SERVER_PATH }),
       METRICS_PORT: '0',
+      LOYALTY_PORT: '0',
       TEMPORAL_TASK_QUEUE: `start-paths-${port}`,
       ...(process.env.TEMPORAL_CLI_PATH && { TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH }),
       ...env,

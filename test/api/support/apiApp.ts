@@ -42,6 +42,7 @@ export async function createApiTestApp(
   const config = loadConfig({
     TEMPORAL_TASK_QUEUE: uniqueTaskQueue(label),
     LOG_LEVEL: 'silent',
+    DELIVERY_CONFIRMATION: 'none',
     ...env,
   });
   const metrics = new Metrics({ defaultMetrics: false });

@@ -147,6 +147,7 @@ export async function startSystem(): Promise<RunningSystem> {
     TEMPORAL_DEV_PORT: String(TEMPORAL_DEV_PORT),
     TEMPORAL_UI_PORT: String(TEMPORAL_UI_PORT),
     METRICS_PORT: '0',
+    LOYALTY_PORT: '0',
     FAULT_INJECTION: 'enabled',
     COMPENSATION_MAX_ATTEMPTS: '2',
     LOG_LEVEL: 'warn',

@@ -1,0 +1,194 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import pino from 'pino';
+import { startDeliveryConsumer, DELIVERY_CONSUMER } from '../../src/inbound/deliveryConsumer';
+import { buildMessage, CARRIER_STREAM, encodeMessage, subjectFor } from '../../src/integration';
+import type { RunningConsumer } from '../../src/messaging/durableConsumer';
+import {
+  deliveredMessage,
+  startCarrierSimulator,
+  type RunningCarrierSimulator,
+} from '../../src/services/carrierSimulator/simulator';
+import { SagaHarness } from '../support/sagaHarness';
+import { startTestNatsServer, type TestNats } from '../support/nats';
+
+const PRICE = 1_000;
+const log = pino({ level: 'silent' });
+
+/**
+ * The carrier's shipment.delivered.v1 over a real nats-server completes the order's saga
+ * once: published twice, published before the saga waits for it, or redelivered after the
+ * consumer died before its ack. The dispatches are published here as the relay would.
+ */
+describe('inbound delivery confirmations drive the order saga', () => {
+  const h = new SagaHarness('delivery_consumer', {
+    config: { DELIVERY_CONFIRMATION: 'carrier', DELIVERY_TIMEOUT: '60s' },
+  });
+  let nats: TestNats;
+  let nc: NatsConnection;
+  const running: Array<RunningConsumer | RunningCarrierSimulator> = [];
+
+  beforeAll(async () => {
+    await h.start();
+    nats = await startTestNatsServer();
+    nc = await nats.connect();
+  });
+  afterAll(async () => {
+    for (const r of running.reverse()) await r.stop().catch(() => undefined);
+    await nats?.stop();
+    await h.stop();
+  });
+
+  const consumer = async (
+    extra: Parameters<typeof startDeliveryConsumer>[0]['beforeAck'] = undefined,
+    conn = nc,
+  ) => {
+    const c = await startDeliveryConsumer({
+      nc: conn,
+      pool: h.db.pool,
+      client: h.client,
+      log,
+      spec: { ackWaitMs: 1_500, retryDelayMs: 200 },
+      ...(extra && { beforeAck: extra }),
+    });
+    running.push(c);
+    return c;
+  };
+
+  async function dispatchedOrder(orderId: string) {
+    await h.openAccount(`cust-${orderId}`, 100_000);
+    await h.restock(`sku-${orderId}`, 10);
+    const { sagaId } = await h.placeOrder({
+      orderId,
+      customerId: `c-${orderId}`,
+      paymentAccountId: `cust-${orderId}`,
+      items: [{ sku: `sku-${orderId}`, quantity: 1, unitPrice: PRICE }],
+    });
+    return sagaId;
+  }
+  /** The saga books the shipment under the order's id (activities: bookShipment). */
+  const shipmentOf = (orderId: string) => orderId;
+  /** What the relay publishes for a dispatch. */
+  async function publishDispatched(orderId: string, shipmentId: string) {
+    const message = buildMessage(
+      'shipment.dispatched.v1',
+      shipmentId,
+      { shipmentId, orderId, dispatchedAt: new Date().toISOString() },
+      {
+        eventId: `dispatch-event-${orderId}`,
+        streamId: `shipment-${shipmentId}`,
+        version: 2,
+        globalPosition: 1n,
+        occurredAt: new Date(),
+      },
+    );
+    await jetstream(nc).publish(
+      subjectFor('shipment.dispatched.v1', shipmentId),
+      encodeMessage(message),
+      {
+        msgID: message.id,
+      },
+    );
+  }
+  const confirmations = async (orderId: string) =>
+    (
+      await h.db.pool.query<{ outcome: string }>(
+        'SELECT outcome FROM delivery_confirmations WHERE order_id = $1',
+        [orderId],
+      )
+    ).rows.map((r) => r.outcome);
+  const completions = async (orderId: string) =>
+    (await h.eventTypes(`order-${orderId}`)).filter((t) => t === 'OrderCompleted').length;
+  const carrierMessages = async () =>
+    (await (await jetstreamManager(nc)).streams.info(CARRIER_STREAM)).state.messages;
+
+  it('the carrier simulator confirms a dispatch twice; the saga completes once', async () => {
+    await consumer();
+    running.push(
+      await startCarrierSimulator({
+        nc,
+        log,
+        settings: {
+          delayMs: { min: 200, max: 300 },
+          duplicateRate: 1,
+          lateRate: 0,
+          lateDelayMs: 0,
+          seed: 1,
+        },
+      }),
+    );
+    const sagaId = await dispatchedOrder('inb-twice');
+    await h.waitForStatus(sagaId, (s) => s.status === 'DISPATCHED' && s.currentStep === null);
+    const before = await carrierMessages();
+    await publishDispatched('inb-twice', shipmentOf('inb-twice'));
+    expect(await h.result(sagaId)).toMatchObject({ outcome: 'COMPLETED' });
+    // Both copies reached the stream (the resend has its own Nats-Msg-Id) ...
+    for (let i = 0; i < 50 && (await carrierMessages()) < before + 2; i++) await sleep(100);
+    expect((await carrierMessages()) - before).toBe(2);
+    // ... and the consumer applied one (give the second copy time to be consumed).
+    await waitForConsumerIdle();
+    expect(await confirmations('inb-twice')).toEqual(['signalled']);
+    expect(await completions('inb-twice')).toBe(1);
+  });
+
+  it('a confirmation published before the saga waits for it is kept by the saga', async () => {
+    const sagaId = await dispatchedOrder('inb-early');
+    const shipmentId = shipmentOf('inb-early');
+    await publishDelivered('inb-early', shipmentId);
+    expect(await h.result(sagaId)).toMatchObject({ outcome: 'COMPLETED' });
+    expect(await confirmations('inb-early')).toEqual(['signalled']);
+    expect(await completions('inb-early')).toBe(1);
+  });
+
+  it('a consumer that dies after its commit, before the ack, applies the confirmation once', async () => {
+    for (const r of running.splice(0)) await r.stop();
+    const doomed = await nats.connect('doomed-delivery-consumer');
+    let crashes = 0;
+    await consumer(async () => {
+      crashes += 1;
+      // The process dies here: no ack leaves it.
+      await doomed.close();
+      throw new Error('crashed before the ack');
+    }, doomed);
+    const sagaId = await dispatchedOrder('inb-crash');
+    await h.waitForStatus(sagaId, (s) => s.status === 'DISPATCHED' && s.currentStep === null);
+    await publishDelivered('inb-crash', shipmentOf('inb-crash'));
+    expect(await h.result(sagaId)).toMatchObject({ outcome: 'COMPLETED' });
+    expect(crashes).toBe(1);
+    // A new consumer process gets the unacked message again after ack_wait: a duplicate.
+    const redelivered: string[] = [];
+    await consumer(async (message) => {
+      redelivered.push(message.subject);
+    });
+    for (let i = 0; i < 100 && redelivered.length === 0; i++) await sleep(100);
+    expect(redelivered).toEqual(['inb-crash']);
+    await waitForConsumerIdle();
+    expect(await confirmations('inb-crash')).toEqual(['signalled']);
+    expect(await completions('inb-crash')).toBe(1);
+  });
+
+  async function publishDelivered(orderId: string, shipmentId: string) {
+    const message = deliveredMessage(
+      { shipmentId, orderId, dispatchedAt: new Date().toISOString() },
+      new Date(),
+    );
+    await jetstream(nc).publish(
+      subjectFor('shipment.delivered.v1', shipmentId),
+      encodeMessage(message),
+      {
+        msgID: message.id,
+      },
+    );
+  }
+
+  async function waitForConsumerIdle() {
+    const jsm = await jetstreamManager(nc);
+    for (let i = 0; i < 100; i++) {
+      const c = await jsm.consumers.info(CARRIER_STREAM, DELIVERY_CONSUMER);
+      if (c.num_pending === 0 && c.num_ack_pending === 0) return;
+      await sleep(100);
+    }
+    throw new Error('delivery consumer did not drain');
+  }
+});
