@@ -7,6 +7,11 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { SagaActivities } from '../activities';
+import {
+  orderPaymentReference,
+  orderRefundReference,
+  orderRevenueReference,
+} from '../src/domain/order/order';
 import { compensationOptions, forwardOptions, pivotOptions, stepOptions } from './activityOptions';
 import { CompensationStack } from './compensations';
 import { correlatedActivities } from './correlated';
@@ -180,15 +185,15 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
       undo.refundDebit({
         accountId: input.paymentAccountId,
         amount: input.total,
-        debitReference: `order-${orderId}/payment`,
-        refundReference: `order-${orderId}/refund`,
+        debitReference: orderPaymentReference(orderId),
+        refundReference: orderRefundReference(orderId),
       }),
     );
     await saga.step('charge customer', () =>
       pivot.debitAccount({
         accountId: input.paymentAccountId,
         amount: input.total,
-        reference: `order-${orderId}/payment`,
+        reference: orderPaymentReference(orderId),
       }),
     );
     charge = 'done';
@@ -225,7 +230,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
       forward.creditAccount({
         accountId: input.merchantAccountId,
         amount: input.total,
-        reference: `order-${orderId}/revenue`,
+        reference: orderRevenueReference(orderId),
       }),
     );
     await forwardSteps.run('dispatch shipment', () => forward.dispatchShipment({ orderId }));

@@ -1,4 +1,5 @@
 import type { SqlExecutor } from '../eventstore';
+import { orderSagaId, transferSagaId } from '../sagas/sagaIds';
 
 /**
  * Read-model queries for the HTTP API. They read the stable views (order_summary, ...),
@@ -89,7 +90,7 @@ const toOrderSummary = (row: OrderRow): OrderSummary => ({
   status: row.status,
   lines: row.lines,
   total: Number(row.total),
-  sagaId: `order-${row.order_id}`,
+  sagaId: orderSagaId(row.order_id),
   failureReason: row.failure_reason,
   timeline: row.timeline,
   placedAt: row.placed_at.toISOString(),
@@ -261,7 +262,7 @@ export async function getTransferSummary(
       amount: Number(row.amount),
       status: row.status,
       reason: row.reason,
-      sagaId: `transfer-${row.transfer_id}`,
+      sagaId: transferSagaId(row.transfer_id),
       updatedAt: row.updated_at.toISOString(),
       version: row.version,
       lastPosition: row.last_position,

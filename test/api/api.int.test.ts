@@ -8,6 +8,8 @@ import { canonicalJson, forgetOldRequests } from '../../src/api/plugins/idempote
 import { projectionReadModels } from '../../src/api/projectionReadModels';
 import { loadConfig } from '../../src/config';
 import { createApiTestApp, orderBody, type ApiTestApp } from './support/apiApp';
+import { orderStreamId } from '../../src/domain/order';
+import { orderSagaId } from '../../src/sagas/sagaIds';
 
 /** The secret createApiTestApp's config gives the app. */
 const DEV_SECRET = 'api-test-idempotency-secret-0123456789abcdef';
@@ -285,7 +287,11 @@ describe('idempotency keys', () => {
     const first = await inject({ method: 'POST', url: '/orders', headers, payload: orderBody() });
     expect(first.statusCode).toBe(202);
     const body = first.json();
-    expect(body).toMatchObject({ status: 'PLACED', total: 2500, sagaId: `order-${body.orderId}` });
+    expect(body).toMatchObject({
+      status: 'PLACED',
+      total: 2500,
+      sagaId: orderSagaId(body.orderId),
+    });
 
     // Same body, keys in another order: the same request.
     const { items, shippingAddress, paymentAccountId, customerId } = orderBody();
@@ -298,7 +304,7 @@ describe('idempotency keys', () => {
     expect(second.statusCode).toBe(202);
     expect(second.json()).toEqual(body);
     expect(second.headers['idempotent-replayed']).toBe('true');
-    const events = await t.db.eventStore.readStream(`order-${body.orderId}`);
+    const events = await t.db.eventStore.readStream(orderStreamId(body.orderId));
     expect(events.map((e) => e.type)).toEqual(['OrderPlaced']);
 
     const different = await inject({
@@ -326,7 +332,7 @@ describe('idempotency keys', () => {
     const ids = new Set(responses.map((r) => r.json().orderId));
     expect(ids.size).toBe(1);
     const [orderId] = [...ids] as string[];
-    const events = await t.db.eventStore.readStream(`order-${orderId}`);
+    const events = await t.db.eventStore.readStream(orderStreamId(orderId!));
     expect(events.map((e) => e.type)).toEqual(['OrderPlaced']);
     const runs = [];
     for await (const run of t.env.client.workflow.list({
@@ -511,7 +517,7 @@ describe('idempotency keys after a failed first attempt', () => {
     });
     expect(order.statusCode).toBe(202);
     expect(order.json().total).toBe(2500);
-    const events = await t.db.eventStore.readStream(`order-${order.json().orderId}`);
+    const events = await t.db.eventStore.readStream(orderStreamId(order.json().orderId));
     expect(events.map((e) => e.type)).toEqual(['OrderPlaced']);
   });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { placeOrderAndStartSaga } from '../../application/sagaStarter';
-import { firstRepeatedSku } from '../../domain/order';
+import { firstRepeatedSku, orderStreamId } from '../../domain/order';
 import { deterministicId } from '../../eventstore';
 import { orderSagaId } from '../../sagas/sagaIds';
 import { approveSignal, cancelUpdate } from '../../../workflows/definitions';
@@ -129,7 +129,7 @@ export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) 
     },
     async (request) => {
       const { id } = request.params;
-      const [placed] = await deps.eventStore.readStream(`order-${id}`, { toVersion: 1 });
+      const [placed] = await deps.eventStore.readStream(orderStreamId(id), { toVersion: 1 });
       if (placed?.type !== 'OrderPlaced') throw notFound('Order', id);
       const { shippingAddress } = placed.data as { shippingAddress: Record<string, string> };
       return {

@@ -2,6 +2,9 @@ import { type DomainEvent, schemaVersions } from '../decider';
 
 export const ACCOUNT_STREAM_TYPE = 'account';
 
+/** The account's stream: `account-<accountId>`. */
+export const accountStreamId = (accountId: string): string => `${ACCOUNT_STREAM_TYPE}-${accountId}`;
+
 // Events: past tense.
 
 export type AccountOpened = DomainEvent<

@@ -2,6 +2,7 @@ import type { Decider } from '../decider';
 import {
   ACCOUNT_EVENT_SCHEMA_VERSIONS,
   ACCOUNT_STREAM_TYPE,
+  accountStreamId,
   type AccountEvent,
   type AccountState,
   accountEvolver,
@@ -22,7 +23,7 @@ export function createAccountDecider(
 ): Decider<AccountState, AccountCommand, AccountEvent> {
   return {
     streamType: ACCOUNT_STREAM_TYPE,
-    streamId: (accountId) => `${ACCOUNT_STREAM_TYPE}-${accountId}`,
+    streamId: accountStreamId,
     initialState: initialAccountState,
     evolve: accountEvolver(options.referenceWindow ?? DEFAULT_REFERENCE_WINDOW),
     decide: decideAccount,
