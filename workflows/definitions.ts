@@ -43,21 +43,26 @@ export const TRANSFER_SAGA_STATUSES = [
 ] as const;
 export type TransferSagaStatus = (typeof TRANSFER_SAGA_STATUSES)[number];
 
-export type SagaType = 'orderFulfillment' | 'moneyTransfer';
-export type SagaOutcome =
-  | 'RUNNING'
-  | 'COMPLETED'
-  | 'CANCELLED'
-  | 'FAILED'
-  | 'COMPENSATED'
-  | 'COMPENSATION_FAILED'
-  | 'FORWARD_STEP_FAILED';
+export const SAGA_TYPES = ['orderFulfillment', 'moneyTransfer'] as const;
+export type SagaType = (typeof SAGA_TYPES)[number];
+export const SAGA_OUTCOMES = [
+  'RUNNING',
+  'COMPLETED',
+  'CANCELLED',
+  'FAILED',
+  'COMPENSATED',
+  'COMPENSATION_FAILED',
+  'FORWARD_STEP_FAILED',
+] as const;
+export type SagaOutcome = (typeof SAGA_OUTCOMES)[number];
+
+export type SagaStatus = OrderSagaStatus | TransferSagaStatus;
 
 /** The answer of the `status` query, and of GET /orders/{id}/saga. */
-export interface SagaStatusView {
+export interface SagaStatusView<Status extends SagaStatus = SagaStatus> {
   sagaType: SagaType;
   businessId: string;
-  status: OrderSagaStatus | TransferSagaStatus;
+  status: Status;
   outcome: SagaOutcome;
   currentStep: string | null;
   completedSteps: string[];
@@ -108,9 +113,9 @@ export interface MoneyTransferInput {
   settings: SagaSettings;
 }
 
-export interface SagaResult {
+export interface SagaResult<Status extends SagaStatus = SagaStatus> {
   outcome: SagaOutcome;
-  status: string;
+  status: Status;
   reason: string | null;
 }
 

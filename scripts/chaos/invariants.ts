@@ -139,10 +139,10 @@ export async function checkInvariants(input: InvariantInput): Promise<InvariantR
         if (event.type === 'FundsDeposited') depositedInEvents += data.amount;
       }
     }
-    const folded = state.status === 'none' ? 0 : state.balance;
+    const folded = state.status === 'NONE' ? 0 : state.balance;
     // The decider's fold from a snapshot must agree with the full fold.
     const loaded = await loadAggregate(store, streamId, accountDecider);
-    const viaLoader = loaded.state.status === 'none' ? 0 : loaded.state.balance;
+    const viaLoader = loaded.state.status === 'NONE' ? 0 : loaded.state.balance;
     if (viaLoader !== folded)
       chainErrors.push(`${streamId}: snapshot+tail ${viaLoader} != full fold ${folded}`);
     replayBalances.set(streamId.replace(/^account-/, ''), folded);

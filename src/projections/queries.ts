@@ -1,3 +1,6 @@
+import type { AccountStatus } from '../domain/account';
+import type { OrderItem, OrderStatus } from '../domain/order';
+import type { TransferStatus } from '../domain/transfer';
 import type { SqlExecutor } from '../eventstore';
 import { orderSagaId, transferSagaId } from '../sagas/sagaIds';
 
@@ -10,14 +13,13 @@ export interface OrderSummary {
   orderId: string;
   customerId: string;
   paymentAccountId: string;
-  /** PLACED|STOCK_RESERVED|SHIPMENT_BOOKED|AWAITING_APPROVAL|PAID|DISPATCHED|COMPLETED|CANCELLED|COMPENSATION_FAILED */
-  status: string;
-  lines: Array<{ sku: string; quantity: number; unitPrice: number }>;
+  status: OrderStatus;
+  lines: OrderItem[];
   total: number;
-  /** `order-${orderId}` */
+  /** orderSagaId(orderId) */
   sagaId: string;
   failureReason: string | null;
-  timeline: Array<{ status: string; at: string }>;
+  timeline: Array<{ status: OrderStatus; at: string }>;
   placedAt: string;
   updatedAt: string;
   version: number;
@@ -28,8 +30,7 @@ export interface AccountBalance {
   accountId: string;
   ownerId: string;
   balance: number;
-  /** OPEN|FROZEN */
-  status: string;
+  status: AccountStatus;
   version: number;
   lastChangedAt: string;
   lastPosition: string;
@@ -50,14 +51,20 @@ export interface TransferSummary {
   fromAccountId: string;
   toAccountId: string;
   amount: number;
-  /** REQUESTED|DEBITED|COMPLETED|FAILED|COMPENSATED|COMPENSATION_FAILED */
-  status: string;
+  status: TransferStatus;
   reason: string | null;
-  /** `transfer-${transferId}` */
+  /** transferSagaId(transferId) */
   sagaId: string;
   updatedAt: string;
   version: number;
   lastPosition: string;
+}
+
+export interface OrderListQuery {
+  customerId?: string;
+  status?: OrderStatus;
+  limit: number;
+  cursor?: string;
 }
 
 /** A list cursor that was not produced by listOrderSummaries. */
@@ -72,7 +79,7 @@ interface OrderRow {
   order_id: string;
   customer_id: string;
   payment_account_id: string;
-  status: string;
+  status: OrderStatus;
   lines: OrderSummary['lines'];
   total: string;
   failure_reason: string | null;
@@ -145,7 +152,7 @@ function decodeCursor(raw: string): OrderCursor {
  */
 export async function listOrderSummaries(
   db: SqlExecutor,
-  q: { customerId?: string; status?: string; limit: number; cursor?: string },
+  q: OrderListQuery,
 ): Promise<{ items: OrderSummary[]; nextCursor: string | null }> {
   const limit = Math.max(1, Math.min(1000, Math.floor(q.limit)));
   const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
@@ -180,7 +187,7 @@ export async function getAccountBalance(
     account_id: string;
     owner_id: string;
     balance: string;
-    status: string;
+    status: AccountStatus;
     version: number;
     last_changed_at: Date;
     last_position: string;
@@ -243,7 +250,7 @@ export async function getTransferSummary(
     from_account_id: string;
     to_account_id: string;
     amount: string;
-    status: string;
+    status: TransferStatus;
     reason: string | null;
     updated_at: Date;
     version: number;

@@ -1,8 +1,29 @@
 import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
+  type WorkflowExecutionStatusName,
   type WorkflowHandle,
 } from '@temporalio/client';
+
+/** Every execution status Temporal names (the client's WorkflowExecutionStatusName). */
+export const WORKFLOW_EXECUTION_STATUSES = [
+  'UNSPECIFIED',
+  'RUNNING',
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'TERMINATED',
+  'CONTINUED_AS_NEW',
+  'TIMED_OUT',
+  'PAUSED',
+  'UNKNOWN',
+] as const satisfies readonly WorkflowExecutionStatusName[];
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const everyStatusListed: Same<
+  (typeof WORKFLOW_EXECUTION_STATUSES)[number],
+  WorkflowExecutionStatusName
+> = true;
+void everyStatusListed;
 
 /** By name too: `instanceof` fails across module registries (jest). */
 export function isWorkflowNotFound(error: unknown): boolean {
@@ -23,7 +44,7 @@ export function isWorkflowAlreadyStarted(error: unknown): boolean {
 /** A workflow's execution status and run, or undefined when there is no such workflow. */
 export async function describeWorkflow(
   handle: WorkflowHandle,
-): Promise<{ status: string; runId: string } | undefined> {
+): Promise<{ status: WorkflowExecutionStatusName; runId: string } | undefined> {
   try {
     const description = await handle.describe();
     return { status: description.status.name, runId: description.runId };

@@ -3,10 +3,12 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createHash, createHmac } from 'node:crypto';
 import { buildApp, type AppDeps } from '../../src/api/app';
 import { CommandHandler } from '../../src/application/commandHandler';
+import { DirectCommands } from '../../src/application/directCommands';
 import { createPool, PostgresEventStore } from '../../src/eventstore';
 import { canonicalJson, forgetOldRequests } from '../../src/api/plugins/idempotency';
 import { projectionReadModels } from '../../src/api/projectionReadModels';
 import { loadConfig } from '../../src/config';
+import { ALL_PROJECTIONS, createInlineProjector } from '../../src/projections';
 import { createApiTestApp, orderBody, type ApiTestApp } from './support/apiApp';
 import { orderStreamId } from '../../src/domain/order';
 import { orderSagaId } from '../../src/sagas/sagaIds';
@@ -247,6 +249,31 @@ describe('accounts, inventory and read-your-writes', () => {
       url: `/accounts/${accountId}?at=${encodeURIComponent(before)}`,
     });
     expect(notYet.statusCode).toBe(404);
+  });
+
+  test('time travel and the read model spell the same account alike, open and frozen', async () => {
+    const { accountId } = await openAccount(250);
+    const read = async () => {
+      const live = await inject({ method: 'GET', url: `/accounts/${accountId}` });
+      const at = encodeURIComponent(new Date().toISOString());
+      const then = await inject({ method: 'GET', url: `/accounts/${accountId}?at=${at}` });
+      expect([live.statusCode, then.statusCode]).toEqual([200, 200]);
+      const { asOf, ...timeTravelled } = then.json<Record<string, unknown>>();
+      expect(asOf).toEqual(expect.any(String));
+      // The read model answers lastChangedAt too; everything both answer agrees.
+      expect(live.json()).toMatchObject(timeTravelled);
+      return timeTravelled;
+    };
+    expect(await read()).toMatchObject({ status: 'OPEN', balance: 250, version: 2 });
+
+    const commands = new CommandHandler(t.db.eventStore, {
+      afterAppend: createInlineProjector(t.db.pool, ALL_PROJECTIONS, () => {}),
+    });
+    await new DirectCommands(commands).freezeAccount(
+      { accountId, reason: 'agreement test' },
+      { commandId: `freeze/${accountId}` },
+    );
+    expect(await read()).toMatchObject({ status: 'FROZEN', balance: 250, version: 3 });
   });
 
   test('restock and read the inventory level', async () => {

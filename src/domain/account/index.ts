@@ -27,9 +27,10 @@ export function createAccountDecider(
     initialState: initialAccountState,
     evolve: accountEvolver(options.referenceWindow ?? DEFAULT_REFERENCE_WINDOW),
     decide: decideAccount,
-    // 2: a bounded recentReferences replaced the ever-growing appliedReferences. Snapshots of
-    // version 1 are ignored (the stream replays once and is snapshotted again at once).
-    snapshot: { every: 100, stateSchemaVersion: 2 },
+    // 2: a bounded recentReferences replaced the ever-growing appliedReferences. 3: statuses
+    // are spelled NONE/OPEN/FROZEN (were none/open/frozen). Snapshots of an older version are
+    // ignored (the stream replays once and is snapshotted again at once).
+    snapshot: { every: 100, stateSchemaVersion: 3 },
     eventSchemaVersions: ACCOUNT_EVENT_SCHEMA_VERSIONS,
   };
 }
