@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import { ORDER_STATUSES } from '../src/domain/order/order';
+import { ORDER_STATUSES, type OrderItem } from '../src/domain/order/order';
 
 /**
  * What the status query reports: the order's own statuses, plus COMPENSATING while it
@@ -83,19 +83,13 @@ export interface SagaSettings {
   compensationMaxAttempts: number;
 }
 
-export interface OrderLine {
-  sku: string;
-  quantity: number;
-  /** Minor units (cents). */
-  unitPrice: number;
-}
-
 /** Ids and amounts only: no names, emails or addresses ever enter Temporal. */
 export interface OrderFulfillmentInput {
   orderId: string;
   customerId: string;
   paymentAccountId: string;
-  lines: OrderLine[];
+  /** The order's items (the saga needs no currency: every line is in ORDER_CURRENCY). */
+  lines: OrderItem[];
   total: number;
   correlationId: string;
   merchantAccountId: string;

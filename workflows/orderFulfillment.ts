@@ -8,6 +8,7 @@ import {
 } from '@temporalio/workflow';
 import type { SagaActivities } from '../activities';
 import {
+  type OrderItem,
   orderPaymentReference,
   orderRefundReference,
   orderRevenueReference,
@@ -28,7 +29,6 @@ import {
   statusQuery,
   type CancelRequest,
   type OrderFulfillmentInput,
-  type OrderLine,
   type OrderSagaStatus,
   type SagaResult,
 } from './definitions';
@@ -123,7 +123,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
 
   const stepIdsPerLine = patched(PER_LINE_STEP_IDS_PATCH);
   /** Which line a stock step is for: its step id is unique per line (when patched). */
-  const lineOf = (line: OrderLine, index: number) =>
+  const lineOf = (line: OrderItem, index: number) =>
     stepIdsPerLine ? { orderId, sku: line.sku, line: index } : { orderId, sku: line.sku };
 
   const abortIfCancelled = () => {

@@ -25,20 +25,21 @@ const everyStatusListed: Same<
 > = true;
 void everyStatusListed;
 
-/** By name too: `instanceof` fails across module registries (jest). */
-export function isWorkflowNotFound(error: unknown): boolean {
-  return (
-    error instanceof WorkflowNotFoundError ||
-    (error as Error | undefined)?.name === 'WorkflowNotFoundError'
-  );
+/*
+ * Plain `instanceof` is enough: Temporal's error classes answer it by a global symbol they
+ * mark their instances with (SymbolBasedInstanceOfError), so it holds across module
+ * registries (jest's included) and copies of the SDK.
+ */
+
+export function isWorkflowNotFound(error: unknown): error is WorkflowNotFoundError {
+  return error instanceof WorkflowNotFoundError;
 }
 
-/** A start refused because the workflow id is taken (by name too, as above). */
-export function isWorkflowAlreadyStarted(error: unknown): boolean {
-  return (
-    error instanceof WorkflowExecutionAlreadyStartedError ||
-    (error as Error | undefined)?.name === 'WorkflowExecutionAlreadyStartedError'
-  );
+/** A start refused because the workflow id is taken. */
+export function isWorkflowAlreadyStarted(
+  error: unknown,
+): error is WorkflowExecutionAlreadyStartedError {
+  return error instanceof WorkflowExecutionAlreadyStartedError;
 }
 
 /** A workflow's execution status and run, or undefined when there is no such workflow. */

@@ -2,13 +2,15 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import { STATUS_CODES } from 'node:http';
 import type { AccountRejectionCode } from '../../domain/account';
-import { DomainRejection, ownEntry } from '../../domain/decider';
+import { isRejection, ownEntry } from '../../domain/decider';
 import type { InventoryRejectionCode } from '../../domain/inventory';
 import type { OrderRejectionCode } from '../../domain/order';
 import type { ShipmentRejectionCode } from '../../domain/shipment';
 import type { TransferRejectionCode } from '../../domain/transfer';
 import type { PLACE_ORDER_REJECTION_CODES } from '../../application/sagaStarter';
 import { WrongExpectedVersionError } from '../../eventstore';
+import { InvalidCursorError } from '../../projections/queries';
+import { isWorkflowNotFound } from '../../temporal/workflowLookup';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, problemType } from './problem';
 
 interface ProblemBody {
@@ -185,11 +187,8 @@ function toProblem(
       ...base,
     };
   }
-  if (
-    error instanceof DomainRejection ||
-    (error as Error | undefined)?.name === 'DomainRejection'
-  ) {
-    const rejection = error as DomainRejection;
+  if (isRejection(error)) {
+    const rejection = error;
     const status = statusForRejection(rejection.code);
     return {
       type: problemType(rejection.code),
@@ -210,8 +209,7 @@ function toProblem(
       ...base,
     };
   }
-  const name = (error as Error | undefined)?.name;
-  if (name === 'InvalidCursorError') {
+  if (error instanceof InvalidCursorError) {
     return {
       type: problemType('INVALID_CURSOR'),
       title: 'Bad Request',
@@ -222,7 +220,7 @@ function toProblem(
       ...base,
     };
   }
-  if (name === 'WorkflowNotFoundError') {
+  if (isWorkflowNotFound(error)) {
     return {
       type: problemType('NOT_FOUND'),
       title: 'Not Found',

@@ -230,11 +230,8 @@ export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) 
           ],
         });
       } catch (error) {
-        if (
-          error instanceof WorkflowUpdateFailedError ||
-          (error as Error).name === 'WorkflowUpdateFailedError'
-        ) {
-          const cause = (error as Error).cause as Error | undefined;
+        if (error instanceof WorkflowUpdateFailedError) {
+          const cause = error.cause;
           throw new HttpProblem(
             409,
             'Conflict',
