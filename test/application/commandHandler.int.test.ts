@@ -235,7 +235,10 @@ describe('command handler', () => {
         { commandId },
       );
     const step = (type: InventoryCommand['type'], orderId: string, quantity?: number) =>
-      ({ type, data: { sku, orderId, ...(quantity !== undefined && { quantity }) } }) as never;
+      ({ type, data: { sku, orderId, ...(quantity !== undefined && { quantity }) } }) as Omit<
+        InventoryCommand,
+        'metadata'
+      >;
     await run({ type: 'RestockItem', data: { sku, quantity: 100, reference: 'po-1' } }, 'po-1');
     await run(step('ReserveStock', 'o-rel', 5), 'order-o-rel/reserve');
     const released = await run(step('ReleaseReservation', 'o-rel'), 'order-o-rel/release');
