@@ -1,6 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { CommandContext } from '../src/application/commandHandler';
-import { DomainRejection } from '../src/domain/decider';
+import { isRejection } from '../src/domain/decider';
 
 /** Every activity input may carry the saga's correlation id (added by workflows/correlated.ts). */
 export interface Correlated {
@@ -26,7 +26,7 @@ export async function asActivity<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
-    if (error instanceof DomainRejection) {
+    if (isRejection(error)) {
       const rejection = error;
       throw ApplicationFailure.create({
         type: 'DomainRejection',

@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import { ORDER_STATUSES } from '../src/domain/order/order';
+import { ORDER_STATUSES, type OrderItem } from '../src/domain/order/order';
 
 /**
  * What the status query reports: the order's own statuses, plus COMPENSATING while it
@@ -50,21 +50,26 @@ export const TRANSFER_SAGA_STATUSES = [
 ] as const;
 export type TransferSagaStatus = (typeof TRANSFER_SAGA_STATUSES)[number];
 
-export type SagaType = 'orderFulfillment' | 'moneyTransfer';
-export type SagaOutcome =
-  | 'RUNNING'
-  | 'COMPLETED'
-  | 'CANCELLED'
-  | 'FAILED'
-  | 'COMPENSATED'
-  | 'COMPENSATION_FAILED'
-  | 'FORWARD_STEP_FAILED';
+export const SAGA_TYPES = ['orderFulfillment', 'moneyTransfer'] as const;
+export type SagaType = (typeof SAGA_TYPES)[number];
+export const SAGA_OUTCOMES = [
+  'RUNNING',
+  'COMPLETED',
+  'CANCELLED',
+  'FAILED',
+  'COMPENSATED',
+  'COMPENSATION_FAILED',
+  'FORWARD_STEP_FAILED',
+] as const;
+export type SagaOutcome = (typeof SAGA_OUTCOMES)[number];
+
+export type SagaStatus = OrderSagaStatus | TransferSagaStatus;
 
 /** The answer of the `status` query, and of GET /orders/{id}/saga. */
-export interface SagaStatusView {
+export interface SagaStatusView<Status extends SagaStatus = SagaStatus> {
   sagaType: SagaType;
   businessId: string;
-  status: OrderSagaStatus | TransferSagaStatus;
+  status: Status;
   outcome: SagaOutcome;
   currentStep: string | null;
   completedSteps: string[];
@@ -85,19 +90,13 @@ export interface SagaSettings {
   compensationMaxAttempts: number;
 }
 
-export interface OrderLine {
-  sku: string;
-  quantity: number;
-  /** Minor units (cents). */
-  unitPrice: number;
-}
-
 /** Ids and amounts only: no names, emails or addresses ever enter Temporal. */
 export interface OrderFulfillmentInput {
   orderId: string;
   customerId: string;
   paymentAccountId: string;
-  lines: OrderLine[];
+  /** The order's items (the saga needs no currency: every line is in ORDER_CURRENCY). */
+  lines: OrderItem[];
   total: number;
   correlationId: string;
   merchantAccountId: string;
@@ -122,9 +121,9 @@ export interface MoneyTransferInput {
   settings: SagaSettings;
 }
 
-export interface SagaResult {
+export interface SagaResult<Status extends SagaStatus = SagaStatus> {
   outcome: SagaOutcome;
-  status: string;
+  status: Status;
   reason: string | null;
 }
 

@@ -1,5 +1,10 @@
 import { log, patched, setHandler } from '@temporalio/workflow';
 import type { SagaActivities } from '../activities';
+import {
+  transferCreditReference,
+  transferDebitReference,
+  transferRefundReference,
+} from '../src/domain/transfer/transfer';
 import { compensationOptions, forwardOptions, pivotOptions, stepOptions } from './activityOptions';
 import { CompensationStack } from './compensations';
 import { correlatedActivities } from './correlated';
@@ -114,7 +119,7 @@ async function transferMoney(
         .catch(() => undefined);
     });
 
-  const debitReference = `transfer-${transferId}/debit`;
+  const debitReference = transferDebitReference(transferId);
   try {
     // Registered first: a debit can time out after it committed. The refund pays back only
     // a debit that happened, so for a rejected debit it does nothing.
@@ -123,7 +128,7 @@ async function transferMoney(
         accountId: input.fromAccountId,
         amount: input.amount,
         debitReference,
-        refundReference: `transfer-${transferId}/refund`,
+        refundReference: transferRefundReference(transferId),
       }),
     );
     abortIfCancelled();
@@ -159,7 +164,7 @@ async function transferMoney(
       pivot.creditAccount({
         accountId: input.toAccountId,
         amount: input.amount,
-        reference: `transfer-${transferId}/credit`,
+        reference: transferCreditReference(transferId),
       }),
     );
   } catch (error) {

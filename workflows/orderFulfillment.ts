@@ -7,6 +7,12 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { SagaActivities } from '../activities';
+import {
+  type OrderItem,
+  orderPaymentReference,
+  orderRefundReference,
+  orderRevenueReference,
+} from '../src/domain/order/order';
 import { compensationOptions, forwardOptions, pivotOptions, stepOptions } from './activityOptions';
 import { CompensationStack } from './compensations';
 import { correlatedActivities } from './correlated';
@@ -23,7 +29,6 @@ import {
   statusQuery,
   type CancelRequest,
   type OrderFulfillmentInput,
-  type OrderLine,
   type OrderSagaStatus,
   type SagaResult,
 } from './definitions';
@@ -127,7 +132,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
 
   const stepIdsPerLine = patched(PER_LINE_STEP_IDS_PATCH);
   /** Which line a stock step is for: its step id is unique per line (when patched). */
-  const lineOf = (line: OrderLine, index: number) =>
+  const lineOf = (line: OrderItem, index: number) =>
     stepIdsPerLine ? { orderId, sku: line.sku, line: index } : { orderId, sku: line.sku };
 
   const abortIfCancelled = () => {
@@ -189,15 +194,15 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
       undo.refundDebit({
         accountId: input.paymentAccountId,
         amount: input.total,
-        debitReference: `order-${orderId}/payment`,
-        refundReference: `order-${orderId}/refund`,
+        debitReference: orderPaymentReference(orderId),
+        refundReference: orderRefundReference(orderId),
       }),
     );
     await saga.step('charge customer', () =>
       pivot.debitAccount({
         accountId: input.paymentAccountId,
         amount: input.total,
-        reference: `order-${orderId}/payment`,
+        reference: orderPaymentReference(orderId),
       }),
     );
     charge = 'done';
@@ -234,7 +239,7 @@ export async function orderFulfillment(input: OrderFulfillmentInput): Promise<Sa
       forward.creditAccount({
         accountId: input.merchantAccountId,
         amount: input.total,
-        reference: `order-${orderId}/revenue`,
+        reference: orderRevenueReference(orderId),
       }),
     );
     await forwardSteps.run('dispatch shipment', () => forward.dispatchShipment({ orderId }));

@@ -4,6 +4,16 @@ import type { CommandHandler } from '../application/commandHandler';
 import type { Config } from '../config';
 import type { EventStore } from '../eventstore';
 import type { Metrics } from '../observability/metrics';
+import type {
+  AccountBalance,
+  DeadLetter,
+  InventoryLevel,
+  OrderListQuery,
+  OrderSummary,
+  ProjectionStatus,
+  SkipRequest,
+  TransferSummary,
+} from '../projections';
 
 /** A read-model row: whatever the projection stores, plus where it stands in the log. */
 export interface ReadModelRow {
@@ -12,40 +22,24 @@ export interface ReadModelRow {
   lastPosition: string;
 }
 
-/** What the API needs from src/projections (queries.ts and index.ts), injected. */
+/**
+ * What the API needs from src/projections (queries.ts and index.ts), injected. The rows are
+ * the projections' own types, so the compiler checks each route's answer against its schema.
+ */
 export interface ReadModels {
-  getOrderSummary(db: Pool, orderId: string): Promise<ReadModelRow | null | undefined>;
+  getOrderSummary(db: Pool, orderId: string): Promise<OrderSummary | undefined>;
   listOrderSummaries(
     db: Pool,
-    query: { customerId?: string; status?: string; limit: number; cursor?: string },
-  ): Promise<{ items: ReadModelRow[]; nextCursor: string | null | undefined }>;
-  getAccountBalance(db: Pool, accountId: string): Promise<ReadModelRow | null | undefined>;
-  getInventoryLevel(db: Pool, sku: string): Promise<ReadModelRow | null | undefined>;
-  getTransferSummary(db: Pool, transferId: string): Promise<ReadModelRow | null | undefined>;
-  getProjectionStatuses(db: Pool): Promise<Array<{ name: string }>>;
+    query: OrderListQuery,
+  ): Promise<{ items: OrderSummary[]; nextCursor: string | null }>;
+  getAccountBalance(db: Pool, accountId: string): Promise<AccountBalance | undefined>;
+  getInventoryLevel(db: Pool, sku: string): Promise<InventoryLevel | undefined>;
+  getTransferSummary(db: Pool, transferId: string): Promise<TransferSummary | undefined>;
+  getProjectionStatuses(db: Pool): Promise<ProjectionStatus[]>;
   rebuildProjection(db: Pool, name: string): Promise<unknown>;
   /** Dead-letters the event a failing projection is stuck on (UnknownProjectionError, NotStuckOnEventError). */
-  skipProjectionEvent(db: Pool, name: string, request: SkipEventRequest): Promise<DeadLetterRow>;
-  listDeadLetters(db: Pool, name: string): Promise<DeadLetterRow[]>;
-}
-
-export interface SkipEventRequest {
-  position: bigint;
-  reason: string;
-  skippedBy: string;
-}
-
-/** A skipped event as src/projections records it (see DeadLetter in schemas/admin.ts). */
-export interface DeadLetterRow {
-  id: string;
-  projection: string;
-  eventId: string;
-  position: string;
-  eventType: string;
-  error: string;
-  reason: string;
-  skippedBy: string;
-  skippedAt: string;
+  skipProjectionEvent(db: Pool, name: string, request: SkipRequest): Promise<DeadLetter>;
+  listDeadLetters(db: Pool, name: string): Promise<DeadLetter[]>;
 }
 
 /** Everything buildApp needs; the server wires real ones, tests their own. */

@@ -1,13 +1,15 @@
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowExecutionStatusName, WorkflowHandle } from '@temporalio/client';
 import { describeWorkflow } from '../temporal/workflowLookup';
 import type { Config } from '../config';
-import type { SagaResult, SagaStatusView } from '../../workflows/definitions';
+import type { SagaResult, SagaStatus, SagaStatusView } from '../../workflows/definitions';
 import { HttpProblem } from './plugins/problem';
 
-export interface SagaReport extends Partial<SagaStatusView> {
+export interface SagaReport<Status extends SagaStatus = SagaStatus> extends Partial<
+  SagaStatusView<Status>
+> {
   sagaId: string;
   runId?: string;
-  workflowStatus: string;
+  workflowStatus: WorkflowExecutionStatusName;
   temporalUiUrl?: string;
 }
 
@@ -22,17 +24,18 @@ export function temporalUiUrl(
 
 /**
  * The saga's own view: its `status` query (the same answer the Temporal UI's Queries tab
- * shows), falling back to its result when no worker can answer.
+ * shows), falling back to its result when no worker can answer. `Status` is what the saga's
+ * type reports (the saga id names its type: orderSagaId, transferSagaId).
  */
-export async function sagaReport(
+export async function sagaReport<Status extends SagaStatus>(
   client: Client,
   config: Pick<Config, 'TEMPORAL_UI_URL' | 'TEMPORAL_NAMESPACE'>,
   sagaId: string,
-): Promise<SagaReport | undefined> {
+): Promise<SagaReport<Status> | undefined> {
   const handle = client.workflow.getHandle(sagaId);
   const described = await describeWorkflow(handle);
   if (!described) return undefined;
-  const report: SagaReport = {
+  const report: SagaReport<Status> = {
     sagaId,
     runId: described.runId,
     workflowStatus: described.status,
@@ -42,13 +45,13 @@ export async function sagaReport(
   // The saga's `status` query answers the same shape whether the run is open or closed (a
   // worker replays a closed run to answer it); bounded, so a missing worker cannot hang us.
   const view = await client
-    .withDeadline(Date.now() + 3_000, () => handle.query<SagaStatusView>('status'))
+    .withDeadline(Date.now() + 3_000, () => handle.query<SagaStatusView<Status>>('status'))
     .catch(() => undefined);
   if (view) {
     Object.assign(report, view);
   } else if (described.status === 'COMPLETED') {
     try {
-      const result = (await handle.result()) as SagaResult;
+      const result = (await handle.result()) as SagaResult<Status>;
       Object.assign(report, {
         status: result.status,
         outcome: result.outcome,

@@ -2,9 +2,19 @@ import { type Client, type WorkflowExecutionDescription } from '@temporalio/clie
 import type { Command, Decider } from '../domain/decider';
 import { accountDecider, type RecordedDebit } from '../domain/account';
 import { inventoryDecider } from '../domain/inventory';
-import { orderDecider, type PlacedOrder } from '../domain/order';
+import {
+  orderDecider,
+  orderPaymentReference,
+  orderRefundReference,
+  type PlacedOrder,
+} from '../domain/order';
 import { shipmentDecider } from '../domain/shipment';
-import { transferDecider, type RequestedTransfer } from '../domain/transfer';
+import {
+  transferDebitReference,
+  transferDecider,
+  transferRefundReference,
+  type RequestedTransfer,
+} from '../domain/transfer';
 import { loadAggregate, type DomainEvent, type EventStore } from '../eventstore';
 import type { MoneyTransferInput, OrderFulfillmentInput } from '../../workflows/definitions';
 import { SAGA_SEARCH_ATTRIBUTES } from '../../workflows/searchAttributes';
@@ -180,7 +190,8 @@ export class AbandonedSagaReconciler {
   private async orderWasCharged(order: PlacedOrder, input: OrderFulfillmentInput) {
     if (order.paidAmount !== undefined) return true;
     return (
-      (await this.recordedDebit(order.paymentAccountId, `order-${input.orderId}/payment`)) !== null
+      (await this.recordedDebit(order.paymentAccountId, orderPaymentReference(input.orderId))) !==
+      null
     );
   }
 
@@ -209,7 +220,7 @@ export class AbandonedSagaReconciler {
   ) {
     const { orderId } = order;
     const step = this.stepRunner(workflowId, correlationId);
-    const payment = `order-${orderId}/payment`;
+    const payment = orderPaymentReference(orderId);
     const debit = await this.recordedDebit(order.paymentAccountId, payment);
     await step(accountDecider, order.paymentAccountId, `refund/${payment}`, {
       type: 'RefundDebit',
@@ -218,7 +229,7 @@ export class AbandonedSagaReconciler {
         // A charge of another amount is refused (REFUND_AMOUNT_MISMATCH), never paid back.
         amount: order.total,
         debitReference: payment,
-        refundReference: `order-${orderId}/refund`,
+        refundReference: orderRefundReference(orderId),
         debit,
       },
     });
@@ -271,7 +282,7 @@ export class AbandonedSagaReconciler {
     status: string,
   ): Promise<ReconciledSaga['action'] | undefined> {
     const { transferId } = input;
-    const debitReference = `transfer-${transferId}/debit`;
+    const debitReference = transferDebitReference(transferId);
     const step = this.stepRunner(workflowId, input.correlationId);
     // The account and amount as the transfer recorded them, not as the run's input says.
     const debit = await this.recordedDebit(transfer.fromAccountId, debitReference);
@@ -281,7 +292,7 @@ export class AbandonedSagaReconciler {
         accountId: transfer.fromAccountId,
         amount: transfer.amount,
         debitReference,
-        refundReference: `transfer-${transferId}/refund`,
+        refundReference: transferRefundReference(transferId),
         debit,
       },
     });

@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import type { OrderItem } from '../domain/order';
+import { orderStreamId, type OrderItem } from '../domain/order';
 import type { EventStore, SqlExecutor } from '../eventstore';
 import { orderSagaId } from '../sagas/sagaIds';
 import { describeWorkflow } from '../temporal/workflowLookup';
@@ -46,7 +46,7 @@ export class OrphanedOrderReconciler {
     const started: string[] = [];
     for (const { order_id: orderId } of candidates.rows) {
       if (await this.sagaExists(orderId)) continue;
-      const [placed] = await this.eventStore.readStream(`order-${orderId}`, { toVersion: 1 });
+      const [placed] = await this.eventStore.readStream(orderStreamId(orderId), { toVersion: 1 });
       if (placed?.type !== 'OrderPlaced') continue;
       const data = placed.data as {
         customerId: string;

@@ -102,6 +102,9 @@ export async function placeOrderAndStartSaga(
   return { ...started, position: placed.lastPosition?.toString() ?? null };
 }
 
+/** Why placing an order is refused before its saga starts (besides the order decider's codes). */
+export const PLACE_ORDER_REJECTION_CODES = ['ORDER_ALREADY_PLACED_DIFFERENTLY'] as const;
+
 function storedOrderAsRequested(state: OrderState, command: PlaceOrder): PlacedOrder {
   if (state.status === 'NONE')
     throw new Error(`order ${command.data.orderId} is not stored after PlaceOrder`);

@@ -19,12 +19,16 @@ export interface Command<Type extends string = string, Data = unknown> {
   metadata: CommandMetadata;
 }
 
-/** A business rule said no. Returned by decide (not thrown), so callers see it in the type. */
-export class DomainRejection extends Error {
+/**
+ * A business rule said no. Returned by decide (not thrown), so callers see it in the type.
+ * `Code` is one of the aggregate's rejection codes (ACCOUNT_REJECTION_CODES, ...): the API
+ * maps every one of them to an HTTP status (src/api/plugins/errors.ts).
+ */
+export class DomainRejection<Code extends string = string> extends Error {
   override readonly name = 'DomainRejection';
 
   constructor(
-    readonly code: string,
+    readonly code: Code,
     message: string,
     readonly details?: Record<string, unknown>,
   ) {
@@ -33,7 +37,10 @@ export class DomainRejection extends Error {
 }
 
 /** Events to append (possibly none: an idempotent repeat), or the reason for refusing. */
-export type Decision<E> = readonly E[] | DomainRejection;
+export type Decision<E, Code extends string = string> = readonly E[] | DomainRejection<Code>;
+
+/** Rejection codes every decider may answer (besides its own). */
+export const COMMON_REJECTION_CODES = ['UNKNOWN_COMMAND'] as const;
 
 export interface Decider<
   State,
@@ -51,11 +58,11 @@ export function isRejection(x: unknown): x is DomainRejection {
   return x instanceof DomainRejection;
 }
 
-export function reject(
-  code: string,
+export function reject<const Code extends string>(
+  code: Code,
   message: string,
   details?: Record<string, unknown>,
-): DomainRejection {
+): DomainRejection<Code> {
   return new DomainRejection(code, message, details);
 }
 
@@ -78,7 +85,7 @@ export function isPositiveInteger(value: unknown): value is number {
  * Ends decide's switch: compilation fails when a command type has no case, and a malformed
  * command arriving at runtime is rejected (UNKNOWN_COMMAND) instead of crashing the caller.
  */
-export function unknownCommand(command: never): DomainRejection {
+export function unknownCommand(command: never): DomainRejection<'UNKNOWN_COMMAND'> {
   const type = (command as { type?: unknown } | undefined)?.type;
   return reject('UNKNOWN_COMMAND', `Unknown command type: ${String(type)}`, { type });
 }

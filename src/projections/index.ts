@@ -20,6 +20,7 @@ export {
   describeHoldback,
   getCatchUpHoldback,
   getProjectionStatuses,
+  PROJECTION_STATES,
   type ProjectionError,
   type ProjectionState,
   type ProjectionStatus,

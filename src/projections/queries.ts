@@ -1,4 +1,8 @@
+import type { AccountStatus } from '../domain/account';
+import type { OrderItem, OrderStatus } from '../domain/order';
+import type { TransferStatus } from '../domain/transfer';
 import type { SqlExecutor } from '../eventstore';
+import { orderSagaId, transferSagaId } from '../sagas/sagaIds';
 
 /**
  * Read-model queries for the HTTP API. They read the stable views (order_summary, ...),
@@ -9,14 +13,13 @@ export interface OrderSummary {
   orderId: string;
   customerId: string;
   paymentAccountId: string;
-  /** PLACED|STOCK_RESERVED|SHIPMENT_BOOKED|AWAITING_APPROVAL|PAID|DISPATCHED|COMPLETED|CANCELLED|COMPENSATION_FAILED */
-  status: string;
-  lines: Array<{ sku: string; quantity: number; unitPrice: number }>;
+  status: OrderStatus;
+  lines: OrderItem[];
   total: number;
-  /** `order-${orderId}` */
+  /** orderSagaId(orderId) */
   sagaId: string;
   failureReason: string | null;
-  timeline: Array<{ status: string; at: string }>;
+  timeline: Array<{ status: OrderStatus; at: string }>;
   placedAt: string;
   updatedAt: string;
   version: number;
@@ -27,8 +30,7 @@ export interface AccountBalance {
   accountId: string;
   ownerId: string;
   balance: number;
-  /** OPEN|FROZEN */
-  status: string;
+  status: AccountStatus;
   version: number;
   lastChangedAt: string;
   lastPosition: string;
@@ -49,14 +51,20 @@ export interface TransferSummary {
   fromAccountId: string;
   toAccountId: string;
   amount: number;
-  /** REQUESTED|DEBITED|COMPLETED|FAILED|COMPENSATED|COMPENSATION_FAILED */
-  status: string;
+  status: TransferStatus;
   reason: string | null;
-  /** `transfer-${transferId}` */
+  /** transferSagaId(transferId) */
   sagaId: string;
   updatedAt: string;
   version: number;
   lastPosition: string;
+}
+
+export interface OrderListQuery {
+  customerId?: string;
+  status?: OrderStatus;
+  limit: number;
+  cursor?: string;
 }
 
 /** A list cursor that was not produced by listOrderSummaries. */
@@ -71,7 +79,7 @@ interface OrderRow {
   order_id: string;
   customer_id: string;
   payment_account_id: string;
-  status: string;
+  status: OrderStatus;
   lines: OrderSummary['lines'];
   total: string;
   failure_reason: string | null;
@@ -89,7 +97,7 @@ const toOrderSummary = (row: OrderRow): OrderSummary => ({
   status: row.status,
   lines: row.lines,
   total: Number(row.total),
-  sagaId: `order-${row.order_id}`,
+  sagaId: orderSagaId(row.order_id),
   failureReason: row.failure_reason,
   timeline: row.timeline,
   placedAt: row.placed_at.toISOString(),
@@ -144,7 +152,7 @@ function decodeCursor(raw: string): OrderCursor {
  */
 export async function listOrderSummaries(
   db: SqlExecutor,
-  q: { customerId?: string; status?: string; limit: number; cursor?: string },
+  q: OrderListQuery,
 ): Promise<{ items: OrderSummary[]; nextCursor: string | null }> {
   const limit = Math.max(1, Math.min(1000, Math.floor(q.limit)));
   const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
@@ -179,7 +187,7 @@ export async function getAccountBalance(
     account_id: string;
     owner_id: string;
     balance: string;
-    status: string;
+    status: AccountStatus;
     version: number;
     last_changed_at: Date;
     last_position: string;
@@ -242,7 +250,7 @@ export async function getTransferSummary(
     from_account_id: string;
     to_account_id: string;
     amount: string;
-    status: string;
+    status: TransferStatus;
     reason: string | null;
     updated_at: Date;
     version: number;
@@ -261,7 +269,7 @@ export async function getTransferSummary(
       amount: Number(row.amount),
       status: row.status,
       reason: row.reason,
-      sagaId: `transfer-${row.transfer_id}`,
+      sagaId: transferSagaId(row.transfer_id),
       updatedAt: row.updated_at.toISOString(),
       version: row.version,
       lastPosition: row.last_position,

@@ -12,7 +12,8 @@ import {
 } from './checkpoints';
 import type { Projection } from './types';
 
-export type ProjectionState = 'running' | 'rebuilding' | 'failing' | 'idle';
+export const PROJECTION_STATES = ['running', 'rebuilding', 'failing', 'idle'] as const;
+export type ProjectionState = (typeof PROJECTION_STATES)[number];
 
 /** The event a failing projection is stuck on, and how its retries go. */
 export interface ProjectionError {

@@ -27,7 +27,14 @@ export interface Projection {
   /** Bump to rebuild from position 0 (new logic or new columns). */
   readonly version: number;
   readonly eventTypes: readonly string[];
-  /** Creates the table(s) of one generation; `table` is e.g. `order_summary_g2`. */
+  /**
+   * Creates the table(s) of one generation; `table` is e.g. `order_summary_g2`. The one source
+   * of a read model's DDL: a change bumps `version`, and the rebuild builds the next
+   * generation from here. Generation 1 of the built-in read models was also written into a
+   * migration (1700000000100), so reads work before any projector ran; a migration is
+   * history that deployed databases already applied, so it is not edited to follow, and
+   * test/projections/readModelDdl checks that it still matches while generation 1 serves.
+   */
   createTables(db: SqlExecutor, table: string): Promise<void>;
   /** Applies one event to `table` inside the caller's transaction. */
   handle(db: ClientBase, event: RecordedEvent, table: string): Promise<void>;

@@ -34,8 +34,9 @@ export interface SagaMovement {
 }
 
 /**
- * The saga a guarded money movement belongs to, from its reference (the sagas build them as
- * `order-<id>/payment|revenue` and `transfer-<id>/debit|credit`).
+ * The saga a guarded money movement belongs to, from its reference: the inverse of
+ * orderPaymentReference, orderRevenueReference (src/domain/order) and transferDebitReference,
+ * transferCreditReference (src/domain/transfer).
  */
 export function sagaOfReference(reference: string): SagaMovement | undefined {
   const match = /^(order|transfer)-(.+)\/(payment|revenue|debit|credit)$/.exec(reference);

@@ -3,12 +3,16 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createHash, createHmac } from 'node:crypto';
 import { buildApp, type AppDeps } from '../../src/api/app';
 import { CommandHandler } from '../../src/application/commandHandler';
+import { DirectCommands } from '../../src/application/directCommands';
 import { createPool } from '../../src/eventstore';
 import { canonicalJson, forgetOldRequests } from '../../src/api/plugins/idempotency';
 import { projectionReadModels } from '../../src/api/projectionReadModels';
 import { loadConfig } from '../../src/config';
+import { ALL_PROJECTIONS, createInlineProjector } from '../../src/projections';
 import { createApiTestApp, orderBody, type ApiTestApp } from './support/apiApp';
 import { projectionSource } from '../support/testDatabase';
+import { orderStreamId } from '../../src/domain/order';
+import { orderSagaId } from '../../src/sagas/sagaIds';
 
 /** The secret createApiTestApp's config gives the app. */
 const DEV_SECRET = 'api-test-idempotency-secret-0123456789abcdef';
@@ -248,6 +252,31 @@ describe('accounts, inventory and read-your-writes', () => {
     expect(notYet.statusCode).toBe(404);
   });
 
+  test('time travel and the read model spell the same account alike, open and frozen', async () => {
+    const { accountId } = await openAccount(250);
+    const read = async () => {
+      const live = await inject({ method: 'GET', url: `/accounts/${accountId}` });
+      const at = encodeURIComponent(new Date().toISOString());
+      const then = await inject({ method: 'GET', url: `/accounts/${accountId}?at=${at}` });
+      expect([live.statusCode, then.statusCode]).toEqual([200, 200]);
+      const { asOf, ...timeTravelled } = then.json<Record<string, unknown>>();
+      expect(asOf).toEqual(expect.any(String));
+      // The read model answers lastChangedAt too; everything both answer agrees.
+      expect(live.json()).toMatchObject(timeTravelled);
+      return timeTravelled;
+    };
+    expect(await read()).toMatchObject({ status: 'OPEN', balance: 250, version: 2 });
+
+    const commands = new CommandHandler(t.db.eventStore, {
+      afterAppend: createInlineProjector(t.db.pool, ALL_PROJECTIONS, () => {}),
+    });
+    await new DirectCommands(commands).freezeAccount(
+      { accountId, reason: 'agreement test' },
+      { commandId: `freeze/${accountId}` },
+    );
+    expect(await read()).toMatchObject({ status: 'FROZEN', balance: 250, version: 3 });
+  });
+
   test('restock and read the inventory level', async () => {
     const restock = await inject({
       method: 'POST',
@@ -286,7 +315,11 @@ describe('idempotency keys', () => {
     const first = await inject({ method: 'POST', url: '/orders', headers, payload: orderBody() });
     expect(first.statusCode).toBe(202);
     const body = first.json();
-    expect(body).toMatchObject({ status: 'PLACED', total: 2500, sagaId: `order-${body.orderId}` });
+    expect(body).toMatchObject({
+      status: 'PLACED',
+      total: 2500,
+      sagaId: orderSagaId(body.orderId),
+    });
 
     // Same body, keys in another order: the same request.
     const { items, shippingAddress, paymentAccountId, customerId } = orderBody();
@@ -299,7 +332,7 @@ describe('idempotency keys', () => {
     expect(second.statusCode).toBe(202);
     expect(second.json()).toEqual(body);
     expect(second.headers['idempotent-replayed']).toBe('true');
-    const events = await t.db.eventStore.readStream(`order-${body.orderId}`);
+    const events = await t.db.eventStore.readStream(orderStreamId(body.orderId));
     expect(events.map((e) => e.type)).toEqual(['OrderPlaced']);
 
     const different = await inject({
@@ -327,7 +360,7 @@ describe('idempotency keys', () => {
     const ids = new Set(responses.map((r) => r.json().orderId));
     expect(ids.size).toBe(1);
     const [orderId] = [...ids] as string[];
-    const events = await t.db.eventStore.readStream(`order-${orderId}`);
+    const events = await t.db.eventStore.readStream(orderStreamId(orderId!));
     expect(events.map((e) => e.type)).toEqual(['OrderPlaced']);
     const runs = [];
     for await (const run of t.env.client.workflow.list({
@@ -512,7 +545,7 @@ describe('idempotency keys after a failed first attempt', () => {
     });
     expect(order.statusCode).toBe(202);
     expect(order.json().total).toBe(2500);
-    const events = await t.db.eventStore.readStream(`order-${order.json().orderId}`);
+    const events = await t.db.eventStore.readStream(orderStreamId(order.json().orderId));
     expect(events.map((e) => e.type)).toEqual(['OrderPlaced']);
   });
 });

@@ -1,4 +1,6 @@
 import { buildApp } from '../../src/api/app';
+import { projectionReadModels } from '../../src/api/projectionReadModels';
+import { CommandHandler } from '../../src/application/commandHandler';
 import { createApiTestApp, type ApiTestApp } from './support/apiApp';
 
 let t: ApiTestApp;
@@ -72,10 +74,10 @@ test('production without API_KEYS refuses to build', () => {
     buildApp({
       pool: t.db.pool,
       eventStore: t.db.eventStore,
-      commands: undefined as never,
+      commands: new CommandHandler(t.db.eventStore),
       temporal: t.env.client,
       config: { ...t.config, NODE_ENV: 'production', API_KEYS: undefined },
-      readModels: undefined as never,
+      readModels: projectionReadModels(t.db.eventStore),
     }),
   ).toThrow(/API_KEYS/);
 });

@@ -3,13 +3,14 @@ import { createHash } from 'node:crypto';
 import type { Worker } from '@temporalio/worker';
 import { CommandHandler } from '../../src/application/commandHandler';
 import { DirectCommands } from '../../src/application/directCommands';
-import { orderDecider } from '../../src/domain/order';
+import { orderDecider, orderStreamId } from '../../src/domain/order';
 import { deterministicId } from '../../src/eventstore';
 import { ALL_PROJECTIONS, createInlineProjector } from '../../src/projections';
 import { createSagaWorker, sagaWorkerParts } from '../../src/worker/createWorker';
 import type { SagaStatusView } from '../../workflows/definitions';
 import { bundleWorkflows } from '../support/temporal';
 import { createApiTestApp, orderBody, type ApiTestApp } from './support/apiApp';
+import { orderSagaId } from '../../src/sagas/sagaIds';
 
 const PROBLEM = /^application\/problem\+json/;
 const OPERATOR_KEY = 'operator-key-1';
@@ -88,7 +89,7 @@ describe('order inputs at the API', () => {
   }
 
   async function waitForSaga(orderId: string, predicate: (s: SagaStatusView) => boolean) {
-    const handle = t.env.client.workflow.getHandle(`order-${orderId}`);
+    const handle = t.env.client.workflow.getHandle(orderSagaId(orderId));
     for (let i = 0; i < 200; i++) {
       const status = await handle.query<SagaStatusView>('status').catch(() => undefined);
       if (status && predicate(status)) return status;
@@ -99,10 +100,10 @@ describe('order inputs at the API', () => {
 
   /** Every string in the saga's history, payloads decoded (they are JSON bytes). */
   const historyText = async (orderId: string) =>
-    textOf(await t.env.client.workflow.getHandle(`order-${orderId}`).fetchHistory());
+    textOf(await t.env.client.workflow.getHandle(orderSagaId(orderId)).fetchHistory());
   const storedText = async (orderId: string) =>
     textOf(
-      (await t.db.eventStore.readStream(`order-${orderId}`)).map(({ data, metadata }) => ({
+      (await t.db.eventStore.readStream(orderStreamId(orderId))).map(({ data, metadata }) => ({
         data,
         metadata,
       })),
@@ -159,7 +160,7 @@ describe('order inputs at the API', () => {
     expect(retry.headers['content-type']).toMatch(PROBLEM);
     expect(retry.json()).toMatchObject({ code: 'ORDER_ALREADY_PLACED_DIFFERENTLY' });
     const saga = await t.env.client.workflow
-      .getHandle(`order-${orderId}`)
+      .getHandle(orderSagaId(orderId))
       .describe()
       .then(
         () => 'started',
@@ -175,7 +176,7 @@ describe('order inputs at the API', () => {
     expect(response.statusCode).toBe(202);
     await waitForSaga(orderId, (s) => s.status === 'COMPLETED');
 
-    const approved = (await t.db.eventStore.readStream(`order-${orderId}`)).find(
+    const approved = (await t.db.eventStore.readStream(orderStreamId(orderId))).find(
       (e) => e.type === 'OrderApproved',
     );
     expect(approved?.data).toMatchObject({ approvedBy: OPERATOR_ID });
@@ -192,7 +193,7 @@ describe('order inputs at the API', () => {
     expect(response.statusCode).toBe(200);
     await waitForSaga(orderId, (s) => s.status === 'CANCELLED');
 
-    const events = await t.db.eventStore.readStream(`order-${orderId}`);
+    const events = await t.db.eventStore.readStream(orderStreamId(orderId));
     const cancelled = events[events.length - 1];
     expect(cancelled?.type).toBe('OrderCancelled');
     expect((cancelled?.data as { reason: string }).reason).toBe(

@@ -6,6 +6,7 @@ import { projectionReadModels } from '../../src/api/projectionReadModels';
 import { ALL_PROJECTIONS, createInlineProjector } from '../../src/projections';
 import { SagaHarness } from '../support/sagaHarness';
 import { orderBody } from './support/apiApp';
+import { orderStreamId } from '../../src/domain/order';
 
 /** The whole path over HTTP: POST /orders → saga on a real worker → read model → GET. */
 const harness = new SagaHarness('api_e2e', {
@@ -110,7 +111,7 @@ test('POST /orders → saga completes → GET /orders/{id} shows COMPLETED', asy
   expect(listed.items.map((o: { orderId: string }) => o.orderId)).toContain(orderId);
 
   // The correlation id reached the events the saga wrote.
-  const events = await harness.db.eventStore.readStream(`order-${orderId}`);
+  const events = await harness.db.eventStore.readStream(orderStreamId(orderId));
   expect(events.every((e) => e.metadata.correlation_id === 'e2e-corr-1')).toBe(true);
 
   // Cancel after completion: the saga has finished.

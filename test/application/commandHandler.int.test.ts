@@ -235,7 +235,10 @@ describe('command handler', () => {
         { commandId },
       );
     const step = (type: InventoryCommand['type'], orderId: string, quantity?: number) =>
-      ({ type, data: { sku, orderId, ...(quantity !== undefined && { quantity }) } }) as never;
+      ({ type, data: { sku, orderId, ...(quantity !== undefined && { quantity }) } }) as Omit<
+        InventoryCommand,
+        'metadata'
+      >;
     await run({ type: 'RestockItem', data: { sku, quantity: 100, reference: 'po-1' } }, 'po-1');
     await run(step('ReserveStock', 'o-rel', 5), 'order-o-rel/reserve');
     const released = await run(step('ReleaseReservation', 'o-rel'), 'order-o-rel/release');
@@ -333,9 +336,31 @@ describe('command handler', () => {
       ...accountDecider,
       snapshot: undefined,
     });
-    expect(snapshot).toMatchObject({ version: 6, stateSchemaVersion: 2, state: fresh.state });
+    expect(snapshot).toMatchObject({ version: 6, stateSchemaVersion: 3, state: fresh.state });
     expect(balanceOf(fresh.state)).toBe(14);
     expect(handler.remembered('account-legacy')).toEqual({ state: fresh.state, version: 6 });
+  });
+
+  it('ignores an account snapshot of state schema 2 (statuses spelled open/frozen)', async () => {
+    const forgetful = new CommandHandler(db.eventStore, { aggregateCacheSize: 0 });
+    await open(forgetful, 'lower', 10); // versions 1-2
+    await db.eventStore.writeSnapshot({
+      streamId: 'account-lower',
+      streamType: 'account',
+      version: 2,
+      stateSchemaVersion: 2,
+      state: {
+        status: 'open',
+        accountId: 'lower',
+        ownerId: 'owner-lower',
+        openedAt: now().toISOString(),
+        balance: 999,
+        recentReferences: [],
+        forgottenReferences: 0,
+      },
+    });
+    const loaded = await loadAggregate(db.eventStore, 'account-lower', accountDecider);
+    expect(loaded.state).toMatchObject({ status: 'OPEN', balance: 10 });
   });
 
   describe('personal data', () => {

@@ -51,7 +51,7 @@ describe('Account decider', () => {
   it('has the expected stream, snapshot policy and schema versions', () => {
     expect(accountDecider.streamType).toBe('account');
     expect(accountDecider.streamId('acc-1')).toBe('account-acc-1');
-    expect(accountDecider.snapshot).toEqual({ every: 100, stateSchemaVersion: 2 });
+    expect(accountDecider.snapshot).toEqual({ every: 100, stateSchemaVersion: 3 });
     expect(ACCOUNT_EVENT_SCHEMA_VERSIONS).toEqual({
       AccountOpened: 1,
       FundsDeposited: 1,
@@ -69,7 +69,7 @@ describe('Account decider', () => {
 
     it('opens with an initial deposit as a second event', () => {
       const state = spec.when(open(500)).then([opened, deposited(500, 'initial-deposit', 500)]);
-      expect(state).toMatchObject({ status: 'open', balance: 500, ownerId: 'owner-1' });
+      expect(state).toMatchObject({ status: 'OPEN', balance: 500, ownerId: 'owner-1' });
     });
 
     it('treats an initial deposit of 0 as none', () => {
@@ -303,7 +303,7 @@ describe('Account decider', () => {
     };
     it('freezes an open account', () => {
       const state = spec.given([opened]).when(freeze).then([frozen]);
-      expect(state.status).toBe('frozen');
+      expect(state.status).toBe('FROZEN');
     });
     it('is idempotent', () => {
       spec.given([opened, frozen]).when(freeze).thenNothing();
@@ -321,7 +321,7 @@ describe('Account decider', () => {
       return state;
     };
     const referencesOf = (state: AccountState) =>
-      state.status === 'none' ? [] : state.recentReferences;
+      state.status === 'NONE' ? [] : state.recentReferences;
 
     it('stays bounded however many movements an account sees, counting what it forgot', () => {
       const state = withDeposits(DEFAULT_REFERENCE_WINDOW + 2_500);
@@ -329,7 +329,7 @@ describe('Account decider', () => {
       expect(referencesOf(state)[0]).toBe('deposit:dep-2501');
       expect(referencesOf(state).at(-1)).toBe(`deposit:dep-${DEFAULT_REFERENCE_WINDOW + 2_500}`);
       expect(state).toMatchObject({ balance: DEFAULT_REFERENCE_WINDOW + 2_500 });
-      expect(state.status !== 'none' && state.forgottenReferences).toBe(2_500);
+      expect(state.status !== 'NONE' && state.forgottenReferences).toBe(2_500);
     });
 
     it('keeps the newest references, oldest first, and still treats a recent repeat as done', () => {
@@ -446,7 +446,7 @@ describe('Account decider', () => {
               expect(event.data.amount).toBe(debits.get(command.data.debitReference));
             state = accountDecider.evolve(state, event);
           }
-          if (state.status !== 'none') {
+          if (state.status !== 'NONE') {
             expect(state.balance).toBeGreaterThanOrEqual(0);
             expect(state.balance).toBe(expected);
             expect(Number.isSafeInteger(state.balance)).toBe(true);

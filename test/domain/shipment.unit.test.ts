@@ -64,7 +64,7 @@ describe('Shipment decider', () => {
     it('cancels a booked shipment', () => {
       spec.given([booked]).when(cancel).then([cancelled]);
     });
-    it('voids the shipment when it was never booked, and is harmless when already cancelled', () => {
+    it('voids the shipment when it was not booked yet, and is harmless when already cancelled', () => {
       const state = spec.when(cancel).then([cancelled]);
       expect(state).toMatchObject({ status: 'voided' });
       spec.given([cancelled]).when(cancel).thenNothing();

@@ -1,7 +1,14 @@
 import { inspect } from 'node:util';
 import type { SagaStatusView, SagaResult } from '../../workflows/definitions';
 import { checkInvariants, type Check, type SagaRecord } from '../../scripts/chaos/invariants';
-import { orderDecider, transferDecider, type OrderItem } from '../../src/domain';
+import {
+  orderDecider,
+  orderPaymentReference,
+  orderStreamId,
+  transferDecider,
+  transferStreamId,
+  type OrderItem,
+} from '../../src/domain';
 import { canonicalJson } from '../../src/api/plugins/idempotency';
 import { loadAggregate } from '../../src/eventstore';
 import { ALL_PROJECTIONS } from '../../src/projections';
@@ -99,8 +106,8 @@ async function stateOf(
   const data = (first?.data ?? {}) as { items?: OrderItem[]; amount?: number };
   const loaded =
     kind === 'order'
-      ? await loadAggregate(store, `order-${id}`, orderDecider)
-      : await loadAggregate(store, `transfer-${id}`, transferDecider);
+      ? await loadAggregate(store, orderStreamId(id), orderDecider)
+      : await loadAggregate(store, transferStreamId(id), transferDecider);
   const table = kind === 'order' ? 'order_summary' : 'transfer_summary';
   const row = await system.db.pool.query<{ status: string }>(
     `SELECT status FROM ${table} WHERE ${kind}_id = $1`,
@@ -373,7 +380,7 @@ export async function checkModelInvariants(
     if (order.cancelRefusedAfterPivot && !interfered && s?.aggregateStatus !== 'COMPLETED') {
       const debits = await system.db.pool.query(
         `SELECT 1 FROM events WHERE event_type = 'AccountDebited' AND data->>'reference' = $1`,
-        [`order-${order.orderId}/payment`],
+        [orderPaymentReference(order.orderId)],
       );
       broken.push({
         order: order.key,
@@ -396,7 +403,7 @@ export async function checkModelInvariants(
     if (!s || s.lines.length === 0) continue;
     const debits = await system.db.pool.query<{ amount: string }>(
       `SELECT (data->>'amount')::bigint AS amount FROM events WHERE event_type = 'AccountDebited' AND data->>'reference' = $1`,
-      [`order-${order.orderId}/payment`],
+      [orderPaymentReference(order.orderId)],
     );
     for (const row of debits.rows)
       if (Number(row.amount) !== s.amount)

@@ -94,7 +94,7 @@ describe('refundDebit: the debit as the stream records it, not as the window rem
       { type: 'DepositFunds', data: { accountId: 'long-src', amount: 1, reference: 'last' } },
       'deposit/last',
     );
-    expect(state.status !== 'none' && state.recentReferences).not.toContain(
+    expect(state.status !== 'NONE' && state.recentReferences).not.toContain(
       `debit:${debitReference}`,
     );
     const before = (await checkAccount(db.eventStore, 'long-src')).balance;

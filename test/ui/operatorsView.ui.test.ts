@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
+import { orderSagaId } from '../../src/sagas/sagaIds';
 import {
   eventually,
   openAccount,
@@ -40,8 +41,6 @@ let page: Page;
 let awaiting: [string, string];
 /** An order whose releaseStock compensation keeps failing: parked in COMPENSATION_FAILED. */
 let parked: string;
-
-const sagaId = (orderId: string) => `order-${orderId}`;
 
 beforeAll(async () => {
   system = await startSystem();
@@ -117,8 +116,8 @@ test('the workflow list shows the demo sagas', async () => {
 
 test('filtering by SagaStatus lists exactly the sagas awaiting approval', async () => {
   const query = `CustomerId="${customer}" AND SagaStatus="AWAITING_APPROVAL"`;
-  const shown = await expectListShows(page, query, awaiting.map(sagaId));
-  expect(shown).toEqual(awaiting.map(sagaId).sort());
+  const shown = await expectListShows(page, query, awaiting.map(orderSagaId));
+  expect(shown).toEqual(awaiting.map(orderSagaId).sort());
   // The filter shows as chips the operator can edit.
   await page.getByText('SagaStatus = "AWAITING_APPROVAL"').first().waitFor();
   await screenshot(page, '02-filtered-awaiting-approval.png');
@@ -126,7 +125,7 @@ test('filtering by SagaStatus lists exactly the sagas awaiting approval', async 
 
 test("a saga's page shows its summary and current details", async () => {
   const [orderId] = awaiting;
-  await page.goto(workflowUrl(sagaId(orderId)));
+  await page.goto(workflowUrl(orderSagaId(orderId)));
   await openTab(page, 'User Metadata');
   await page.getByRole('heading', { name: 'Summary' }).waitFor();
   const summary = await frameShowing(page, `Order ${orderId.slice(0, 8)}`);
@@ -144,7 +143,7 @@ test("a saga's page shows its summary and current details", async () => {
 
 test('the status query from the Queries tab returns the current step', async () => {
   const [orderId] = awaiting;
-  await page.goto(workflowUrl(sagaId(orderId)));
+  await page.goto(workflowUrl(orderSagaId(orderId)));
   const shown = await runQuery(page, 'status');
   expect(shown).toMatchObject({
     sagaType: 'orderFulfillment',
@@ -163,7 +162,7 @@ test('the status query from the Queries tab returns the current step', async () 
 
 test('approve sent from the signal dialog completes the order', async () => {
   const [orderId, other] = awaiting;
-  await page.goto(workflowUrl(sagaId(orderId)));
+  await page.goto(workflowUrl(orderSagaId(orderId)));
   await sendSignal(page, 'approve', { approvedBy: 'ui-tour' }, () =>
     screenshot(page, '05-signal-approve.png'),
   );
@@ -172,7 +171,7 @@ test('approve sent from the signal dialog completes the order', async () => {
     () => orderStatus(orderId),
     (s) => s === 'COMPLETED',
   );
-  await page.goto(workflowUrl(sagaId(orderId)));
+  await page.goto(workflowUrl(orderSagaId(orderId)));
   // The status badge (CSS shows it upper-case).
   await page
     .getByText(/^completed$/i)
@@ -183,9 +182,9 @@ test('approve sent from the signal dialog completes the order', async () => {
   const shown = await expectListShows(
     page,
     `CustomerId="${customer}" AND SagaStatus="AWAITING_APPROVAL"`,
-    [sagaId(other)],
+    [orderSagaId(other)],
   );
-  expect(shown).toEqual([sagaId(other)]);
+  expect(shown).toEqual([orderSagaId(other)]);
   expect(await orderStatus(other)).toBe('AWAITING_APPROVAL');
 });
 
@@ -193,11 +192,11 @@ test('retryCompensation sent from the UI ends a parked saga', async () => {
   const shownParked = await expectListShows(
     page,
     `CustomerId="${parkedCustomer}" AND SagaStatus="COMPENSATION_FAILED"`,
-    [sagaId(parked)],
+    [orderSagaId(parked)],
   );
-  expect(shownParked).toEqual([sagaId(parked)]);
+  expect(shownParked).toEqual([orderSagaId(parked)]);
 
-  await page.goto(workflowUrl(sagaId(parked)));
+  await page.goto(workflowUrl(orderSagaId(parked)));
   await openTab(page, 'User Metadata');
   const details = await frameShowing(page, 'Compensation failing');
   const text = await details.locator('body').innerText();
@@ -222,16 +221,16 @@ test('retryCompensation sent from the UI ends a parked saga', async () => {
   const shownCancelled = await expectListShows(
     page,
     `CustomerId="${parkedCustomer}" AND SagaStatus="CANCELLED"`,
-    [sagaId(parked)],
+    [orderSagaId(parked)],
   );
-  expect(shownCancelled).toEqual([sagaId(parked)]);
+  expect(shownCancelled).toEqual([orderSagaId(parked)]);
   await expectListShows(
     page,
     `CustomerId="${parkedCustomer}" AND SagaStatus="COMPENSATION_FAILED"`,
     [],
   ).then((shown) => expect(shown).toEqual([]));
 
-  await page.goto(workflowUrl(sagaId(parked)));
+  await page.goto(workflowUrl(orderSagaId(parked)));
   await openTab(page, 'User Metadata');
   const after = await (await frameShowing(page, 'status CANCELLED')).locator('body').innerText();
   expect(after).toContain(

@@ -30,10 +30,10 @@ const accountReplay = sharedFact(async ({ pool, store }) => {
         if (event.type === 'FundsDeposited') deposited += data.amount;
       }
     }
-    const folded = state.status === 'none' ? 0 : state.balance;
+    const folded = state.status === 'NONE' ? 0 : state.balance;
     // The decider's fold from a snapshot must agree with the full fold.
     const loaded = await loadAggregate(store, streamId, accountDecider);
-    const viaLoader = loaded.state.status === 'none' ? 0 : loaded.state.balance;
+    const viaLoader = loaded.state.status === 'NONE' ? 0 : loaded.state.balance;
     if (viaLoader !== folded)
       chainErrors.push(`${streamId}: snapshot+tail ${viaLoader} != full fold ${folded}`);
     balances.set(streamId.replace(/^account-/, ''), folded);

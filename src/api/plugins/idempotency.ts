@@ -1,5 +1,15 @@
 import { createHash, createHmac } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  ContextConfigDefault,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+  FastifyTypeProvider,
+  RouteGenericInterface,
+} from 'fastify';
 import fp from 'fastify-plugin';
 import type { Pool } from 'pg';
 import { HttpProblem } from './problem';
@@ -7,10 +17,46 @@ import { HttpProblem } from './problem';
 export const IDEMPOTENCY_HEADER = 'idempotency-key';
 export const REPLAYED_HEADER = 'idempotent-replayed';
 
-export interface CommandReply {
+/**
+ * What a command answers: a success status its route's schema declares, with a body of that
+ * status' schema. Derived from the route's reply, so the compiler checks every answer (the
+ * stored one is replayed as it is, so it must be right the first time).
+ */
+export type CommandReply<Reply> = StoredReply & SchemaReply<Reply>;
+
+/** Any answer, as the store keeps it. */
+interface StoredReply {
   statusCode: number;
   body: unknown;
 }
+
+type SchemaReply<Reply> =
+  Reply extends FastifyReply<
+    RouteGenericInterface,
+    RawServerDefault,
+    RawRequestDefaultExpression,
+    RawReplyDefaultExpression,
+    ContextConfigDefault,
+    infer Schema,
+    infer Provider extends FastifyTypeProvider
+  >
+    ? Schema extends { response: infer Responses }
+      ? {
+          [Code in keyof Responses & SuccessCode]: {
+            statusCode: Code;
+            body: (Provider & { schema: Responses[Code] })['serializer'];
+          };
+        }[keyof Responses & SuccessCode]
+      : never
+    : never;
+
+type SuccessCode = 200 | 201 | 202;
+
+/** A command's answer, its status and strings kept literal for the check against the schema. */
+export const commandReply = <const Code extends SuccessCode, const Body>(
+  statusCode: Code,
+  body: Body,
+) => ({ statusCode, body });
 
 export interface IdempotentCall {
   /** The key, when the client sent one (derive business ids from `scopedKey`). */
@@ -28,10 +74,10 @@ export interface Idempotency {
    * executes again: `execute` must itself be idempotent for a given key (deterministic
    * ids), so every attempt converges on the same outcome.
    */
-  run(
+  run<Reply extends FastifyReply>(
     request: FastifyRequest,
-    reply: FastifyReply,
-    execute: (call: IdempotentCall) => Promise<CommandReply>,
+    reply: Reply,
+    execute: (call: IdempotentCall) => Promise<CommandReply<Reply>>,
   ): Promise<FastifyReply>;
 }
 
@@ -140,7 +186,7 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(
       const header = request.headers[IDEMPOTENCY_HEADER];
       const key = typeof header === 'string' && header.length > 0 ? header : undefined;
       if (key === undefined) {
-        const result = await execute({ key: undefined, scopedKey: undefined });
+        const result: StoredReply = await execute({ key: undefined, scopedKey: undefined });
         return reply.code(result.statusCode).send(result.body);
       }
       if (key.length > 200) {
@@ -184,7 +230,7 @@ export const idempotencyPlugin = fp<IdempotencyOptions>(
       }
 
       // A failure propagates and leaves the row unanswered, so a retry runs again.
-      const result = await execute({ key, scopedKey: `${scope} ${key}` });
+      const result: StoredReply = await execute({ key, scopedKey: `${scope} ${key}` });
       const stored = await pool.query(
         `UPDATE api_idempotency_keys SET status_code = $3, response = $4, completed_at = now()
           WHERE scope = $1 AND key = $2 AND status_code IS NULL`,

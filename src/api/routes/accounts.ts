@@ -8,7 +8,7 @@ import {
 import { deterministicId } from '../../eventstore';
 import type { RoutePlugin } from '../context';
 import { HttpProblem, notFound } from '../plugins/problem';
-import { jsonSafe, readAtLeast } from '../readYourWrites';
+import { readAtLeast } from '../readYourWrites';
 import {
   AccountOpened,
   AccountParams,
@@ -18,6 +18,7 @@ import {
   DepositResult,
   OpenAccountBody,
 } from '../schemas/accounts';
+import { commandReply } from '../plugins/idempotency';
 import { IdempotencyHeaders, problems } from '../schemas/common';
 
 const position = (value: bigint | undefined) => (value === undefined ? null : value.toString());
@@ -47,10 +48,11 @@ export const accountRoutes: RoutePlugin = async (app, { deps, direct, options })
             correlationId: request.id,
           },
         );
-        return {
-          statusCode: 201,
-          body: { accountId, version: result.version, position: position(result.lastPosition) },
-        };
+        return commandReply(201, {
+          accountId,
+          version: result.version,
+          position: position(result.lastPosition),
+        });
       }),
   );
 
@@ -75,16 +77,13 @@ export const accountRoutes: RoutePlugin = async (app, { deps, direct, options })
           { commandId, correlationId: request.id },
         );
         const state = result.state as AccountState;
-        return {
-          statusCode: result.alreadyApplied ? 200 : 201,
-          body: {
-            accountId: request.params.id,
-            balance: state.status === 'none' ? 0 : state.balance,
-            reference,
-            version: result.version,
-            position: position(result.lastPosition),
-          },
-        };
+        return commandReply(result.alreadyApplied ? 200 : 201, {
+          accountId: request.params.id,
+          balance: state.status === 'NONE' ? 0 : state.balance,
+          reference,
+          version: result.version,
+          position: position(result.lastPosition),
+        });
       }),
   );
 
@@ -118,7 +117,7 @@ export const accountRoutes: RoutePlugin = async (app, { deps, direct, options })
           initialAccountState(),
         );
         const last = events[events.length - 1];
-        if (state.status === 'none' || !last)
+        if (state.status === 'NONE' || !last)
           throw notFound(`Account ${id} at`, instant.toISOString());
         return {
           accountId: id,
@@ -137,7 +136,7 @@ export const accountRoutes: RoutePlugin = async (app, { deps, direct, options })
         reply,
       );
       if (!row) throw notFound('Account', id);
-      return jsonSafe({ accountId: id, status: 'open', balance: 0, ...row });
+      return row;
     },
   );
 };

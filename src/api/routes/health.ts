@@ -45,7 +45,7 @@ export const healthRoutes: RoutePlugin = async (app, { deps, metrics }) => {
       config: { access: 'public' },
       schema: { tags: ['health'], summary: 'The process is up', response: { 200: Health } },
     },
-    async () => ({ status: 'ok' }),
+    async () => ({ status: 'ok' as const }),
   );
 
   app.get(

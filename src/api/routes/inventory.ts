@@ -3,7 +3,8 @@ import type { InventoryItemState } from '../../domain/inventory';
 import { deterministicId } from '../../eventstore';
 import type { RoutePlugin } from '../context';
 import { notFound } from '../plugins/problem';
-import { jsonSafe, readAtLeast } from '../readYourWrites';
+import { readAtLeast } from '../readYourWrites';
+import { commandReply } from '../plugins/idempotency';
 import { IdempotencyHeaders, problems } from '../schemas/common';
 import {
   InventoryQuery,
@@ -38,16 +39,13 @@ export const inventoryRoutes: RoutePlugin = async (app, { deps, direct, options 
           { commandId, correlationId: request.id },
         );
         const state = result.state as InventoryItemState;
-        return {
-          statusCode: result.alreadyApplied ? 200 : 201,
-          body: {
-            sku: request.params.sku,
-            received: state.received,
-            available: state.available,
-            version: result.version,
-            position: result.lastPosition?.toString() ?? null,
-          },
-        };
+        return commandReply(result.alreadyApplied ? 200 : 201, {
+          sku: request.params.sku,
+          received: state.received,
+          available: state.available,
+          version: result.version,
+          position: result.lastPosition?.toString() ?? null,
+        });
       }),
   );
 
@@ -71,7 +69,7 @@ export const inventoryRoutes: RoutePlugin = async (app, { deps, direct, options 
         reply,
       );
       if (!row) throw notFound('SKU', sku);
-      return jsonSafe({ sku, ...row });
+      return row;
     },
   );
 };

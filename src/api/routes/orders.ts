@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { placeOrderAndStartSaga } from '../../application/sagaStarter';
-import { firstRepeatedSku } from '../../domain/order';
+import { firstRepeatedSku, orderStreamId, type OrderPlaced } from '../../domain/order';
 import { deterministicId } from '../../eventstore';
 import { orderSagaId } from '../../sagas/sagaIds';
-import { approveSignal, cancelUpdate } from '../../../workflows/definitions';
+import { approveSignal, cancelUpdate, type OrderSagaStatus } from '../../../workflows/definitions';
 import type { RoutePlugin } from '../context';
 import { HttpProblem, notFound } from '../plugins/problem';
-import { jsonSafe, readAtLeast } from '../readYourWrites';
+import { readAtLeast } from '../readYourWrites';
 import { runningSaga, sagaReport } from '../sagas';
+import { commandReply } from '../plugins/idempotency';
 import { IdempotencyHeaders, problems } from '../schemas/common';
 import {
   ApproveBody,
@@ -80,17 +81,14 @@ export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) 
           shippingAddress: { ...body.shippingAddress },
           correlationId: request.id,
         });
-        return {
-          statusCode: 202,
-          body: {
-            orderId,
-            sagaId: started.sagaId,
-            status: 'PLACED',
-            total: started.total,
-            position: started.position,
-            links: orderLinks(orderId),
-          },
-        };
+        return commandReply(202, {
+          orderId,
+          sagaId: started.sagaId,
+          status: 'PLACED',
+          total: started.total,
+          position: started.position,
+          links: orderLinks(orderId),
+        });
       });
     },
   );
@@ -113,7 +111,7 @@ export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) 
         limit,
         ...(cursor !== undefined && { cursor }),
       });
-      return { items: page.items.map(jsonSafe), nextCursor: page.nextCursor ?? null } as never;
+      return page;
     },
   );
 
@@ -129,14 +127,14 @@ export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) 
     },
     async (request) => {
       const { id } = request.params;
-      const [placed] = await deps.eventStore.readStream(`order-${id}`, { toVersion: 1 });
+      const [placed] = await deps.eventStore.readStream(orderStreamId(id), { toVersion: 1 });
       if (placed?.type !== 'OrderPlaced') throw notFound('Order', id);
-      const { shippingAddress } = placed.data as { shippingAddress: Record<string, string> };
+      const { shippingAddress } = placed.data as OrderPlaced['data'];
       return {
         orderId: id,
         shippingAddress,
         erased: placed.metadata.personal_data === 'erased',
-      } as never;
+      };
     },
   );
 
@@ -160,7 +158,7 @@ export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) 
         reply,
       );
       if (!row) throw notFound('Order', id);
-      return jsonSafe(row) as never;
+      return row;
     },
   );
 
@@ -176,7 +174,7 @@ export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) 
     },
     async (request) => {
       const sagaId = orderSagaId(request.params.id);
-      const report = await sagaReport(deps.temporal, deps.config, sagaId);
+      const report = await sagaReport<OrderSagaStatus>(deps.temporal, deps.config, sagaId);
       if (!report) throw notFound('Saga for order', request.params.id);
       return report;
     },
@@ -232,11 +230,8 @@ export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) 
           ],
         });
       } catch (error) {
-        if (
-          error instanceof WorkflowUpdateFailedError ||
-          (error as Error).name === 'WorkflowUpdateFailedError'
-        ) {
-          const cause = (error as Error).cause as Error | undefined;
+        if (error instanceof WorkflowUpdateFailedError) {
+          const cause = error.cause;
           throw new HttpProblem(
             409,
             'Conflict',

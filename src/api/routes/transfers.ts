@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { startTransferSaga } from '../../application/sagaStarter';
 import { deterministicId } from '../../eventstore';
 import { transferSagaId } from '../../sagas/sagaIds';
+import type { TransferSagaStatus } from '../../../workflows/definitions';
 import type { RoutePlugin } from '../context';
 import { HttpProblem, notFound } from '../plugins/problem';
-import { jsonSafe, readAtLeast } from '../readYourWrites';
-import { sagaReport } from '../sagas';
+import { readAtLeast } from '../readYourWrites';
+import { sagaReport, type SagaReport } from '../sagas';
+import { commandReply } from '../plugins/idempotency';
 import { IdempotencyHeaders, problems } from '../schemas/common';
 import {
   TransferAccepted,
@@ -14,6 +16,15 @@ import {
   TransferQuery,
   TransferView,
 } from '../schemas/transfers';
+
+/** The saga's part of a transfer's view: its status (the read model's wins), report and UI link. */
+function sagaFields({ temporalUiUrl, ...saga }: SagaReport<TransferSagaStatus>) {
+  return {
+    ...(saga.status !== undefined && { status: saga.status }),
+    saga,
+    ...(temporalUiUrl !== undefined && { temporalUiUrl }),
+  };
+}
 
 export const transferRoutes: RoutePlugin = async (app, { deps, starter, options }) => {
   app.post(
@@ -44,15 +55,12 @@ export const transferRoutes: RoutePlugin = async (app, { deps, starter, options 
           amount: body.amount,
           correlationId: request.id,
         });
-        return {
-          statusCode: 202,
-          body: {
-            transferId,
-            sagaId: started.sagaId,
-            status: 'REQUESTED',
-            links: { self: `/transfers/${transferId}` },
-          },
-        };
+        return commandReply(202, {
+          transferId,
+          sagaId: started.sagaId,
+          status: 'REQUESTED',
+          links: { self: `/transfers/${transferId}` },
+        });
       });
     },
   );
@@ -78,18 +86,10 @@ export const transferRoutes: RoutePlugin = async (app, { deps, starter, options 
           options.readWaitMs,
           reply,
         ),
-        sagaReport(deps.temporal, deps.config, sagaId),
+        sagaReport<TransferSagaStatus>(deps.temporal, deps.config, sagaId),
       ]);
       if (!row && !saga) throw notFound('Transfer', id);
-      const { temporalUiUrl, ...sagaView } = saga ?? {};
-      return jsonSafe({
-        transferId: id,
-        sagaId,
-        ...(saga?.status !== undefined && { status: saga.status }),
-        ...row,
-        ...(saga && { saga: sagaView }),
-        ...(temporalUiUrl && { temporalUiUrl }),
-      });
+      return { transferId: id, sagaId, ...(saga && sagaFields(saga)), ...row };
     },
   );
 };

@@ -1,4 +1,5 @@
-import { CommandResult, Id, MinorUnits, minPosition, PositionOf } from './common';
+import { ACCOUNT_STATUSES } from '../../domain/account/account';
+import { CommandResult, Id, MinorUnits, minPosition, PositionOf, StringEnum } from './common';
 import { Type, type Static } from './typebox';
 
 export const AccountParams = Type.Object({ id: Id('Account id') });
@@ -43,8 +44,8 @@ export const AccountQuery = Type.Object(
 
 export const AccountView = Type.Object({
   accountId: Type.String(),
-  ownerId: Type.Optional(Type.String()),
-  status: Type.String(),
+  ownerId: Type.String(),
+  status: StringEnum(ACCOUNT_STATUSES),
   balance: Type.Integer(),
   version: Type.Integer(),
   lastPosition: PositionOf('Position of the last event this view reflects'),

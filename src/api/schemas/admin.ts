@@ -1,4 +1,5 @@
-import { Id, PositionOf } from './common';
+import { PROJECTION_STATES } from '../../projections/status';
+import { Id, NullableString, PositionOf, StringEnum } from './common';
 import { Type } from './typebox';
 
 export const ProjectionParams = Type.Object({
@@ -29,8 +30,41 @@ export const ReaderHolder = Type.Object(
   { description: 'The oldest transaction running on the Postgres server' },
 );
 
+/** A projection's status (src/projections/status.ts ProjectionStatus), and whether this API rebuilds it. */
+export const ProjectionStatusView = Type.Object({
+  name: Type.String(),
+  version: Type.Integer(),
+  generation: Type.Integer(),
+  checkpoint: PositionOf('Global position applied up to'),
+  lagEvents: Type.Integer(),
+  heldBackEvents: Type.Integer(),
+  lagSeconds: Type.Number(),
+  eventsPerSecond: Type.Number(),
+  state: StringEnum(PROJECTION_STATES),
+  error: Type.Union([
+    Type.Object({
+      position: PositionOf('The event the projection is stuck on: skip it with this'),
+      eventId: NullableString(),
+      eventType: NullableString(),
+      message: Type.String(),
+      attempts: Type.Integer(),
+      since: NullableString(),
+      lastErrorAt: NullableString(),
+      nextRetryAt: NullableString(),
+    }),
+    Type.Null(),
+  ]),
+  errorsTotal: Type.Integer(),
+  lastErrorAt: NullableString(),
+  rebuild: Type.Union([
+    Type.Object({ generation: Type.Integer(), version: Type.Integer(), checkpoint: PositionOf() }),
+    Type.Null(),
+  ]),
+  rebuilding: Type.Boolean({ description: 'A rebuild this API process started is running' }),
+});
+
 export const ProjectionStatuses = Type.Object({
-  projections: Type.Array(Type.Record(Type.String(), Type.Unknown())),
+  projections: Type.Array(ProjectionStatusView),
   readerHoldback: Type.Object(
     {
       heldBackEvents: Type.Integer({
@@ -87,10 +121,10 @@ export const RebuildAccepted = Type.Object({
   status: Type.Literal('rebuilding'),
 });
 
-export const Health = Type.Object({ status: Type.String() });
+export const Health = Type.Object({ status: Type.Literal('ok') });
 
 export const Readiness = Type.Object({
-  status: Type.String(),
+  status: StringEnum(['ready', 'unavailable']),
   checks: Type.Record(
     Type.String(),
     Type.Object({

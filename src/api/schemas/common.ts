@@ -77,6 +77,15 @@ export const CommandResult = Type.Object({
 
 export const Links = Type.Record(Type.String(), Type.String());
 
+/**
+ * One of a fixed list of strings, as an OpenAPI `enum`. Give it the domain's `as const` list
+ * (ORDER_STATUSES, ...), so the schema and the domain's union cannot drift apart.
+ */
+export const StringEnum = <const T extends string>(
+  values: readonly T[],
+  options?: { description?: string },
+) => Type.Enum([...new Set(values)], options);
+
 export type Schema = TSchema;
 
 /**

@@ -15,14 +15,16 @@ export const Restocked = Type.Intersect([
 
 export const InventoryQuery = Type.Object({ minPosition }, { additionalProperties: false });
 
+/** The inventory_level read model (src/projections/queries.ts InventoryLevel). */
 export const InventoryView = Type.Object(
   {
     sku: Type.String(),
-    onHand: Type.Optional(Type.Integer()),
-    reserved: Type.Optional(Type.Integer()),
-    available: Type.Optional(Type.Integer()),
+    available: Type.Integer({ description: 'Free to reserve' }),
+    reserved: Type.Integer({ description: 'Held for orders not yet dispatched' }),
+    committed: Type.Integer({ description: 'Taken by dispatched orders' }),
+    received: Type.Integer({ description: 'Restocked in all (available + reserved + committed)' }),
     version: Type.Integer(),
     lastPosition: PositionOf(),
   },
-  { additionalProperties: true },
+  { additionalProperties: false },
 );

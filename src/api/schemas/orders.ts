@@ -1,6 +1,14 @@
 import { ORDER_CURSOR_PATTERN } from '../../projections/queries';
-import { CANCEL_REASON_CODES } from '../../../workflows/definitions';
-import { Id, Links, minPosition, NullableString, PositionOf } from './common';
+import { ORDER_STATUSES } from '../../domain/order/order';
+import {
+  CANCEL_REASON_CODES,
+  ORDER_SAGA_STATUSES,
+  SAGA_OUTCOMES,
+  SAGA_TYPES,
+  TRANSFER_SAGA_STATUSES,
+} from '../../../workflows/definitions';
+import { WORKFLOW_EXECUTION_STATUSES } from '../../temporal/workflowLookup';
+import { Id, Links, minPosition, NullableString, PositionOf, StringEnum } from './common';
 import { Type, type Static } from './typebox';
 
 export const OrderParams = Type.Object({ id: Id('Order id') });
@@ -50,7 +58,7 @@ export type PlaceOrderBody = Static<typeof PlaceOrderBody>;
 export const OrderAccepted = Type.Object({
   orderId: Type.String(),
   sagaId: Type.String(),
-  status: Type.String(),
+  status: StringEnum(ORDER_STATUSES),
   total: Type.Integer(),
   position: Type.Union([PositionOf(), Type.Null()]),
   links: Links,
@@ -63,14 +71,14 @@ export const OrderView = Type.Object({
   orderId: Type.String(),
   customerId: Type.String(),
   paymentAccountId: Type.String(),
-  status: Type.String(),
+  status: StringEnum(ORDER_STATUSES),
   lines: Type.Array(
     Type.Object({ sku: Type.String(), quantity: Type.Integer(), unitPrice: Type.Integer() }),
   ),
   total: Type.Integer(),
   sagaId: Type.String(),
   failureReason: NullableString(),
-  timeline: Type.Array(Type.Object({ status: Type.String(), at: Type.String() })),
+  timeline: Type.Array(Type.Object({ status: StringEnum(ORDER_STATUSES), at: Type.String() })),
   placedAt: Type.String(),
   updatedAt: Type.String(),
   version: Type.Integer(),
@@ -80,7 +88,7 @@ export const OrderView = Type.Object({
 export const ListOrdersQuery = Type.Object(
   {
     customerId: Type.Optional(Id('Only this customer')),
-    status: Type.Optional(Type.String({ pattern: '^[A-Z_]{1,40}$' })),
+    status: Type.Optional(StringEnum(ORDER_STATUSES)),
     limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
     cursor: Type.Optional(
       Type.String({
@@ -101,12 +109,12 @@ export const SagaView = Type.Object(
   {
     sagaId: Type.String(),
     runId: Type.Optional(Type.String()),
-    workflowStatus: Type.String({
+    workflowStatus: StringEnum(WORKFLOW_EXECUTION_STATUSES, {
       description: 'Temporal execution status (RUNNING, COMPLETED, ...)',
     }),
-    sagaType: Type.Optional(Type.String()),
-    status: Type.Optional(Type.String()),
-    outcome: Type.Optional(Type.String()),
+    sagaType: Type.Optional(StringEnum(SAGA_TYPES)),
+    status: Type.Optional(StringEnum([...ORDER_SAGA_STATUSES, ...TRANSFER_SAGA_STATUSES])),
+    outcome: Type.Optional(StringEnum(SAGA_OUTCOMES)),
     currentStep: Type.Optional(NullableString()),
     completedSteps: Type.Optional(Type.Array(Type.String())),
     compensationsRegistered: Type.Optional(Type.Array(Type.String())),

@@ -2,6 +2,9 @@ import { type DomainEvent, schemaVersions } from '../decider';
 
 export const ACCOUNT_STREAM_TYPE = 'account';
 
+/** The account's stream: `account-<accountId>`. */
+export const accountStreamId = (accountId: string): string => `${ACCOUNT_STREAM_TYPE}-${accountId}`;
+
 // Events: past tense.
 
 export type AccountOpened = DomainEvent<
@@ -41,11 +44,15 @@ export const ACCOUNT_EVENT_SCHEMA_VERSIONS =
 
 // State: a union keyed on status. JSON-serializable (it is snapshotted).
 
-export const ACCOUNT_STATUSES = ['none', 'open', 'frozen'] as const;
+/**
+ * Statuses of an account that exists, spelled as the read model and the API spell them (and
+ * as orders and transfers spell theirs). Before state schema 3 the state said open/frozen.
+ */
+export const ACCOUNT_STATUSES = ['OPEN', 'FROZEN'] as const;
 export type AccountStatus = (typeof ACCOUNT_STATUSES)[number];
 
 export interface NoAccount {
-  status: 'none';
+  status: 'NONE';
 }
 
 interface ExistingAccount {
@@ -72,15 +79,20 @@ interface ExistingAccount {
 }
 
 export interface OpenAccountState extends ExistingAccount {
-  status: 'open';
+  status: 'OPEN';
 }
 
 export interface FrozenAccountState extends ExistingAccount {
-  status: 'frozen';
+  status: 'FROZEN';
   frozenReason: string;
 }
 
 export type AccountState = NoAccount | OpenAccountState | FrozenAccountState;
+
+// Every existing account's status is in ACCOUNT_STATUSES, and every listed status has a state.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const statusesListed: Same<Exclude<AccountState['status'], 'NONE'>, AccountStatus> = true;
+void statusesListed;
 
 export type MovementKind = 'deposit' | 'debit' | 'credit';
 /** Kinds recorded in recentReferences: movements, plus debits voided before they happened. */
@@ -89,7 +101,7 @@ export type ReferenceKind = MovementKind | 'void';
 export const movementKey = (kind: ReferenceKind, reference: string): string =>
   `${kind}:${reference}`;
 
-export const initialAccountState = (): AccountState => ({ status: 'none' });
+export const initialAccountState = (): AccountState => ({ status: 'NONE' });
 
 /**
  * References an account remembers unless told otherwise: 10,000 movements of that account,
@@ -125,7 +137,7 @@ export function accountEvolver(referenceWindow: number) {
     reference: string,
     balanceAfter: number,
   ): AccountState => {
-    if (state.status === 'none') return state;
+    if (state.status === 'NONE') return state;
     return { ...state, balance: balanceAfter, ...remember(state, movementKey(kind, reference)) };
   };
 
@@ -133,9 +145,9 @@ export function accountEvolver(referenceWindow: number) {
     const { type, data } = event;
     switch (type) {
       case 'AccountOpened':
-        if (state.status !== 'none') return state;
+        if (state.status !== 'NONE') return state;
         return {
-          status: 'open',
+          status: 'OPEN',
           accountId: data.accountId,
           ownerId: data.ownerId,
           openedAt: data.openedAt,
@@ -150,11 +162,11 @@ export function accountEvolver(referenceWindow: number) {
       case 'AccountCredited':
         return applyMovement(state, 'credit', data.reference, data.balanceAfter);
       case 'DebitVoided':
-        if (state.status === 'none') return state;
+        if (state.status === 'NONE') return state;
         return { ...state, ...remember(state, movementKey('void', data.reference)) };
       case 'AccountFrozen':
-        if (state.status === 'none') return state;
-        return { ...state, status: 'frozen', frozenReason: data.reason };
+        if (state.status === 'NONE') return state;
+        return { ...state, status: 'FROZEN', frozenReason: data.reason };
       default: {
         const _unknown: never = type;
         return state;

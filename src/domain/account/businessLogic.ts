@@ -1,4 +1,11 @@
-import { type Command, type Decision, isPositiveInteger, reject, unknownCommand } from '../decider';
+import {
+  COMMON_REJECTION_CODES,
+  type Command,
+  type Decision,
+  isPositiveInteger,
+  reject,
+  unknownCommand,
+} from '../decider';
 import {
   type AccountEvent,
   type AccountState,
@@ -61,13 +68,25 @@ export type FreezeAccount = Command<'FreezeAccount', { accountId: string; reason
 export type AccountCommand =
   OpenAccount | DepositFunds | DebitAccount | CreditAccount | RefundDebit | FreezeAccount;
 
+/** Why the account decider refuses a command (src/api/plugins/errors.ts gives each a status). */
+export const ACCOUNT_REJECTION_CODES = [
+  ...COMMON_REJECTION_CODES,
+  'ACCOUNT_ALREADY_EXISTS',
+  'ACCOUNT_FROZEN',
+  'ACCOUNT_NOT_FOUND',
+  'BALANCE_LIMIT_EXCEEDED',
+  'INSUFFICIENT_FUNDS',
+  'INVALID_AMOUNT',
+  'REFUND_AMOUNT_MISMATCH',
+  'REFUND_DEBIT_LOOKUP_STALE',
+] as const;
+export type AccountRejectionCode = (typeof ACCOUNT_REJECTION_CODES)[number];
+type AccountDecision = Decision<AccountEvent, AccountRejectionCode>;
+
 /** Reference of the deposit emitted by OpenAccount with an initial deposit. */
 export const INITIAL_DEPOSIT_REFERENCE = 'initial-deposit';
 
-export function decideAccount(
-  command: AccountCommand,
-  state: AccountState,
-): Decision<AccountEvent> {
+export function decideAccount(command: AccountCommand, state: AccountState): AccountDecision {
   switch (command.type) {
     case 'OpenAccount':
       return openAccount(command, state);
@@ -81,8 +100,8 @@ export function decideAccount(
       return refundDebit(command, state);
     case 'FreezeAccount': {
       const { accountId, reason } = command.data;
-      if (state.status === 'none') return accountNotFound(accountId);
-      if (state.status === 'frozen') return [];
+      if (state.status === 'NONE') return accountNotFound(accountId);
+      if (state.status === 'FROZEN') return [];
       return [{ type: 'AccountFrozen', data: { accountId, reason } }];
     }
     default:
@@ -90,11 +109,11 @@ export function decideAccount(
   }
 }
 
-function openAccount({ data, metadata }: OpenAccount, state: AccountState): Decision<AccountEvent> {
+function openAccount({ data, metadata }: OpenAccount, state: AccountState): AccountDecision {
   const { accountId, ownerId, initialDeposit } = data;
   if (initialDeposit !== undefined && initialDeposit !== 0 && !isPositiveInteger(initialDeposit))
     return invalidAmount(initialDeposit);
-  if (state.status !== 'none') {
+  if (state.status !== 'NONE') {
     if (state.ownerId === ownerId) return [];
     return reject('ACCOUNT_ALREADY_EXISTS', `Account ${accountId} already exists`, {
       accountId,
@@ -127,15 +146,15 @@ function moveMoney(
   kind: MovementKind,
   data: { accountId: string; amount: number; reference: string },
   state: AccountState,
-): Decision<AccountEvent> {
+): AccountDecision {
   const { accountId, amount, reference } = data;
   if (!isPositiveInteger(amount)) return invalidAmount(amount);
-  if (state.status === 'none') return accountNotFound(accountId);
+  if (state.status === 'NONE') return accountNotFound(accountId);
   // A retry of a movement that already committed: its effect is there, do nothing.
   if (alreadyApplied(state, kind, reference)) return [];
   // A debit whose saga already compensated it (see refundDebit): too late, do nothing.
   if (kind === 'debit' && alreadyApplied(state, 'void', reference)) return [];
-  if (state.status === 'frozen')
+  if (state.status === 'FROZEN')
     return reject('ACCOUNT_FROZEN', `Account ${accountId} is frozen: ${state.frozenReason}`, {
       accountId,
       reason: state.frozenReason,
@@ -151,10 +170,10 @@ function moveMoney(
   return [{ type: MOVEMENT_EVENT[kind], data: { accountId, amount, reference, balanceAfter } }];
 }
 
-function refundDebit({ data }: RefundDebit, state: AccountState): Decision<AccountEvent> {
+function refundDebit({ data }: RefundDebit, state: AccountState): AccountDecision {
   const { accountId, amount, debitReference, refundReference, debit } = data;
   if (!isPositiveInteger(amount)) return invalidAmount(amount);
-  if (state.status === 'none') return [];
+  if (state.status === 'NONE') return [];
   if (debit === null) {
     // The caller found no debit, yet the state holds one: it committed after the lookup (a
     // timed-out attempt that was still running). Neither void it nor pay an unchecked amount.

@@ -2,6 +2,7 @@ import type { Decider } from '../decider';
 import {
   ACCOUNT_EVENT_SCHEMA_VERSIONS,
   ACCOUNT_STREAM_TYPE,
+  accountStreamId,
   type AccountEvent,
   type AccountState,
   accountEvolver,
@@ -22,13 +23,14 @@ export function createAccountDecider(
 ): Decider<AccountState, AccountCommand, AccountEvent> {
   return {
     streamType: ACCOUNT_STREAM_TYPE,
-    streamId: (accountId) => `${ACCOUNT_STREAM_TYPE}-${accountId}`,
+    streamId: accountStreamId,
     initialState: initialAccountState,
     evolve: accountEvolver(options.referenceWindow ?? DEFAULT_REFERENCE_WINDOW),
     decide: decideAccount,
-    // 2: a bounded recentReferences replaced the ever-growing appliedReferences. Snapshots of
-    // version 1 are ignored (the stream replays once and is snapshotted again at once).
-    snapshot: { every: 100, stateSchemaVersion: 2 },
+    // 2: a bounded recentReferences replaced the ever-growing appliedReferences. 3: statuses
+    // are spelled NONE/OPEN/FROZEN (were none/open/frozen). Snapshots of an older version are
+    // ignored (the stream replays once and is snapshotted again at once).
+    snapshot: { every: 100, stateSchemaVersion: 3 },
     eventSchemaVersions: ACCOUNT_EVENT_SCHEMA_VERSIONS,
   };
 }

@@ -1,4 +1,11 @@
-import { type Command, type Decision, isPositiveInteger, reject, unknownCommand } from '../decider';
+import {
+  COMMON_REJECTION_CODES,
+  type Command,
+  type Decision,
+  isPositiveInteger,
+  reject,
+  unknownCommand,
+} from '../decider';
 import { type InventoryEvent, type InventoryItemState, reservationOf } from './inventoryItem';
 
 // Commands: imperative.
@@ -16,10 +23,23 @@ export type CommitReservation = Command<'CommitReservation', { sku: string; orde
 
 export type InventoryCommand = RestockItem | ReserveStock | ReleaseReservation | CommitReservation;
 
+/** Why this decider refuses a command (src/api/plugins/errors.ts gives each a status). */
+export const INVENTORY_REJECTION_CODES = [
+  ...COMMON_REJECTION_CODES,
+  'INSUFFICIENT_STOCK',
+  'INVALID_QUANTITY',
+  'RESERVATION_COMMITTED',
+  'RESERVATION_NOT_FOUND',
+  'RESERVATION_RELEASED',
+  'STOCK_LIMIT_EXCEEDED',
+] as const;
+export type InventoryRejectionCode = (typeof INVENTORY_REJECTION_CODES)[number];
+type InventoryDecision = Decision<InventoryEvent, InventoryRejectionCode>;
+
 export function decideInventoryItem(
   command: InventoryCommand,
   state: InventoryItemState,
-): Decision<InventoryEvent> {
+): InventoryDecision {
   switch (command.type) {
     case 'RestockItem': {
       const { sku, quantity, reference } = command.data;

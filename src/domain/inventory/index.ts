@@ -3,6 +3,7 @@ import { type InventoryCommand, decideInventoryItem } from './businessLogic';
 import {
   INVENTORY_EVENT_SCHEMA_VERSIONS,
   INVENTORY_STREAM_TYPE,
+  inventoryStreamId,
   type InventoryEvent,
   type InventoryItemState,
   DEFAULT_RESERVATION_WINDOW,
@@ -22,7 +23,7 @@ export function createInventoryDecider(
 ): Decider<InventoryItemState, InventoryCommand, InventoryEvent> {
   return {
     streamType: INVENTORY_STREAM_TYPE,
-    streamId: (sku) => `${INVENTORY_STREAM_TYPE}-${sku}`,
+    streamId: inventoryStreamId,
     initialState: initialInventoryItemState,
     evolve: inventoryEvolver(options.reservationWindow ?? DEFAULT_RESERVATION_WINDOW),
     decide: decideInventoryItem,

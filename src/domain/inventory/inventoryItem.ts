@@ -2,6 +2,9 @@ import { type DomainEvent, ownEntry, schemaVersions } from '../decider';
 
 export const INVENTORY_STREAM_TYPE = 'inventory';
 
+/** The SKU's stream: `inventory-<sku>`. */
+export const inventoryStreamId = (sku: string): string => `${INVENTORY_STREAM_TYPE}-${sku}`;
+
 // Events: past tense.
 
 export type StockRestocked = DomainEvent<

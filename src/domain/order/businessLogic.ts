@@ -1,4 +1,5 @@
 import {
+  COMMON_REJECTION_CODES,
   type Command,
   type Decision,
   type DomainRejection,
@@ -17,6 +18,18 @@ import {
   type ShippingAddress,
   orderTotal,
 } from './order';
+
+/** Why this decider refuses a command (src/api/plugins/errors.ts gives each a status). */
+export const ORDER_REJECTION_CODES = [
+  ...COMMON_REJECTION_CODES,
+  'EMPTY_ORDER',
+  'ILLEGAL_TRANSITION',
+  'INVALID_AMOUNT',
+  'INVALID_QUANTITY',
+  'INVALID_REPEATED_SKU',
+] as const;
+export type OrderRejectionCode = (typeof ORDER_REJECTION_CODES)[number];
+type OrderDecision = Decision<OrderEvent, OrderRejectionCode>;
 
 // Commands: imperative, each naming its order.
 
@@ -63,7 +76,7 @@ export type OrderCommand =
  * -> DISPATCHED -> COMPLETED. CancelOrder and MarkCompensationFailed before PAID; CancelOrder
  * also from COMPENSATION_FAILED. Repeating what already happened decides nothing.
  */
-export function decideOrder(command: OrderCommand, state: OrderState): Decision<OrderEvent> {
+export function decideOrder(command: OrderCommand, state: OrderState): OrderDecision {
   if (command.type === 'PlaceOrder') return placeOrder(command, state);
   if (state.status === 'NONE') return illegal(state.status, command);
   const { orderId } = state;
@@ -131,7 +144,7 @@ export function decideOrder(command: OrderCommand, state: OrderState): Decision<
   }
 }
 
-function placeOrder({ data, metadata }: PlaceOrder, state: OrderState): Decision<OrderEvent> {
+function placeOrder({ data, metadata }: PlaceOrder, state: OrderState): OrderDecision {
   const { orderId, customerId, paymentAccountId, items, shippingAddress } = data;
   if (items.length === 0)
     return reject('EMPTY_ORDER', `Order ${orderId} has no items`, { orderId });
@@ -223,7 +236,7 @@ const illegal = (
   from: OrderState['status'],
   command: OrderCommand,
   extra?: Record<string, unknown>,
-): DomainRejection =>
+): DomainRejection<'ILLEGAL_TRANSITION'> =>
   reject('ILLEGAL_TRANSITION', `Order: ${command.type} is not allowed from ${from}`, {
     ...extra,
     from,

@@ -4,6 +4,7 @@ import {
   ORDER_EVENT_SCHEMA_VERSIONS,
   ORDER_STATE_SCHEMA_VERSION,
   ORDER_STREAM_TYPE,
+  orderStreamId,
   type OrderEvent,
   type OrderState,
   evolveOrder,
@@ -15,7 +16,7 @@ export * from './order';
 
 export const orderDecider: Decider<OrderState, OrderCommand, OrderEvent> = {
   streamType: ORDER_STREAM_TYPE,
-  streamId: (orderId) => `${ORDER_STREAM_TYPE}-${orderId}`,
+  streamId: orderStreamId,
   initialState: initialOrderState,
   evolve: evolveOrder,
   decide: decideOrder,

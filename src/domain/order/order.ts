@@ -2,6 +2,20 @@ import { type DomainEvent, schemaVersions } from '../decider';
 
 export const ORDER_STREAM_TYPE = 'order';
 
+// Ids: the order's stream, and the references its saga moves money under on accounts. They
+// are in recorded events and saga histories: the strings never change.
+
+/** The order's stream: `order-<orderId>`. */
+export const orderStreamId = (orderId: string): string => `${ORDER_STREAM_TYPE}-${orderId}`;
+/** The customer's debit (the saga's pivot), on the payment account. */
+export const orderPaymentReference = (orderId: string): string =>
+  `${orderStreamId(orderId)}/payment`;
+/** The refund of that debit, on the payment account. */
+export const orderRefundReference = (orderId: string): string => `${orderStreamId(orderId)}/refund`;
+/** The credit of the revenue, on the merchant's account. */
+export const orderRevenueReference = (orderId: string): string =>
+  `${orderStreamId(orderId)}/revenue`;
+
 export const ORDER_STATUSES = [
   'PLACED',
   'STOCK_RESERVED',

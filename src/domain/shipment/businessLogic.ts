@@ -1,4 +1,10 @@
-import { type Command, type Decision, reject, unknownCommand } from '../decider';
+import {
+  COMMON_REJECTION_CODES,
+  type Command,
+  type Decision,
+  reject,
+  unknownCommand,
+} from '../decider';
 import type { ShipmentEvent, ShipmentState } from './shipment';
 
 // Commands: imperative.
@@ -18,12 +24,20 @@ export type DispatchShipment = Command<'DispatchShipment', { shipmentId: string 
 
 export type ShipmentCommand = BookShipment | CancelShipment | DispatchShipment;
 
+/** Why this decider refuses a command (src/api/plugins/errors.ts gives each a status). */
+export const SHIPMENT_REJECTION_CODES = [
+  ...COMMON_REJECTION_CODES,
+  'DESTINATION_NOT_SERVED',
+  'SHIPMENT_CANCELLED',
+  'SHIPMENT_DISPATCHED',
+  'SHIPMENT_NOT_FOUND',
+] as const;
+export type ShipmentRejectionCode = (typeof SHIPMENT_REJECTION_CODES)[number];
+type ShipmentDecision = Decision<ShipmentEvent, ShipmentRejectionCode>;
+
 const normalizeCountry = (country: string): string => country.trim().toUpperCase();
 
-export function decideShipment(
-  command: ShipmentCommand,
-  state: ShipmentState,
-): Decision<ShipmentEvent> {
+export function decideShipment(command: ShipmentCommand, state: ShipmentState): ShipmentDecision {
   switch (command.type) {
     case 'BookShipment': {
       const { shipmentId, orderId, destinationCountry, unservedCountries } = command.data;
@@ -61,10 +75,10 @@ export function decideShipment(
 function dispatchShipment(
   { data: { shipmentId } }: DispatchShipment,
   state: ShipmentState,
-): Decision<ShipmentEvent> {
+): ShipmentDecision {
   switch (state.status) {
     case 'none':
-      return reject('SHIPMENT_NOT_FOUND', `Shipment ${shipmentId} was never booked`, {
+      return reject('SHIPMENT_NOT_FOUND', `Shipment ${shipmentId} has not been booked`, {
         shipmentId,
       });
     case 'voided':

@@ -3,6 +3,7 @@ import { type ShipmentCommand, decideShipment } from './businessLogic';
 import {
   SHIPMENT_EVENT_SCHEMA_VERSIONS,
   SHIPMENT_STREAM_TYPE,
+  shipmentStreamId,
   type ShipmentEvent,
   type ShipmentState,
   evolveShipment,
@@ -14,7 +15,7 @@ export * from './shipment';
 
 export const shipmentDecider: Decider<ShipmentState, ShipmentCommand, ShipmentEvent> = {
   streamType: SHIPMENT_STREAM_TYPE,
-  streamId: (shipmentId) => `${SHIPMENT_STREAM_TYPE}-${shipmentId}`,
+  streamId: shipmentStreamId,
   initialState: initialShipmentState,
   evolve: evolveShipment,
   decide: decideShipment,

@@ -2,6 +2,10 @@ import { type DomainEvent, schemaVersions } from '../decider';
 
 export const SHIPMENT_STREAM_TYPE = 'shipment';
 
+/** The shipment's stream: `shipment-<shipmentId>`. */
+export const shipmentStreamId = (shipmentId: string): string =>
+  `${SHIPMENT_STREAM_TYPE}-${shipmentId}`;
+
 // Events: past tense.
 
 export type ShipmentBooked = DomainEvent<

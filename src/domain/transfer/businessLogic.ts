@@ -1,4 +1,5 @@
 import {
+  COMMON_REJECTION_CODES,
   type Command,
   type Decision,
   type DomainRejection,
@@ -7,6 +8,16 @@ import {
   unknownCommand,
 } from '../decider';
 import type { TransferEvent, TransferState, TransferStatus } from './transfer';
+
+/** Why this decider refuses a command (src/api/plugins/errors.ts gives each a status). */
+export const TRANSFER_REJECTION_CODES = [
+  ...COMMON_REJECTION_CODES,
+  'ILLEGAL_TRANSITION',
+  'INVALID_AMOUNT',
+  'SAME_ACCOUNT',
+] as const;
+export type TransferRejectionCode = (typeof TRANSFER_REJECTION_CODES)[number];
+type TransferDecision = Decision<TransferEvent, TransferRejectionCode>;
 
 // Commands: imperative.
 
@@ -41,10 +52,7 @@ export type TransferCommand =
  * after FAILED: MarkTransferCompensated or MarkTransferCompensationFailed; an operator retry
  * may still mark COMPENSATION_FAILED as COMPENSATED. Repeats decide nothing.
  */
-export function decideTransfer(
-  command: TransferCommand,
-  state: TransferState,
-): Decision<TransferEvent> {
+export function decideTransfer(command: TransferCommand, state: TransferState): TransferDecision {
   if (command.type === 'RequestTransfer') {
     const { transferId, fromAccountId, toAccountId, amount } = command.data;
     if (fromAccountId === toAccountId)
@@ -102,7 +110,10 @@ export function decideTransfer(
   }
 }
 
-const illegal = (from: TransferStatus | 'NONE', command: TransferCommand): DomainRejection =>
+const illegal = (
+  from: TransferStatus | 'NONE',
+  command: TransferCommand,
+): DomainRejection<'ILLEGAL_TRANSITION'> =>
   reject('ILLEGAL_TRANSITION', `Transfer: ${command.type} is not allowed from ${from}`, {
     from,
     command: command.type,

@@ -3,6 +3,7 @@ import { type TransferCommand, decideTransfer } from './businessLogic';
 import {
   TRANSFER_EVENT_SCHEMA_VERSIONS,
   TRANSFER_STREAM_TYPE,
+  transferStreamId,
   type TransferEvent,
   type TransferState,
   evolveTransfer,
@@ -14,7 +15,7 @@ export * from './transfer';
 
 export const transferDecider: Decider<TransferState, TransferCommand, TransferEvent> = {
   streamType: TRANSFER_STREAM_TYPE,
-  streamId: (transferId) => `${TRANSFER_STREAM_TYPE}-${transferId}`,
+  streamId: transferStreamId,
   initialState: initialTransferState,
   evolve: evolveTransfer,
   decide: decideTransfer,

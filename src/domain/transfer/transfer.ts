@@ -2,6 +2,22 @@ import { type DomainEvent, schemaVersions } from '../decider';
 
 export const TRANSFER_STREAM_TYPE = 'transfer';
 
+// Ids: the transfer's stream, and the references its saga moves money under on accounts.
+// They are in recorded events and saga histories: the strings never change.
+
+/** The transfer's stream: `transfer-<transferId>`. */
+export const transferStreamId = (transferId: string): string =>
+  `${TRANSFER_STREAM_TYPE}-${transferId}`;
+/** The debit of the source account. */
+export const transferDebitReference = (transferId: string): string =>
+  `${transferStreamId(transferId)}/debit`;
+/** The credit of the target account. */
+export const transferCreditReference = (transferId: string): string =>
+  `${transferStreamId(transferId)}/credit`;
+/** The refund of the debit, on the source account. */
+export const transferRefundReference = (transferId: string): string =>
+  `${transferStreamId(transferId)}/refund`;
+
 export const TRANSFER_STATUSES = [
   'REQUESTED',
   'DEBITED',

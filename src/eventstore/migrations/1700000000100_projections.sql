@@ -20,7 +20,8 @@ CREATE TABLE projection_checkpoints (
 );
 
 -- Generation 1 of the built-in read models, so queries work before a projector first runs.
--- Keep in step with the DDL in src/projections/readModels/*.ts (new generations use that).
+-- A record of the DDL as it was: the projections' createTables (src/projections/readModels)
+-- is the source of truth, and test/projections/readModelDdl checks this copy against it.
 CREATE TABLE order_summary_g1 (
   order_id           text        PRIMARY KEY,
   customer_id        text        NOT NULL,

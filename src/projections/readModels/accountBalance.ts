@@ -1,8 +1,12 @@
 import type { ClientBase } from 'pg';
-import type { AccountEvent } from '../../domain/account';
+import type { AccountEvent, AccountStatus } from '../../domain/account';
 import { ACCOUNT_EVENT_TYPES } from '../../domain/account';
 import type { RecordedEvent, SqlExecutor } from '../../eventstore';
 import type { Projection } from '../types';
+
+// The domain's spelling (ACCOUNT_STATUSES): what the account decider's state says, too.
+const OPEN: AccountStatus = 'OPEN';
+const FROZEN: AccountStatus = 'FROZEN';
 
 /** Balance and status per account (stream `account-<id>`). */
 export const accountBalanceProjection: Projection = {
@@ -29,8 +33,8 @@ export const accountBalanceProjection: Projection = {
       if (recorded.version !== 1) return;
       await db.query(
         `INSERT INTO ${table} (account_id, owner_id, balance, status, version, last_changed_at, last_position)
-         VALUES ($1, $2, 0, 'OPEN', 1, $3, $4) ON CONFLICT (account_id) DO NOTHING`,
-        [event.data.accountId, event.data.ownerId, recorded.createdAt, position],
+         VALUES ($1, $2, 0, $3, 1, $4, $5) ON CONFLICT (account_id) DO NOTHING`,
+        [event.data.accountId, event.data.ownerId, OPEN, recorded.createdAt, position],
       );
       return;
     }
@@ -38,7 +42,7 @@ export const accountBalanceProjection: Projection = {
     // Every event of the stream bumps the version (the chain must not break); only some
     // change the figures. Unknown future types just bump the version.
     let balance: number | null = null;
-    let status: string | null = null;
+    let status: AccountStatus | null = null;
     switch (event.type) {
       case 'FundsDeposited':
       case 'AccountDebited':
@@ -46,7 +50,7 @@ export const accountBalanceProjection: Projection = {
         balance = event.data.balanceAfter;
         break;
       case 'AccountFrozen':
-        status = 'FROZEN';
+        status = FROZEN;
         break;
       default:
         break;

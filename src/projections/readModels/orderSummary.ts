@@ -1,11 +1,11 @@
 import type { ClientBase } from 'pg';
-import type { OrderEvent } from '../../domain/order';
+import type { OrderEvent, OrderStatus } from '../../domain/order';
 import { ORDER_EVENT_TYPES } from '../../domain/order';
 import type { RecordedEvent, SqlExecutor } from '../../eventstore';
 import type { Projection } from '../types';
 
 /** Status after each event type; null keeps the current one (OrderApproved). */
-const ORDER_STATUS: Record<OrderEvent['type'], string | null> = {
+const ORDER_STATUS: Record<OrderEvent['type'], OrderStatus | null> = {
   OrderPlaced: 'PLACED',
   OrderStockReserved: 'STOCK_RESERVED',
   OrderShipmentBooked: 'SHIPMENT_BOOKED',

@@ -1,11 +1,11 @@
 import type { ClientBase } from 'pg';
-import type { TransferEvent } from '../../domain/transfer';
+import type { TransferEvent, TransferStatus } from '../../domain/transfer';
 import { TRANSFER_EVENT_TYPES } from '../../domain/transfer';
 import type { RecordedEvent, SqlExecutor } from '../../eventstore';
 import type { Projection } from '../types';
 
 /** Status changes per event type; TransferCredited keeps DEBITED until TransferCompleted. */
-const TRANSFER_STATUS: Record<TransferEvent['type'], string | null> = {
+const TRANSFER_STATUS: Record<TransferEvent['type'], TransferStatus | null> = {
   TransferRequested: 'REQUESTED',
   TransferDebited: 'DEBITED',
   TransferCredited: null,
