@@ -52,7 +52,7 @@ function refuseRepeatedSku(items: ReadonlyArray<{ sku: string }>): void {
   });
 }
 
-export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) => {
+export const orderRoutes: RoutePlugin = async (app, { deps, starter, reads, options }) => {
   app.post(
     '/orders',
     {
@@ -107,12 +107,14 @@ export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) 
     },
     async (request) => {
       const { customerId, status, limit, cursor } = request.query;
-      const page = await deps.readModels.listOrderSummaries(deps.pool, {
-        ...(customerId !== undefined && { customerId }),
-        ...(status !== undefined && { status }),
-        limit,
-        ...(cursor !== undefined && { cursor }),
-      });
+      const page = await reads.read(({ pool }) =>
+        deps.readModels.listOrderSummaries(pool, {
+          ...(customerId !== undefined && { customerId }),
+          ...(status !== undefined && { status }),
+          limit,
+          ...(cursor !== undefined && { cursor }),
+        }),
+      );
       return { items: page.items.map(jsonSafe), nextCursor: page.nextCursor ?? null } as never;
     },
   );
@@ -129,7 +131,9 @@ export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) 
     },
     async (request) => {
       const { id } = request.params;
-      const [placed] = await deps.eventStore.readStream(`order-${id}`, { toVersion: 1 });
+      const [placed] = await reads.read(({ eventStore }) =>
+        eventStore.readStream(`order-${id}`, { toVersion: 1 }),
+      );
       if (placed?.type !== 'OrderPlaced') throw notFound('Order', id);
       const { shippingAddress } = placed.data as { shippingAddress: Record<string, string> };
       return {
@@ -154,7 +158,7 @@ export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) 
     async (request, reply) => {
       const { id } = request.params;
       const row = await readAtLeast(
-        () => deps.readModels.getOrderSummary(deps.pool, id),
+        () => reads.read(({ pool }) => deps.readModels.getOrderSummary(pool, id)),
         request.query.minPosition,
         options.readWaitMs,
         reply,

@@ -15,7 +15,7 @@ import {
   TransferView,
 } from '../schemas/transfers';
 
-export const transferRoutes: RoutePlugin = async (app, { deps, starter, options }) => {
+export const transferRoutes: RoutePlugin = async (app, { deps, starter, reads, options }) => {
   app.post(
     '/transfers',
     {
@@ -73,7 +73,7 @@ export const transferRoutes: RoutePlugin = async (app, { deps, starter, options 
       const sagaId = transferSagaId(id);
       const [row, saga] = await Promise.all([
         readAtLeast(
-          () => deps.readModels.getTransferSummary(deps.pool, id),
+          () => reads.read(({ pool }) => deps.readModels.getTransferSummary(pool, id)),
           request.query.minPosition,
           options.readWaitMs,
           reply,
