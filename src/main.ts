@@ -14,6 +14,7 @@ import { connectionLimits } from './eventstore/pool';
 import { createPool, migrate } from './eventstore';
 import { createEventStore } from './application/eventStore';
 import { startEmbeddedPostgres } from './infra/embeddedPostgres';
+import { createReadSide } from './infra/readReplica';
 import { untilShutdownSignal } from './infra/shutdownSignal';
 import { startTemporalDevServer } from './infra/temporalDevServer';
 import { createLogger } from './logger';
@@ -89,7 +90,10 @@ async function main(): Promise<void> {
       applicationName: 'sagaflow',
     });
     stops.push({ name: 'connection pool', stop: () => pool.end() });
+    const reads = createReadSide(config, pool, { log: logger.child({ component: 'reads' }) });
+    stops.push({ name: 'read replica pool', stop: () => reads.close() });
     const metrics = new Metrics({
+      replica: reads.replica,
       projectionStatuses: () => getProjectionStatuses(pool),
       readerHoldback: () => getCatchUpHoldback(pool),
       sagaCounts: () => countSagasByStatus(pool),
@@ -140,6 +144,7 @@ async function main(): Promise<void> {
       temporal: temporal.client,
       config,
       readModels: projectionReadModels,
+      reads,
       metrics,
     });
     await app.listen({ port: config.PORT, host: config.HOST });

@@ -7,7 +7,9 @@ import { ConfigError, loadConfig, type Config } from '../config';
 import { connectionLimits } from '../eventstore/pool';
 import { createPool } from '../eventstore';
 import { createEventStore } from '../application/eventStore';
+import { createReadSide } from '../infra/readReplica';
 import { untilShutdownSignal } from '../infra/shutdownSignal';
+import { createLogger } from '../logger';
 import { Metrics } from '../observability/metrics';
 import {
   ALL_PROJECTIONS,
@@ -41,7 +43,12 @@ async function main(): Promise<void> {
     ...connectionLimits(config),
     applicationName: 'sagaflow-api',
   });
+  const reads = createReadSide(config, pool, {
+    log: createLogger(config.LOG_LEVEL).child({ component: 'reads' }),
+    applicationName: 'sagaflow-api',
+  });
   const metrics = new Metrics({
+    replica: reads.replica,
     projectionStatuses: () => getProjectionStatuses(pool),
     readerHoldback: () => getCatchUpHoldback(pool),
     sagaCounts: () => countSagasByStatus(pool),
@@ -65,6 +72,7 @@ async function main(): Promise<void> {
     temporal: temporal.client,
     config,
     readModels: projectionReadModels,
+    reads,
     metrics,
   });
   // Slow clients may not hold sockets forever; keep-alive shorter than typical LB idle timeouts.
@@ -86,6 +94,7 @@ async function main(): Promise<void> {
       try {
         await app.close();
         await temporal.close();
+        await reads.close();
         await pool.end();
         process.exit(0);
       } catch (error) {

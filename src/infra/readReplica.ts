@@ -69,13 +69,16 @@ export function primaryReadSide(primary: ReadSource): ReadSide {
 
 /**
  * The process's read side from the configuration: a pool of its own on DATABASE_READ_URL
- * (same size and limits as the primary's) when set, else the primary.
+ * (same size and limits as the primary's) when set, else the primary. The one place the
+ * read pool is built (the composition root calls it once per process that serves reads).
  */
 export function createReadSide(
   config: Config,
-  primary: ReadSource,
+  primaryPool: Pool,
   options: { log: Pick<Logger, 'warn' | 'info'>; applicationName?: string },
 ): ReadSide {
+  // Reads never append, so the primary's read store needs no append hooks (metrics).
+  const primary = { pool: primaryPool, eventStore: createEventStore(primaryPool) };
   if (!config.DATABASE_READ_URL) return primaryReadSide(primary);
   const pool = createPool(config.DATABASE_READ_URL, {
     max: config.PG_POOL_MAX,
