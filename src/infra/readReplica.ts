@@ -84,8 +84,9 @@ export function createReadSide(
     max: config.PG_POOL_MAX,
     idleInTransactionTimeoutMs: config.PG_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     ...connectionLimits(config),
-    // A standby that does not answer must not hold a request longer than a fallback takes.
-    connectionTimeoutMs: 2_000,
+    // A standby that does not answer holds a read this long at most, then it falls back (a
+    // busy server can take a second or two to start a backend: not an outage).
+    connectionTimeoutMs: 5_000,
     applicationName: `${options.applicationName ?? 'sagaflow'}-read`,
   });
   return new ReplicaReadSide(
