@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-member-access -- assertions on JSON response bodies */
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment -- assertions on JSON response bodies */
 /**
  * Reads from a real streaming-replication standby (DATABASE_READ_URL): served by it, read
  * your writes under lag, fallback to the primary while it is down, and promotion.
@@ -107,7 +107,7 @@ async function deposit(accountId: string, amount: number): Promise<string> {
     payload: { amount },
   });
   expect(response.statusCode).toBe(201);
-  return (response.json() as { position: string }).position;
+  return response.json<{ position: string }>().position;
 }
 
 async function primaryBalance(accountId: string): Promise<number> {
@@ -153,6 +153,9 @@ describe('a read replica (DATABASE_READ_URL)', () => {
     expect(before.json().balance).toBe(100);
     const eventsBefore = (await system.app.inject({ url: '/events?after=0&limit=1000' })).json()
       .events.length as number;
+    const streamUrl = `/streams/account-${accountId}/events`;
+    const streamBefore = (await system.app.inject({ url: streamUrl })).json().events
+      .length as number;
 
     await pauseReplay();
     try {
@@ -162,10 +165,13 @@ describe('a read replica (DATABASE_READ_URL)', () => {
       expect((await system.app.inject({ url: `/accounts/${accountId}` })).json().balance).toBe(100);
       const feed = (await system.app.inject({ url: '/events?after=0&limit=1000' })).json();
       expect(feed.events).toHaveLength(eventsBefore);
-      const stream = (
-        await system.app.inject({ url: `/streams/account-${accountId}/events` })
-      ).json();
-      expect(stream.events).toHaveLength(eventsBefore);
+      const stream = (await system.app.inject({ url: streamUrl })).json();
+      expect(stream.events).toHaveLength(streamBefore);
+      const onPrimary = await system.pool.query<{ n: string }>(
+        'SELECT count(*) AS n FROM events WHERE stream_id = $1',
+        [`account-${accountId}`],
+      );
+      expect(Number(onPrimary.rows[0]?.n)).toBe(streamBefore + 1);
       // And the standby has the API's read connections.
       const sessions = await cluster.standby.query<{ n: string }>(
         "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'sagaflow-replica-test-read'",
