@@ -220,6 +220,7 @@ export class Metrics {
     );
     // The read replica: one check per scrape feeds the three gauges; no series without one.
     const replica = options.replica;
+    const replicaRegisters = replica ? registers : [];
     let pendingReplica: ReturnType<ReplicaMonitor['check']> | undefined;
     const replicaStatus = () => {
       pendingReplica ??= replica?.check().finally(() => {
@@ -235,7 +236,7 @@ export class Metrics {
       new Gauge({
         name,
         help,
-        registers,
+        registers: replicaRegisters,
         async collect() {
           const status = await replicaStatus();
           const value = status && pick(status);
@@ -262,7 +263,7 @@ export class Metrics {
       name: `${prefix}replica_read_fallbacks_total`,
       help: 'Reads the primary served because the read replica was down (replica_down) or failed them (replica_error)',
       labelNames: ['reason'],
-      registers,
+      registers: replicaRegisters,
       collect() {
         if (!replica) return;
         this.reset();
