@@ -7,6 +7,8 @@
  * primary's read model at once, so an answer without it can only come from the standby.
  */
 import '../api/support/esmShim';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
@@ -185,6 +187,49 @@ describe('a read replica (DATABASE_READ_URL)', () => {
     expect(fallbackCount()).toBe(fallbacksBefore);
   });
 
+  it('the live SSE feed runs off the standby and moves on when it replays', async () => {
+    await system.app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (system.app.server.address() as AddressInfo).port;
+    const total = (await system.app.inject({ url: '/events?after=0&limit=1000' })).json().events
+      .length as number;
+    const ids: string[] = [];
+    let wake: () => void = () => {};
+    const request = http.get(
+      `http://127.0.0.1:${port}/events`,
+      { headers: { accept: 'text/event-stream' } },
+      (response) => {
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          ids.push(...[...chunk.matchAll(/^id: (\d+)$/gm)].map((match) => match[1]!));
+          wake();
+        });
+      },
+    );
+    const seen = (count: number) =>
+      until(async () => {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 100);
+        });
+        return ids.length >= count;
+      });
+    try {
+      await seen(total);
+      await pauseReplay();
+      try {
+        await deposit(accountId, 1);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(ids).toHaveLength(total); // the standby has not replayed it
+      } finally {
+        await resumeReplay();
+      }
+      await seen(total + 1);
+      expect(ids).toHaveLength(total + 1);
+    } finally {
+      request.destroy();
+    }
+  });
+
   it('read-your-writes: minPosition waits for the standby to replay the write, else answers stale', async () => {
     await pauseReplay();
     let position: string;
@@ -196,7 +241,7 @@ describe('a read replica (DATABASE_READ_URL)', () => {
       });
       expect(Date.now() - started).toBeGreaterThanOrEqual(READ_WAIT_MS - 50);
       expect(stale.headers['x-read-model-stale']).toBe('true');
-      expect(stale.json().balance).toBe(150);
+      expect(stale.json().balance).toBe(151);
 
       // Lag shows in the metrics while replay is paused.
       const status = await system.reads.replica!.check();
@@ -212,7 +257,7 @@ describe('a read replica (DATABASE_READ_URL)', () => {
       await resumeReplay();
       const fresh = await waiting;
       expect(fresh.headers['x-read-model-stale']).toBeUndefined();
-      expect(fresh.json().balance).toBe(160);
+      expect(fresh.json().balance).toBe(161);
     } finally {
       await resumeReplay();
     }
@@ -236,7 +281,7 @@ describe('a read replica (DATABASE_READ_URL)', () => {
         url: `/accounts/${accountId}?minPosition=${position}`,
       });
       expect(read.statusCode).toBe(200);
-      expect(read.json().balance).toBe(165);
+      expect(read.json().balance).toBe(166);
       expect(read.headers['x-read-model-stale']).toBeUndefined();
       const feed = await system.app.inject({ url: '/events?after=0' });
       expect(feed.statusCode).toBe(200);
