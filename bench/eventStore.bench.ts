@@ -20,6 +20,12 @@ import { compare, type BenchContext, type BenchEntries, type BenchSuite } from '
 const CONCURRENCY = 16;
 const STREAM_TYPE = 'order';
 
+// Every target here builds a raw PostgresEventStore on purpose, not the system of
+// src/system/createSystem.ts: this suite measures the store's append and load paths against
+// Emmett and a bare INSERT, on made-up ItemAdded events the domain does not declare (the
+// domain's store would refuse them). Each target says what it adds (schema checks, snapshots).
+// The product as wired is measured by the http and sagas suites, which use the system.
+
 // ---------------------------------------------------------------------------------------
 // The events every target appends: same ids, payloads and metadata.
 

@@ -11,17 +11,14 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { CommandHandler } from '../src/application/commandHandler';
-import { buildApp } from '../src/api/app';
-import { projectionReadModels } from '../src/api/projectionReadModels';
 import { loadConfig } from '../src/config';
 import { orderDecider } from '../src/domain/order';
 import { createPool, migrate } from '../src/eventstore';
-import { createEventStore } from '../src/application/eventStore';
 import { startTemporalDevServer, type DevServerHandle } from '../src/infra/temporalDevServer';
-import { Metrics } from '../src/observability/metrics';
-import { ALL_PROJECTIONS, createInlineProjector } from '../src/projections';
-import { connectClient } from '../src/temporal/connection';
+import { createLogger } from '../src/logger';
+import { buildApi } from '../src/system/components';
+import { createSystem, type System } from '../src/system/createSystem';
+import { PROCESS_ROLES } from '../src/system/roles';
 import { round } from './support/stats';
 import { compare, type BenchContext, type BenchEntries, type BenchSuite } from './support/suite';
 
@@ -104,7 +101,6 @@ export const httpSuite: BenchSuite = {
     const seconds = Math.max(2, Math.round(8 * Math.min(context.scale, 4)));
     const database = await context.databases.create('http');
     await migrate(database.url);
-    const pool = createPool(database.url, { max: 20, applicationName: 'bench-http' });
     const barePool = createPool(database.url, { max: 20, applicationName: 'bench-http-bare' });
 
     let devServer: DevServerHandle | undefined;
@@ -117,19 +113,27 @@ export const httpSuite: BenchSuite = {
       });
       address = devServer.address;
     }
-    const temporal = await connectClient({ address, namespace: 'default' });
     const apps: FastifyInstance[] = [];
+    let system: System | undefined;
     try {
       const config = loadConfig({
+        DATABASE_URL: database.url,
+        TEMPORAL_ADDRESS: address,
         TEMPORAL_TASK_QUEUE: `bench-http-${randomUUID()}`,
         LOG_LEVEL: 'silent',
         API_KEYS: 'bench-key:operator',
       });
-      const metrics = new Metrics({ defaultMetrics: false });
-      const eventStore = createEventStore(pool, { hooks: metrics.eventStoreHooks() });
-      const commands = new CommandHandler(eventStore, {
-        afterAppend: createInlineProjector(pool, ALL_PROJECTIONS, () => {}),
-      });
+      // The API as start:api builds it (the api role's system), on the bench's pool size.
+      system = createSystem(
+        { ...config, DATABASE_URL: database.url },
+        {
+          applicationName: 'bench-http',
+          logger: createLogger('silent', 'bench-http'),
+          poolMax: 20,
+          inlineProjection: PROCESS_ROLES.api.inlineProjection,
+        },
+      );
+      const { commands } = system;
 
       context.log(`seeding ${SEEDED_ORDERS} orders`);
       const orderIds = Array.from({ length: SEEDED_ORDERS }, () => randomUUID());
@@ -153,18 +157,7 @@ export const httpSuite: BenchSuite = {
       }
       const randomOrder = () => orderIds[Math.floor(Math.random() * orderIds.length)]!;
 
-      const ours = buildApp(
-        {
-          pool,
-          eventStore,
-          commands,
-          temporal: temporal.client,
-          config,
-          readModels: projectionReadModels,
-          metrics,
-        },
-        { logger: false, swaggerUi: false },
-      );
+      const ours = await buildApi(system, { logger: false, swaggerUi: false });
       apps.push(ours);
       // The same single query getOrderSummary runs, behind a route with nothing else.
       const bare = Fastify({ logger: false });
@@ -278,9 +271,8 @@ export const httpSuite: BenchSuite = {
       };
     } finally {
       for (const app of apps) await app.close().catch(() => undefined);
-      await temporal.close().catch(() => undefined);
+      await system?.close();
       await devServer?.stop();
-      await pool.end();
       await barePool.end();
     }
   },

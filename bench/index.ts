@@ -10,6 +10,7 @@ import path from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../src/infra/embeddedPostgres';
 import { eventStoreSuite } from './eventStore.bench';
 import { httpSuite } from './http.bench';
+import { integrationSuite } from './integration.bench';
 import { projectionsSuite } from './projections.bench';
 import { sagasSuite } from './sagas.bench';
 import { mergeResults, RESULTS_FILE } from './results';
@@ -19,7 +20,13 @@ import type { BenchContext, BenchEntries, BenchSuite } from './support/suite';
 import { renderTable } from './support/table';
 
 /** Every suite, in run order. A new suite is one more line here. */
-const SUITES: readonly BenchSuite[] = [eventStoreSuite, sagasSuite, projectionsSuite, httpSuite];
+const SUITES: readonly BenchSuite[] = [
+  eventStoreSuite,
+  sagasSuite,
+  projectionsSuite,
+  httpSuite,
+  integrationSuite,
+];
 
 const EMBEDDED_PORT = 54330;
 const EMBEDDED_DATA_DIR = path.join(__dirname, '..', '.data', 'bench-postgres');

@@ -1,6 +1,9 @@
 import { Client, type Pool } from 'pg';
+import { loadConfig } from '../src/config';
 import { createPool, migrate } from '../src/eventstore';
-import { ProjectionRunner, accountBalanceProjection } from '../src/projections';
+import { createLogger } from '../src/logger';
+import { accountBalanceProjection } from '../src/projections';
+import { createSystem } from '../src/system/createSystem';
 import { compare, type BenchContext, type BenchEntries, type BenchSuite } from './support/suite';
 
 const EVENTS_PER_ACCOUNT = 10;
@@ -97,9 +100,19 @@ async function bareCatchUp(url: string, table: string): Promise<number> {
   }
 }
 
-async function oursCatchUp(pool: Pool, head: string): Promise<void> {
-  const runner = new ProjectionRunner({
-    pool,
+/** The runner as start:projector builds it: the system's pool (4 connections) and store. */
+async function oursCatchUp(url: string, head: string): Promise<void> {
+  const system = createSystem(
+    { ...loadConfig({ LOG_LEVEL: 'silent' }), DATABASE_URL: url },
+    {
+      applicationName: 'bench-projections',
+      logger: createLogger('silent', 'bench-projections'),
+      poolMax: 4,
+      inlineProjection: false,
+    },
+  );
+  const { pool } = system;
+  const runner = system.projectionRunner({
     projections: [accountBalanceProjection],
     batchSize: BATCH,
     pollIntervalMs: 1000,
@@ -115,6 +128,7 @@ async function oursCatchUp(pool: Pool, head: string): Promise<void> {
     }
   } finally {
     await runner.stop();
+    await system.close();
   }
 }
 
@@ -125,7 +139,7 @@ export const projectionsSuite: BenchSuite = {
     const events = context.scaled(100_000, 1_000);
     const { url } = await context.databases.create('projections');
     await migrate(url);
-    const pool = createPool(url, { max: 4, applicationName: 'bench-projections' });
+    const pool = createPool(url, { max: 4, applicationName: 'bench-projections-bare' });
     try {
       context.log(`seeding ${events} account events`);
       await seed(pool, events);
@@ -145,7 +159,7 @@ export const projectionsSuite: BenchSuite = {
 
       context.log('projection runner');
       started = performance.now();
-      await oursCatchUp(pool, head);
+      await oursCatchUp(url, head);
       const oursSeconds = (performance.now() - started) / 1000;
 
       const diff = await pool.query<{ n: string }>(

@@ -1,13 +1,15 @@
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { createActivities } from '../activities';
-import { CommandHandler } from '../src/application/commandHandler';
 import { DirectCommands } from '../src/application/directCommands';
+import { openMerchantAccount } from '../src/application/merchantAccount';
 import { placeOrderAndStartSaga } from '../src/application/sagaStarter';
 import { loadConfig } from '../src/config';
-import { createPool, migrate } from '../src/eventstore';
-import { createEventStore } from '../src/application/eventStore';
+import { migrate } from '../src/eventstore';
+import { createLogger } from '../src/logger';
+import { createSystem } from '../src/system/createSystem';
+import { PROCESS_ROLES } from '../src/system/roles';
+import { sagaWorkerParts } from '../src/worker/createWorker';
 import * as noopActivities from './fixtures/noopActivities';
 import { cpuAccountingAvailable, type CpuTotals } from './support/cpuAccounting';
 import { round, summarizeLatencies } from './support/stats';
@@ -42,34 +44,46 @@ export const sagasSuite: BenchSuite = {
     const count = context.scaled(200, 20);
     const database = await context.databases.create('sagas');
     await migrate(database.url);
-    const pool = createPool(database.url, { max: 30 });
-    const eventStore = createEventStore(pool);
-    const commands = new CommandHandler(eventStore);
-    // Accounts and stock are seeded through a handler of their own, as another process would
-    // have: the worker's handler starts with none of them remembered.
-    const direct = new DirectCommands(new CommandHandler(eventStore));
-    const config = loadConfig({
-      ...process.env,
-      TEMPORAL_TASK_QUEUE: TASK_QUEUE,
-      APPROVAL_THRESHOLD: String(Number.MAX_SAFE_INTEGER),
+    const config = {
+      ...loadConfig({
+        ...process.env,
+        TEMPORAL_TASK_QUEUE: TASK_QUEUE,
+        APPROVAL_THRESHOLD: String(Number.MAX_SAFE_INTEGER),
+      }),
+      DATABASE_URL: database.url,
+    };
+    const logger = createLogger('warn', 'bench-sagas');
+    // The worker's system, as start:worker builds it (the worker role's settings).
+    const system = createSystem(config, {
+      applicationName: 'bench-sagas',
+      logger,
+      poolMax: 30,
+      inlineProjection: PROCESS_ROLES.worker.inlineProjection,
     });
+    const { commands } = system;
+    // Accounts and stock are seeded through a system of their own, as another process would
+    // have: the worker's handler starts with none of them remembered.
+    const seeder = createSystem(config, {
+      applicationName: 'bench-sagas-seed',
+      logger,
+      poolMax: 2,
+    });
+    const direct = new DirectCommands(seeder.commands);
     const worker = {
       taskQueue: TASK_QUEUE,
       bundle: await bundleWorkflowCode({
         workflowsPath: path.join(__dirname, 'fixtures', 'workflows.ts'),
         logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
       }),
+      // The production worker's activities (guarded, on the system's store) plus the no-ops.
       activities: {
-        ...createActivities({ commands, eventStore, unservedCountries: config.UNSERVED_COUNTRIES }),
+        ...sagaWorkerParts({ commands, eventStore: system.eventStore, config }).activities,
         ...noopActivities,
       },
     };
 
     try {
-      await direct.openAccount(
-        { accountId: config.MERCHANT_ACCOUNT_ID, ownerId: 'merchant' },
-        { commandId: 'bench/merchant' },
-      );
+      await openMerchantAccount(seeder.commands, config.MERCHANT_ACCOUNT_ID);
       const customerCount = workflowsPerBatch(count) * ROUNDS;
       context.log(`sagas: seeding ${customerCount} customer accounts and ${SKUS} SKUs`);
       for (let s = 0; s < SKUS; s++) {
@@ -161,7 +175,8 @@ export const sagasSuite: BenchSuite = {
         }),
       };
     } finally {
-      await pool.end();
+      await seeder.close();
+      await system.close();
     }
   },
 };

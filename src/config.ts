@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_AGGREGATE_CACHE_SIZE } from './application/aggregateCache';
+import { integrationConfigShape } from './integration/config';
 
 /**
  * All configuration, read once from the environment. A bad value fails at start
@@ -87,6 +88,7 @@ const schema = z.object({
   SDK_METRICS_URL: url(['http:', 'https:']).optional(),
   /** `enabled` lets rows in fault_injections break activities on purpose (tests, chaos, demos). */
   FAULT_INJECTION: z.enum(['enabled', 'disabled']).default('disabled'),
+  ...integrationConfigShape,
 });
 
 export type Config = z.infer<typeof schema>;

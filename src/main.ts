@@ -2,41 +2,26 @@
  * `npm start`: the whole system in one process on embedded defaults. Postgres (embedded
  * unless DATABASE_URL), the Temporal dev server with its Web UI and the saga search
  * attributes (unless TEMPORAL_ADDRESS), migrations, the saga worker, the projection runner
- * and the HTTP API. Ctrl-C stops all of it cleanly. Production runs the parts separately:
- * start:api, start:worker, start:projector.
+ * and the HTTP API (the all-in-one role of ./system/roles.ts). Ctrl-C stops all of it, in
+ * reverse order of dependency. Production runs the parts separately: start:api,
+ * start:worker, start:projector.
  */
 import path from 'node:path';
-import { buildApp } from './api/app';
-import { projectionReadModels } from './api/projectionReadModels';
-import { CommandHandler, commandHandlerSettings } from './application/commandHandler';
-import { ConfigError, loadConfig } from './config';
-import { connectionLimits } from './eventstore/pool';
-import { createPool, migrate } from './eventstore';
-import { createEventStore } from './application/eventStore';
+import { loadConfig } from './config';
 import { startEmbeddedPostgres } from './infra/embeddedPostgres';
-import { createReadSide } from './infra/readReplica';
-import { untilShutdownSignal } from './infra/shutdownSignal';
 import { startTemporalDevServer } from './infra/temporalDevServer';
 import { createLogger } from './logger';
-import { Metrics } from './observability/metrics';
-import {
-  ALL_PROJECTIONS,
-  createInlineProjector,
-  getCatchUpHoldback,
-  getProjectionStatuses,
-  countSagasByStatus,
-  ProjectionRunner,
-} from './projections';
-import { connectClient } from './temporal/connection';
+import { runMain, runUntilStopped } from './system/runProcess';
+import { startProcess } from './system/startProcess';
 import { installTemporalRuntime } from './worker/runtime';
-import { startSagaWorker } from './worker/startWorker';
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const loaded = loadConfig();
   const logger = createLogger(loaded.LOG_LEVEL);
-  const stops: Array<{ name: string; stop: () => Promise<unknown> }> = [];
-  const stopAll = async () => {
-    for (const { name, stop } of stops.reverse()) {
+  // What the process starts besides the system (./system/roles.ts): stopped after it.
+  const infrastructure: Array<{ name: string; stop: () => Promise<unknown> }> = [];
+  const stopInfrastructure = async () => {
+    for (const { name, stop } of infrastructure.reverse()) {
       await stop().catch((error: unknown) =>
         logger.warn({ err: error }, `stopping ${name} failed`),
       );
@@ -51,10 +36,9 @@ async function main(): Promise<void> {
         dataDir: loaded.EMBEDDED_PG_DIR,
         port: loaded.EMBEDDED_PG_PORT,
       });
-      stops.push({ name: 'PostgreSQL', stop: () => postgres.stop() });
+      infrastructure.push({ name: 'PostgreSQL', stop: () => postgres.stop() });
       databaseUrl = postgres.databaseUrl;
     }
-    await migrate(databaseUrl);
 
     // Before anything touches the SDK (the dev server launcher does): logs and SDK metrics.
     installTemporalRuntime({
@@ -72,7 +56,7 @@ async function main(): Promise<void> {
         dbFilename: path.resolve('.data', 'temporal.db'),
         namespace: loaded.TEMPORAL_NAMESPACE,
       });
-      stops.push({ name: 'Temporal dev server', stop: () => dev.stop() });
+      infrastructure.push({ name: 'Temporal dev server', stop: () => dev.stop() });
       temporalAddress = dev.address;
       temporalUiUrl ??= dev.uiUrl;
     }
@@ -82,73 +66,7 @@ async function main(): Promise<void> {
       TEMPORAL_ADDRESS: temporalAddress,
       TEMPORAL_UI_URL: temporalUiUrl,
     };
-
-    const pool = createPool(databaseUrl, {
-      max: config.PG_POOL_MAX * 2,
-      idleInTransactionTimeoutMs: config.PG_IDLE_IN_TRANSACTION_TIMEOUT_MS,
-      ...connectionLimits(config),
-      applicationName: 'sagaflow',
-    });
-    stops.push({ name: 'connection pool', stop: () => pool.end() });
-    const reads = createReadSide(config, pool, { log: logger.child({ component: 'reads' }) });
-    stops.push({ name: 'read replica pool', stop: () => reads.close() });
-    const metrics = new Metrics({
-      replica: reads.replica,
-      projectionStatuses: () => getProjectionStatuses(pool),
-      readerHoldback: () => getCatchUpHoldback(pool),
-      sagaCounts: () => countSagasByStatus(pool),
-      ...(config.METRICS_PORT > 0 && {
-        sdkMetricsUrl: `http://127.0.0.1:${config.METRICS_PORT}/metrics`,
-      }),
-    });
-    const eventStore = createEventStore(pool, { hooks: metrics.eventStoreHooks() });
-    // Reads see a saga step's writes at once; the catch-up runner repairs anything missed.
-    const inlineProjector = createInlineProjector(pool, ALL_PROJECTIONS);
-
-    // One per process, shared by the API and the worker: the order a request places is
-    // already remembered when its saga's first step runs.
-    const commands = new CommandHandler(eventStore, {
-      ...commandHandlerSettings(config),
-      afterAppend: inlineProjector,
-    });
-
-    const worker = await startSagaWorker({
-      config,
-      temporalAddress,
-      pool,
-      eventStore,
-      commands,
-      logger: logger.child({ component: 'worker' }),
-    });
-    stops.push({ name: 'worker', stop: () => worker.shutdown() });
-
-    const projector = new ProjectionRunner({
-      pool,
-      eventStore,
-      failureRetryMaxMs: config.PROJECTION_RETRY_MAX_MS,
-      log: (message, error) =>
-        logger.child({ component: 'projector' }).info({ err: error }, message),
-    });
-    await projector.start();
-    stops.push({ name: 'projector', stop: () => projector.stop() });
-
-    const temporal = await connectClient({
-      address: temporalAddress,
-      namespace: config.TEMPORAL_NAMESPACE,
-    });
-    stops.push({ name: 'Temporal client', stop: () => temporal.close() });
-    const app = buildApp({
-      pool,
-      eventStore,
-      commands,
-      temporal: temporal.client,
-      config,
-      readModels: projectionReadModels,
-      reads,
-      metrics,
-    });
-    await app.listen({ port: config.PORT, host: config.HOST });
-    stops.push({ name: 'API', stop: () => app.close() });
+    const running = await startProcess('all-in-one', config, { logger });
 
     const api = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${config.PORT}`;
     console.log(
@@ -165,20 +83,13 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
 
-    await untilShutdownSignal();
-    logger.info('shutting down');
-    await stopAll();
-    logger.info('stopped');
+    const code = await runUntilStopped(running, logger);
+    await stopInfrastructure();
+    return code;
   } catch (error) {
-    await stopAll();
+    await stopInfrastructure();
     throw error;
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error instanceof ConfigError ? error.message : error);
-    process.exit(1);
-  },
-);
+runMain('sagaflow', main);

@@ -15,13 +15,16 @@ import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { Pool } from 'pg';
-import { createActivities, type SagaActivities } from '../../activities';
-import { CommandHandler } from '../../src/application/commandHandler';
+import type { SagaActivities } from '../../activities';
 import { DirectCommands } from '../../src/application/directCommands';
+import { openMerchantAccount } from '../../src/application/merchantAccount';
 import { placeOrderAndStartSaga, startOrderSaga } from '../../src/application/sagaStarter';
 import { loadConfig } from '../../src/config';
-import { createPool, migrate } from '../../src/eventstore';
-import { createEventStore } from '../../src/application/eventStore';
+import { migrate } from '../../src/eventstore';
+import { createLogger } from '../../src/logger';
+import { createSystem } from '../../src/system/createSystem';
+import { PROCESS_ROLES } from '../../src/system/roles';
+import { sagaWorkerParts } from '../../src/worker/createWorker';
 import * as noopActivities from '../fixtures/noopActivities';
 import type { CpuTotals } from '../support/cpuAccounting';
 import { DatabaseFactory } from '../support/database';
@@ -50,22 +53,34 @@ async function main(): Promise<void> {
   const databases = new DatabaseFactory(serverUrl);
   const database = await databases.create('saga_costs');
   await migrate(database.url);
-  const pool = createPool(database.url, { max: 30 });
-  const statements = countStatements(pool);
-  const eventStore = createEventStore(pool);
-  const commands = new CommandHandler(eventStore);
-  // Accounts and stock are seeded through a handler of their own, as another process would
-  // have: the worker's handler starts with none of them remembered.
-  const direct = new DirectCommands(new CommandHandler(eventStore));
-  const config = loadConfig({
-    ...process.env,
-    APPROVAL_THRESHOLD: String(Number.MAX_SAFE_INTEGER),
+  const config = {
+    ...loadConfig({ ...process.env, APPROVAL_THRESHOLD: String(Number.MAX_SAFE_INTEGER) }),
+    DATABASE_URL: database.url,
+  };
+  const logger = createLogger('warn', 'saga-costs');
+  // The worker's system, as start:worker builds it.
+  const system = createSystem(config, {
+    applicationName: 'saga-costs',
+    logger,
+    poolMax: 30,
+    inlineProjection: PROCESS_ROLES.worker.inlineProjection,
   });
+  const { commands, eventStore } = system;
+  const statements = countStatements(system.pool);
+  // Accounts and stock are seeded through a system of their own, as another process would
+  // have: the worker's handler starts with none of them remembered.
+  const seeder = createSystem(config, { applicationName: 'saga-costs-seed', logger, poolMax: 2 });
+  const direct = new DirectCommands(seeder.commands);
   const bundle = await bundleWorkflowCode({
     workflowsPath: path.join(__dirname, '..', 'fixtures', 'workflows.ts'),
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
   });
-  const real = createActivities({ commands, eventStore, unservedCountries: [] });
+  // The production worker's activities (guarded), every country served.
+  const real = sagaWorkerParts({
+    commands,
+    eventStore,
+    config: { ...config, UNSERVED_COUNTRIES: [] },
+  }).activities;
   const step = () => Promise.resolve({ version: 1, position: null, noop: false });
   const fake = Object.fromEntries(
     Object.keys(real).map((name) => [name, step]),
@@ -77,10 +92,7 @@ async function main(): Promise<void> {
   };
 
   try {
-    await direct.openAccount(
-      { accountId: config.MERCHANT_ACCOUNT_ID, ownerId: 'merchant' },
-      { commandId: 'merchant' },
-    );
+    await openMerchantAccount(seeder.commands, config.MERCHANT_ACCOUNT_ID);
     await direct.restock(
       { sku: 'sku-0', quantity: 1_000_000, reference: 'seed' },
       { commandId: 'r' },
@@ -165,7 +177,8 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    await pool.end();
+    await seeder.close();
+    await system.close();
     await databases.dropAll();
   }
 }

@@ -28,10 +28,13 @@
  * (xid, position) order): projections are rebuilt from position 0, and external consumers
  * must re-read from 0 too.
  */
-import { Client, Pool } from 'pg';
+import { Client } from 'pg';
 import { readdir } from 'node:fs/promises';
 import { migrate } from '../../src/eventstore';
 import { MIGRATIONS_DIR } from '../../src/eventstore/migrate';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { createSystem } from '../../src/system/createSystem';
 import { ALL_PROJECTIONS, rebuildProjection, type RebuildResult } from '../../src/projections';
 import {
   BACKUP_TABLES,
@@ -267,16 +270,28 @@ export async function restoreDatabase(
   const rebuilt: RebuildResult[] = [];
   const rebuildStarted = performance.now();
   if (!options.skipRebuild) {
-    const pool = new Pool({ connectionString: databaseUrl, max: ALL_PROJECTIONS.length + 2 });
+    // The system every process builds (the same store, upcasters and all), on the defaults
+    // rather than this process's environment: the database is the one being restored.
+    const system = createSystem(
+      { ...loadConfig({ LOG_LEVEL: 'warn' }), DATABASE_URL: databaseUrl },
+      {
+        applicationName: 'sagaflow-restore',
+        logger: createLogger('warn', 'restore'),
+        poolMax: ALL_PROJECTIONS.length + 2,
+        // Each rebuild scans the whole log: no statement, lock or client-side timeout.
+        pool: { statementTimeoutMs: 0, lockTimeoutMs: 0, queryTimeoutMs: 0 },
+        inlineProjection: false,
+      },
+    );
     try {
       // From scratch, all at once (each on its own connection): each scans the whole log.
       rebuilt.push(
         ...(await Promise.all(
-          ALL_PROJECTIONS.map((projection) => rebuildProjection(pool, projection.name)),
+          ALL_PROJECTIONS.map((projection) => rebuildProjection(system, projection.name)),
         )),
       );
     } finally {
-      await pool.end();
+      await system.close();
     }
     log(
       `restore: projections rebuilt in ${((performance.now() - rebuildStarted) / 1000).toFixed(1)} s`,

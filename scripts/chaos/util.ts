@@ -59,3 +59,25 @@ export async function mapLimit<T, R>(
   await Promise.all(runners);
   return results;
 }
+
+/** Probes every 500 ms until `probe` answers true; past `timeoutMs`, throws (or answers false). */
+export async function waitFor(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<boolean>,
+  mustSucceed = true,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await probe()) return true;
+    } catch {
+      // keep probing
+    }
+    if (Date.now() > deadline) {
+      if (mustSucceed) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      return false;
+    }
+    await sleep(500);
+  }
+}

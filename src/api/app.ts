@@ -27,6 +27,7 @@ import { inventoryRoutes } from './routes/inventory';
 import { orderRoutes } from './routes/orders';
 import { transferRoutes } from './routes/transfers';
 import { terminalTransport } from '../logger';
+import { integrationRoutes } from '../integration/http';
 
 export type { AppDeps, AppOptions, ReadModels, ReadModelRow } from './deps';
 
@@ -179,5 +180,6 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
   void app.register(transferRoutes, context);
   void app.register(eventRoutes, context);
   void app.register(adminRoutes, context);
+  void app.register(integrationRoutes, context);
   return app;
 }

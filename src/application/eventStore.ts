@@ -29,7 +29,8 @@ function domainEventSchemas(): EventSchemaRegistry {
 export const DOMAIN_EVENT_SCHEMAS: EventSchemaRegistry = domainEventSchemas();
 
 /**
- * The event store every entry point uses (API, worker, all-in-one, projections, tools):
+ * The event store of every process, built by the composition root (src/system/createSystem.ts)
+ * with the process's metrics hooks, and by tests and tools over a pool of their own:
  * domain events are written at their declared schema version, checked against their schema,
  * and read back upcast to the current version.
  */

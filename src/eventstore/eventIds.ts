@@ -1,7 +1,7 @@
 import { v5 as uuidv5 } from 'uuid';
 
 /** Namespace for every id Sagaflow derives; changing it would break idempotency of old commands. */
-const SAGAFLOW_NAMESPACE = '6f1c2b1e-6a51-4c55-9d6a-1f0e7f3b2a90';
+export const SAGAFLOW_NAMESPACE = '6f1c2b1e-6a51-4c55-9d6a-1f0e7f3b2a90';
 
 /**
  * A stable UUID derived from a name. The same command id (and index) always yields the

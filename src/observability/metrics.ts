@@ -14,6 +14,16 @@ export interface ProjectionHealth {
   lastErrorAt?: string | null;
 }
 
+/** The outbox relay's figures (src/integration/relay/status.ts), read from its checkpoint row. */
+export interface RelayHealth {
+  lagEvents: number;
+  lagSeconds: number;
+  messagesPerSecond: number;
+  publishedTotal: number;
+  duplicatesTotal: number;
+  publishFailuresTotal: number;
+}
+
 export type ProjectionLagSource = () => Promise<ReadonlyArray<ProjectionHealth>>;
 
 /** How many sagas are in each status, by saga type (read from the read models). */
@@ -36,6 +46,8 @@ export interface MetricsOptions {
   sagaCounts?: SagaCountSource;
   /** The read replica (DATABASE_READ_URL), checked on every scrape for `sagaflow_replica_*`. */
   replica?: ReplicaMonitor;
+  /** Read on every scrape to fill the `sagaflow_relay_*` metrics. */
+  relayStatus?: () => Promise<RelayHealth>;
   /** Where the worker's Temporal Runtime exposes its Prometheus text, appended to ours. */
   sdkMetricsUrl?: string;
   prefix?: string;
@@ -64,6 +76,7 @@ export class Metrics {
   readonly replicaLagBytes: Gauge;
   readonly replicaLagSeconds: Gauge;
   readonly replicaReadFallbacks: Counter<'reason'>;
+  readonly relay: Array<Gauge | Counter>;
   private readonly sdkMetricsUrl: string | undefined;
 
   constructor(options: MetricsOptions = {}) {
@@ -284,6 +297,7 @@ export class Metrics {
         );
       },
     });
+    this.relay = relayMetrics(prefix, registers, options.relayStatus);
   }
 
   /** Pass as `createEventStore(pool, { hooks: metrics.eventStoreHooks() })`. */
@@ -323,4 +337,79 @@ export class Metrics {
       return ours;
     }
   }
+}
+
+/**
+ * The relay's lag (events and seconds), throughput and failures. Read from its checkpoint
+ * row, so the API's /metrics shows them whichever process runs the relay.
+ */
+function relayMetrics(
+  prefix: string,
+  registers: Registry[],
+  source: MetricsOptions['relayStatus'],
+): Array<Gauge | Counter> {
+  let pending: Promise<RelayHealth | undefined> | undefined;
+  const status = () => {
+    if (!source) return Promise.resolve(undefined);
+    pending ??= source()
+      .catch(() => undefined) // a scrape must not fail on a DB blip
+      .finally(() => {
+        pending = undefined;
+      });
+    return pending;
+  };
+  const gauge = (name: string, help: string, pick: (s: RelayHealth) => number) =>
+    new Gauge({
+      name: `${prefix}${name}`,
+      help,
+      registers,
+      async collect() {
+        const value = await status();
+        if (value) this.set(pick(value));
+      },
+    });
+  const counter = (name: string, help: string, pick: (s: RelayHealth) => number) =>
+    new Counter({
+      name: `${prefix}${name}`,
+      help,
+      registers,
+      async collect() {
+        const value = await status();
+        if (!value) return;
+        this.reset();
+        this.inc(pick(value));
+      },
+    });
+  return [
+    gauge(
+      'relay_lag_events',
+      'Domain events the outbox relay has not published yet',
+      (s) => s.lagEvents,
+    ),
+    gauge(
+      'relay_lag_seconds',
+      'Age of the oldest domain event the relay has not published yet',
+      (s) => s.lagSeconds,
+    ),
+    gauge(
+      'relay_published_per_second',
+      'Messages the relay published per second (recent)',
+      (s) => s.messagesPerSecond,
+    ),
+    counter(
+      'relay_published_messages_total',
+      'Messages JetStream acknowledged to the relay',
+      (s) => s.publishedTotal,
+    ),
+    counter(
+      'relay_duplicate_messages_total',
+      'Of those, re-publishes JetStream dropped as duplicates',
+      (s) => s.duplicatesTotal,
+    ),
+    counter(
+      'relay_publish_failures_total',
+      'Relay steps that failed (NATS away, PubAck timeout)',
+      (s) => s.publishFailuresTotal,
+    ),
+  ];
 }

@@ -91,7 +91,7 @@ export async function readCheckpoints(db: SqlExecutor): Promise<CheckpointRow[]>
 export type CheckpointColumn = 'position' | 'rebuild_position';
 
 /** Leaves the failing state (last_error_at and errors_total stay, for metrics). */
-export const CLEAR_ERROR = `error_position = NULL, error_event_id = NULL, error_event_type = NULL,
+const CLEAR_ERROR = `error_position = NULL, error_event_id = NULL, error_event_type = NULL,
        error_message = NULL, error_attempts = 0, error_since = NULL, next_retry_at = NULL`;
 
 /**
@@ -110,6 +110,40 @@ export async function advanceCheckpoint(
         SET ${live ? 'position' : 'rebuild_position'} = $2, ${CLEAR_ERROR}, updated_at = now()
       WHERE name = $1`,
     [name, position.toString()],
+  );
+}
+
+/**
+ * Gives a rebuild its own checkpoint: `generation` (a fresh table) at `version`, from position
+ * 0, and clears any failure. Callers hold the row lock, in the transaction that made the table.
+ */
+export async function startRebuildCheckpoint(
+  db: SqlExecutor,
+  name: string,
+  generation: number,
+  version: number,
+): Promise<void> {
+  await db.query(
+    `UPDATE projection_checkpoints
+        SET rebuild_generation = $2, rebuild_version = $3, rebuild_position = 0,
+            ${CLEAR_ERROR}, updated_at = now()
+      WHERE name = $1`,
+    [name, generation, version],
+  );
+}
+
+/**
+ * The rebuild's checkpoint becomes the active one (generation, version, position) and the
+ * rebuild's is cleared. Callers hold the row lock, in the transaction that repoints the view.
+ */
+export async function promoteRebuildCheckpoint(db: SqlExecutor, name: string): Promise<void> {
+  await db.query(
+    `UPDATE projection_checkpoints
+        SET generation = rebuild_generation, version = rebuild_version, position = rebuild_position,
+            rebuild_generation = NULL, rebuild_version = NULL, rebuild_position = NULL,
+            ${CLEAR_ERROR}, updated_at = now()
+      WHERE name = $1`,
+    [name],
   );
 }
 

@@ -8,9 +8,9 @@
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { SingleBar, Presets } from 'cli-progress';
-import type { Pool } from 'pg';
 import { ConfigError, loadConfig } from '../config';
-import { connectionLimits, createPool } from '../eventstore';
+import { createLogger } from '../logger';
+import { createSystem, type System } from '../system/createSystem';
 import { ALL_PROJECTIONS } from './all';
 import {
   listDeadLetters,
@@ -43,23 +43,28 @@ function usage(): string {
 
 class UsageError extends Error {}
 
-function openPool(): Pool {
+/** The system as every process builds it (the same store, upcasters and all), on a small pool. */
+function openSystem(): System {
   const config = loadConfig();
   if (!config.DATABASE_URL) {
     throw new ConfigError(
       'DATABASE_URL is required, e.g. postgres://postgres@127.0.0.1:5432/sagaflow',
     );
   }
-  return createPool(config.DATABASE_URL, {
-    max: 3,
-    applicationName: 'sagaflow-projections-cli',
-    ...connectionLimits(config),
-    // A rebuild's progress count may scan the whole log (its statement timeout is off too).
-    queryTimeoutMs: 0,
-  });
+  return createSystem(
+    { ...config, DATABASE_URL: config.DATABASE_URL },
+    {
+      applicationName: 'sagaflow-projections-cli',
+      logger: createLogger(config.LOG_LEVEL, 'projections-cli'),
+      poolMax: 3,
+      // A rebuild's progress count may scan the whole log (its statement timeout is off too).
+      pool: { queryTimeoutMs: 0 },
+      inlineProjection: false,
+    },
+  );
 }
 
-async function printStatus(pool: Pool): Promise<void> {
+async function printStatus({ pool }: System): Promise<void> {
   const [statuses, holdback] = await Promise.all([
     getProjectionStatuses(pool),
     getCatchUpHoldback(pool),
@@ -94,7 +99,7 @@ async function printStatus(pool: Pool): Promise<void> {
   }
 }
 
-async function rebuild(pool: Pool, name: string): Promise<void> {
+async function rebuild(system: System, name: string): Promise<void> {
   const bar = new SingleBar(
     {
       format: `${name} [{bar}] {percentage}% | {value}/{total} events | {rate} events/s | ETA {eta_formatted}`,
@@ -103,7 +108,7 @@ async function rebuild(pool: Pool, name: string): Promise<void> {
     Presets.shades_classic,
   );
   let started = false;
-  const result = await rebuildProjection(pool, name, (progress) => {
+  const result = await rebuildProjection(system, name, (progress) => {
     const payload = { rate: Math.round(progress.eventsPerSecond).toLocaleString('en-US') };
     if (!started) {
       bar.start(Math.max(progress.total, 1), progress.done, payload);
@@ -141,14 +146,14 @@ function skipArguments(args: readonly string[]) {
   };
 }
 
-async function skip(pool: Pool, name: string, request: SkipRequest): Promise<void> {
-  const deadLetter = await skipStuckEvent(pool, name, request);
+async function skip(system: System, name: string, request: SkipRequest): Promise<void> {
+  const deadLetter = await skipStuckEvent(system, name, request);
   console.log(
     `${name}: skipped event ${deadLetter.eventId} (${deadLetter.eventType}) at position ${deadLetter.position}; dead letter ${deadLetter.id}`,
   );
 }
 
-async function printDeadLetters(pool: Pool, name: string): Promise<void> {
+async function printDeadLetters({ pool }: System, name: string): Promise<void> {
   const deadLetters = await listDeadLetters(pool, name);
   if (deadLetters.length === 0) {
     console.log(`${name}: no dead letters`);
@@ -177,14 +182,14 @@ async function main(argv: readonly string[]): Promise<number> {
     console.error(usage());
     return USAGE_ERROR;
   }
-  let pool: Pool | undefined;
+  let system: System | undefined;
   try {
     const skipRequest = command === 'skip' ? skipArguments(rest) : undefined;
-    pool = openPool();
-    if (command === 'status') await printStatus(pool);
-    else if (command === 'rebuild') await rebuild(pool, name!);
-    else if (skipRequest) await skip(pool, name!, skipRequest);
-    else await printDeadLetters(pool, name!);
+    system = openSystem();
+    if (command === 'status') await printStatus(system);
+    else if (command === 'rebuild') await rebuild(system, name!);
+    else if (skipRequest) await skip(system, name!, skipRequest);
+    else await printDeadLetters(system, name!);
     return 0;
   } catch (error) {
     const refused =
@@ -197,7 +202,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     throw error;
   } finally {
-    await pool?.end();
+    await system?.close();
   }
 }
 

@@ -1,9 +1,7 @@
-import type { Pool } from 'pg';
 import type { EventStore, RecordedEvent, SqlExecutor } from '../eventstore';
-import { createEventStore } from '../application/eventStore';
 import { ALL_PROJECTIONS } from './all';
 import { advanceCheckpoint, readCheckpoint, type CheckpointColumn } from './checkpoints';
-import { UnknownProjectionError, type Projection } from './types';
+import { UnknownProjectionError, type Projection, type ProjectionSource } from './types';
 
 /** Notified with a projection's name when an operator skipped the event it was stuck on. */
 export const RETRY_CHANNEL = 'sagaflow_projection_retry';
@@ -82,11 +80,10 @@ async function nextEventAfter(store: EventStore, after: bigint, eventTypes: read
  * Wakes the owning runner, which is otherwise waiting out its retry backoff.
  */
 export async function skipStuckEvent(
-  pool: Pool,
+  { pool, eventStore: store }: ProjectionSource,
   name: string,
   request: SkipRequest,
   projections?: readonly Projection[],
-  store: EventStore = createEventStore(pool),
 ): Promise<DeadLetter> {
   const projection = findProjection(name, projections);
   const conn = await pool.connect();

@@ -1,14 +1,20 @@
+/**
+ * Runs a projection's batches: reads the events after a checkpoint, applies them and moves
+ * the checkpoint in one transaction, and isolates a failing event. The live runner
+ * (runner.ts) and a rebuild (rebuild.ts) both step through the log with it; the checkpoint
+ * reads and writes are in checkpoints.ts, a rebuild's tables and view in rebuildTables.ts.
+ */
 import type { ClientBase } from 'pg';
 import type { EventStore, RecordedEvent } from '../eventstore';
 import {
   advanceCheckpoint,
-  CLEAR_ERROR,
   readCheckpoint,
   recordFailure,
   type CheckpointColumn,
   type CheckpointRow,
 } from './checkpoints';
 import { deadLetteredPositions } from './deadLetters';
+import { inTransaction } from './transaction';
 import { generationTable, type Projection } from './types';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -77,18 +83,6 @@ function cursorOf(checkpoint: CheckpointRow, mode: StepMode): Cursor | undefined
     position: checkpoint.rebuildPosition,
     generation: checkpoint.rebuildGeneration,
   };
-}
-
-async function inTransaction<T>(conn: ClientBase, work: () => Promise<T>): Promise<T> {
-  await conn.query('BEGIN');
-  try {
-    const result = await work();
-    await conn.query('COMMIT');
-    return result;
-  } catch (error) {
-    await conn.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
 }
 
 /**
@@ -240,83 +234,5 @@ async function applyInTransaction(
     for (const event of events) await projection.handle(conn, event, cursor.table);
     await options.beforeCheckpoint?.(projection.name, events);
     await advanceCheckpoint(conn, projection.name, checkpointColumn(mode), nextPosition);
-  });
-}
-
-/**
- * Starts a rebuild: a fresh generation table, its own checkpoint at 0. An unfinished
- * earlier rebuild (its process died) is dropped and started afresh.
- */
-export async function beginRebuild(conn: ClientBase, projection: Projection): Promise<number> {
-  return inTransaction(conn, async () => {
-    const checkpoint = await readCheckpoint(conn, projection.name, true);
-    if (!checkpoint) throw new Error(`no checkpoint row for projection ${projection.name}`);
-    if (checkpoint.rebuildGeneration !== null) {
-      await conn.query(
-        `DROP TABLE IF EXISTS ${generationTable(projection.name, checkpoint.rebuildGeneration)}`,
-      );
-    }
-    const generation = Math.max(checkpoint.generation, checkpoint.rebuildGeneration ?? 0) + 1;
-    const table = generationTable(projection.name, generation);
-    await conn.query(`DROP TABLE IF EXISTS ${table}`);
-    await projection.createTables(conn, table);
-    await conn.query(
-      `UPDATE projection_checkpoints
-          SET rebuild_generation = $2, rebuild_version = $3, rebuild_position = 0,
-              ${CLEAR_ERROR}, updated_at = now()
-        WHERE name = $1`,
-      [projection.name, generation, projection.version],
-    );
-    return generation;
-  });
-}
-
-/**
- * Switches readers to the rebuilt generation when it has caught up: in one transaction
- * the view is repointed, the checkpoint takes the rebuild's position and the old tables
- * go. Returns false (nothing changed) when there are still events to apply.
- */
-export async function trySwitchOver(
-  conn: ClientBase,
-  store: EventStore,
-  projection: Projection,
-): Promise<boolean> {
-  return inTransaction(conn, async () => {
-    const checkpoint = await readCheckpoint(conn, projection.name, true);
-    if (
-      !checkpoint ||
-      checkpoint.rebuildGeneration === null ||
-      checkpoint.rebuildPosition === null
-    ) {
-      throw new Error(`projection ${projection.name} has no rebuild in progress`);
-    }
-    const next = await store.readAll({
-      after: checkpoint.rebuildPosition,
-      limit: 1,
-      eventTypes: projection.eventTypes,
-    });
-    if (next.lastPosition !== checkpoint.rebuildPosition) return false;
-    const table = generationTable(projection.name, checkpoint.rebuildGeneration);
-    await conn.query('SAVEPOINT switch_view');
-    try {
-      await conn.query(`CREATE OR REPLACE VIEW ${projection.name} AS SELECT * FROM ${table}`);
-    } catch {
-      // The new version changed the columns in a way a view replacement cannot follow.
-      await conn.query('ROLLBACK TO SAVEPOINT switch_view');
-      await conn.query(`DROP VIEW ${projection.name}`);
-      await conn.query(`CREATE VIEW ${projection.name} AS SELECT * FROM ${table}`);
-    }
-    await conn.query(
-      `UPDATE projection_checkpoints
-          SET generation = rebuild_generation, version = rebuild_version, position = rebuild_position,
-              rebuild_generation = NULL, rebuild_version = NULL, rebuild_position = NULL,
-              ${CLEAR_ERROR}, updated_at = now()
-        WHERE name = $1`,
-      [projection.name],
-    );
-    await conn.query(
-      `DROP TABLE IF EXISTS ${generationTable(projection.name, checkpoint.generation)}`,
-    );
-    return true;
   });
 }

@@ -1,5 +1,5 @@
 export { ALL_PROJECTIONS } from './all';
-export type { Projection } from './types';
+export type { Projection, ProjectionSource } from './types';
 export { generationTable } from './types';
 export {
   ProjectionRunner,

@@ -1,6 +1,5 @@
-import type { ClientBase, Pool } from 'pg';
+import type { ClientBase } from 'pg';
 import type { EventStore } from '../eventstore';
-import { createEventStore } from '../application/eventStore';
 import { ALL_PROJECTIONS } from './all';
 import {
   advisoryUnlock,
@@ -9,8 +8,9 @@ import {
   rebuildLockKey,
   tryAdvisoryLock,
 } from './checkpoints';
-import { beginRebuild, runStep, trySwitchOver, type EngineOptions } from './engine';
-import { UnknownProjectionError, type Projection } from './types';
+import { runStep, type EngineOptions } from './engine';
+import { beginRebuild, trySwitchOver } from './rebuildTables';
+import { UnknownProjectionError, type Projection, type ProjectionSource } from './types';
 
 export interface RebuildProgress {
   projection: string;
@@ -36,7 +36,6 @@ export { UnknownProjectionError } from './types';
 
 export interface RebuildOptions extends Partial<Omit<EngineOptions, 'log'>> {
   projections?: readonly Projection[];
-  eventStore?: EventStore;
   log?: (message: string, error?: unknown) => void;
 }
 
@@ -46,14 +45,13 @@ export interface RebuildOptions extends Partial<Omit<EngineOptions, 'log'>> {
  * atomically. One rebuild per projection at a time (advisory lock).
  */
 export async function rebuildProjection(
-  pool: Pool,
+  { pool, eventStore: store }: ProjectionSource,
   name: string,
   onProgress?: (progress: RebuildProgress) => void,
   options: RebuildOptions = {},
 ): Promise<RebuildResult> {
   const projection = (options.projections ?? ALL_PROJECTIONS).find((p) => p.name === name);
   if (!projection) throw new UnknownProjectionError(`no projection named ${name}`);
-  const store = options.eventStore ?? createEventStore(pool);
   const conn = await pool.connect();
   let released = false;
   try {

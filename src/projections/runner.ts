@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, type Pool } from 'pg';
 import type { EventStore, RecordedEvent } from '../eventstore';
-import { createEventStore } from '../application/eventStore';
 import { ALL_PROJECTIONS } from './all';
 import {
   advisoryUnlock,
@@ -27,7 +26,8 @@ export const failureRetryDelay = (round: number, baseMs: number, maxMs: number):
 
 export interface ProjectionRunnerOptions {
   pool: Pool;
-  eventStore?: EventStore;
+  /** The process's store (upcasters, schemas, personal data): events are read through it. */
+  eventStore: EventStore;
   projections?: readonly Projection[];
   /** Events per transaction (default 1000). */
   batchSize?: number;
@@ -90,7 +90,7 @@ export class ProjectionRunner {
 
   constructor(private readonly options: ProjectionRunnerOptions) {
     this.pool = options.pool;
-    this.store = options.eventStore ?? createEventStore(options.pool);
+    this.store = options.eventStore;
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.ownerIdleTimeoutMs =
       options.ownerIdleTimeoutMs ?? Math.max(10_000, 5 * this.pollIntervalMs);

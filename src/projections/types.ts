@@ -1,5 +1,15 @@
-import type { ClientBase } from 'pg';
-import type { RecordedEvent, SqlExecutor } from '../eventstore';
+import type { ClientBase, Pool } from 'pg';
+import type { EventStore, RecordedEvent, SqlExecutor } from '../eventstore';
+
+/**
+ * What projection work runs on: connections from the pool, events read through the store.
+ * Both are given (a System or a TestDatabase is one): a store built here would lack the
+ * process's upcasters and hooks.
+ */
+export interface ProjectionSource {
+  pool: Pool;
+  eventStore: EventStore;
+}
 
 /**
  * A projection keeps one read model up to date. Its rows live in `<name>_g<generation>`

@@ -1,3 +1,4 @@
+import { IllegalStateError } from '@temporalio/common';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 
 let installed = false;
@@ -19,6 +20,16 @@ const SDK_LEVELS: Record<string, LogLevel> = {
  */
 export function installTemporalRuntime(options: { logLevel: string; metricsPort: number }): void {
   if (installed) return;
+  try {
+    install(options);
+  } catch (error) {
+    // Installed before by its owner (a test file's setup): the first install stands.
+    if (!(error instanceof IllegalStateError)) throw error;
+  }
+  installed = true;
+}
+
+function install(options: { logLevel: string; metricsPort: number }): void {
   Runtime.install({
     logger: new DefaultLogger(SDK_LEVELS[options.logLevel] ?? 'INFO'),
     ...(options.metricsPort > 0 && {
@@ -29,5 +40,4 @@ export function installTemporalRuntime(options: { logLevel: string; metricsPort:
     // The process decides when to stop (graceful shutdown in main/worker entry points).
     shutdownSignals: [],
   });
-  installed = true;
 }

@@ -2,25 +2,22 @@ import type { Pool } from 'pg';
 import type { SagaActivities } from '../../activities';
 import { withFaultInjection } from '../../activities/faultInjection';
 import type { CommandHandler } from '../application/commandHandler';
-import { DirectCommands } from '../application/directCommands';
 import type { Config } from '../config';
 import type { EventStore } from '../eventstore';
 import type { Logger } from '../logger';
-import { connectClient, connectWorker } from '../temporal/connection';
-import { AbandonedSagaReconciler } from '../application/abandonedSagaReconciler';
-import { OrphanedOrderReconciler } from '../application/orphanedOrderReconciler';
+import { connectWorker } from '../temporal/connection';
 import { createSagaWorker, sagaWorkerParts } from './createWorker';
 
 export interface RunningWorker {
-  /** Resolves when the worker has stopped (after shutdown(), or on a fatal error). */
+  /** Settles when the worker has stopped (after shutdown(), or rejects on a fatal error). */
   done: Promise<void>;
   shutdown(): Promise<void>;
 }
 
 /**
- * Connects to Temporal and runs the saga worker: workflows plus activities wired to the
- * event store. Makes sure the merchant revenue account exists first, since every order's
- * forward steps credit it.
+ * Connects to Temporal and runs the saga worker: the workflows, and their activities wired
+ * to the event store (with fault injection when FAULT_INJECTION=enabled). Nothing else: the
+ * merchant account and the reconcilers are components of their own (src/system/components.ts).
  */
 export async function startSagaWorker(deps: {
   config: Config;
@@ -31,13 +28,9 @@ export async function startSagaWorker(deps: {
   commands: CommandHandler;
   logger: Logger;
 }): Promise<RunningWorker> {
-  const { config, logger, commands } = deps;
-  await new DirectCommands(commands).openAccount(
-    { accountId: config.MERCHANT_ACCOUNT_ID, ownerId: 'merchant' },
-    { commandId: `bootstrap/merchant-account/${config.MERCHANT_ACCOUNT_ID}` },
-  );
+  const { config, logger } = deps;
   const parts = sagaWorkerParts({
-    commands,
+    commands: deps.commands,
     eventStore: deps.eventStore,
     config,
     ...(config.FAULT_INJECTION === 'enabled' && {
@@ -55,42 +48,15 @@ export async function startSagaWorker(deps: {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     parts,
+  }).catch(async (error: unknown) => {
+    await connection.close();
+    throw error;
   });
   logger.info(
     { taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE },
     'saga worker running',
   );
-  // Starts the saga of any order left PLACED without one (see the reconciler).
-  const temporal = await connectClient({
-    address: deps.temporalAddress,
-    namespace: config.TEMPORAL_NAMESPACE,
-  });
-  const log = (message: string, error?: unknown) =>
-    error ? logger.warn({ err: error }, message) : logger.info(message);
-  const reconciler = new OrphanedOrderReconciler(
-    deps.pool,
-    deps.eventStore,
-    { client: temporal.client, commands, config },
-    { log },
-  );
-  // Finishes sagas whose workflow was terminated, timed out or failed half-way.
-  const abandoned = new AbandonedSagaReconciler(
-    {
-      client: temporal.client,
-      commands,
-      eventStore: deps.eventStore,
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-    },
-    { log },
-  );
-  reconciler.start();
-  abandoned.start();
-  const done = worker.run().finally(async () => {
-    await reconciler.stop();
-    await abandoned.stop();
-    await temporal.close();
-    await connection.close();
-  });
+  const done = worker.run().finally(() => connection.close());
   return {
     done,
     async shutdown() {

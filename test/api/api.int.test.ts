@@ -3,11 +3,12 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createHash, createHmac } from 'node:crypto';
 import { buildApp, type AppDeps } from '../../src/api/app';
 import { CommandHandler } from '../../src/application/commandHandler';
-import { createPool, PostgresEventStore } from '../../src/eventstore';
+import { createPool } from '../../src/eventstore';
 import { canonicalJson, forgetOldRequests } from '../../src/api/plugins/idempotency';
 import { projectionReadModels } from '../../src/api/projectionReadModels';
 import { loadConfig } from '../../src/config';
 import { createApiTestApp, orderBody, type ApiTestApp } from './support/apiApp';
+import { projectionSource } from '../support/testDatabase';
 
 /** The secret createApiTestApp's config gives the app. */
 const DEV_SECRET = 'api-test-idempotency-secret-0123456789abcdef';
@@ -584,7 +585,7 @@ describe('idempotency fingerprints', () => {
           API_KEYS: 'k:admin',
           IDEMPOTENCY_SECRET: undefined,
         },
-        readModels: projectionReadModels,
+        readModels: projectionReadModels(t.db.eventStore),
       }),
     ).toThrow(/IDEMPOTENCY_SECRET/);
     expect(() => loadConfig({ IDEMPOTENCY_SECRET: 'short' })).toThrow(/IDEMPOTENCY_SECRET/);
@@ -596,7 +597,7 @@ describe('readiness does not tell the public why it failed', () => {
     // A database name that must not leak, on the server the tests use.
     const hidden = `${t.db.url.replace(/\/[^/]*$/, '')}/sagaflow_secret_missing_db`;
     const pool = createPool(hidden, { max: 1 });
-    const eventStore = new PostgresEventStore(pool);
+    const { eventStore } = projectionSource(pool);
     const app = buildApp(
       {
         pool,
@@ -604,7 +605,7 @@ describe('readiness does not tell the public why it failed', () => {
         commands: new CommandHandler(eventStore),
         temporal: t.env.client,
         config: { ...t.config, API_KEYS: 'ready-admin:admin,ready-reader:reader' },
-        readModels: projectionReadModels,
+        readModels: projectionReadModels(eventStore),
       },
       { logger: false, swaggerUi: false },
     );

@@ -20,7 +20,7 @@ test('no key: 401 problem on API routes; health, ready, metrics and docs stay op
   expect(response.statusCode).toBe(401);
   expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
   expect(response.headers['www-authenticate']).toMatch(/Bearer/);
-  for (const url of ['/health', '/ready', '/metrics', '/docs/json']) {
+  for (const url of ['/health', '/ready', '/metrics', '/docs/json', '/asyncapi.json']) {
     expect([url, (await call('GET', url)).statusCode]).toEqual([url, 200]);
   }
 });
@@ -49,7 +49,7 @@ test('the OpenAPI document: open routes have security: [], protected ones docume
     paths: Record<string, Record<string, { security?: unknown[]; responses: object }>>;
   } = response.json();
   expect(doc.security).toEqual([{ apiKey: [] }, { bearer: [] }]);
-  const open = ['/health', '/ready', '/metrics'];
+  const open = ['/health', '/ready', '/metrics', '/asyncapi.json'];
   for (const [path, methods] of Object.entries(doc.paths)) {
     for (const [method, operation] of Object.entries(methods)) {
       if (open.includes(path)) {

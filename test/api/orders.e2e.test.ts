@@ -24,7 +24,7 @@ beforeAll(async () => {
       commands: harness.commands,
       temporal: harness.client,
       config: { ...harness.config, LOG_LEVEL: 'silent', TEMPORAL_UI_URL: 'http://localhost:8233' },
-      readModels: projectionReadModels,
+      readModels: projectionReadModels(harness.db.eventStore),
     },
     { swaggerUi: false },
   );

@@ -135,7 +135,7 @@ describe('backup and restore', () => {
   it('restores a store into an empty database with identical events, keys and read models', async () => {
     // The source's read models from the log (inline projection alone can drop events that
     // concurrent sagas deliver out of order; a runner would heal them later).
-    for (const projection of ALL_PROJECTIONS) await rebuildProjection(h.db.pool, projection.name);
+    for (const projection of ALL_PROJECTIONS) await rebuildProjection(h.db, projection.name);
     const backup = await backupDatabase(h.db.url, file);
     expect(backup.rows.events).toBeGreaterThan(20);
     // c-live, c-shred's erased generation 1 and its live generation 2.
@@ -241,7 +241,7 @@ describe('backup and restore', () => {
       expect(page.events.every((e) => e.globalPosition > last)).toBe(true);
 
       // Projections (checkpointed at the restored head) catch up on them.
-      const runner = new ProjectionRunner({ pool, pollIntervalMs: 50 });
+      const runner = new ProjectionRunner({ pool, eventStore: store, pollIntervalMs: 50 });
       await runner.start();
       try {
         const deadline = Date.now() + 15_000;
@@ -292,15 +292,13 @@ describe('backup and restore', () => {
       );
       const [, poison] = await source.eventStore.readStream('account-poison');
       const fast = { maxAttempts: 1, retryBaseMs: 1 };
-      await expect(
-        rebuildProjection(source.pool, 'account_balance', undefined, fast),
-      ).rejects.toThrow();
-      const deadLetter = await skipStuckEvent(source.pool, 'account_balance', {
+      await expect(rebuildProjection(source, 'account_balance', undefined, fast)).rejects.toThrow();
+      const deadLetter = await skipStuckEvent(source, 'account_balance', {
         position: poison!.globalPosition,
         reason: 'malformed deposit',
         skippedBy: 'test',
       });
-      await rebuildProjection(source.pool, 'account_balance', undefined, fast);
+      await rebuildProjection(source, 'account_balance', undefined, fast);
 
       const deadFile = path.join(dir, 'dead-letters.jsonl.gz');
       const backup = await backupDatabase(source.url, deadFile);

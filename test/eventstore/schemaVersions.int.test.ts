@@ -237,7 +237,7 @@ describe('OrderPlaced v1 events recorded before the change', () => {
     expect(placed?.schemaVersion).toBe(2);
     expect((placed?.data as PlacedOrder).items).toEqual(lines);
 
-    await rebuildProjection(t.db.pool, 'order_summary');
+    await rebuildProjection(t.db, 'order_summary');
     const summary = await getOrderSummary(t.db.pool, 'fx-v1');
     expect(summary).toMatchObject({ orderId: 'fx-v1', total: 2999 });
     expect(summary?.lines).toEqual(

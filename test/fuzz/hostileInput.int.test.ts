@@ -519,7 +519,7 @@ describe('hostile input', () => {
         commands,
         temporal: env.client,
         config,
-        readModels: projectionReadModels,
+        readModels: projectionReadModels(db.eventStore),
       },
       { logger: false, swaggerUi: false, readWaitMs: 20, ssePollMs: 20, bodyLimit: BODY_LIMIT },
     );

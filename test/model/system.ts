@@ -82,6 +82,7 @@ export class ModelSystem {
 
     this.projections = new ProjectionRunner({
       pool: this.db.pool,
+      eventStore: this.db.eventStore,
       pollIntervalMs: 200,
       retryBaseMs: 20,
       log: (message, error) => this.note('projections', message, error),
@@ -97,7 +98,7 @@ export class ModelSystem {
         commands: apiCommands,
         temporal: this.apiClient,
         config: this.config,
-        readModels: projectionReadModels,
+        readModels: projectionReadModels(this.db.eventStore),
       },
       { logger: false, swaggerUi: false, readWaitMs: 2_000 },
     );

@@ -47,10 +47,10 @@ describe('admin API for a failing projection', () => {
           API_KEYS: `${keys.admin}:admin,${keys.operator}:operator`,
         }),
         readModels: {
-          ...projectionReadModels,
+          ...projectionReadModels(db.eventStore),
           getProjectionStatuses: statuses,
           skipProjectionEvent: (pool, name, request) =>
-            skipStuckEvent(pool, name, request, projections),
+            skipStuckEvent({ pool, eventStore: db.eventStore }, name, request, projections),
           listDeadLetters: (pool, name) => listDeadLetters(pool, name, { projections }),
         },
         metrics: new Metrics({ defaultMetrics: false, projectionStatuses: statuses }),
@@ -60,6 +60,7 @@ describe('admin API for a failing projection', () => {
     await app.ready();
     runner = new ProjectionRunner({
       pool: db.pool,
+      eventStore: db.eventStore,
       projections,
       pollIntervalMs: 100,
       retryBaseMs: 5,

@@ -33,6 +33,7 @@ describe('projections CLI for a stuck projection', () => {
     db = await createTestDatabase('projection_cli');
     runner = new ProjectionRunner({
       pool: db.pool,
+      eventStore: db.eventStore,
       projections: [accountBalanceProjection],
       pollIntervalMs: 100,
       retryBaseMs: 5,

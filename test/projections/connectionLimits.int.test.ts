@@ -7,7 +7,7 @@ import {
   rebuildProjection,
   type Projection,
 } from '../../src/projections';
-import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
+import { createTestDatabase, projectionSource, type TestDatabase } from '../support/testDatabase';
 import { appendTicks, countRows, logProjection, waitCaughtUp, waitFor } from './support';
 
 /**
@@ -95,7 +95,7 @@ describe('connection limits of projection runners', () => {
       keepAliveIdleMs: 8000,
     });
     const r = new ProjectionRunner({
-      pool: limited,
+      ...projectionSource(limited),
       projections: [settings],
       pollIntervalMs: 100,
       ownerIdleTimeoutMs: 4321,
@@ -130,8 +130,16 @@ describe('connection limits of projection runners', () => {
     // Runner A's whole process reaches Postgres through the proxy, with the service's limits.
     const poolA: Pool = createPool(proxy.url, { max: 4, queryTimeoutMs: 1000 });
     const options = { projections: [projection], pollIntervalMs: 100, log: () => {} };
-    const a = new ProjectionRunner({ ...options, pool: poolA, ownerIdleTimeoutMs: 1000 });
-    const b = new ProjectionRunner({ ...options, pool: db.pool, ownerIdleTimeoutMs: 1000 });
+    const a = new ProjectionRunner({
+      ...options,
+      ...projectionSource(poolA),
+      ownerIdleTimeoutMs: 1000,
+    });
+    const b = new ProjectionRunner({
+      ...options,
+      ...projectionSource(db.pool),
+      ownerIdleTimeoutMs: 1000,
+    });
     try {
       await a.start();
       await waitCaughtUp(db, projection);
@@ -166,7 +174,7 @@ describe('connection limits of projection runners', () => {
     const projection = logProjection('patient_log');
     const limited = createPool(db.url, { max: 2, statementTimeoutMs: 200, lockTimeoutMs: 100 });
     try {
-      const first = await rebuildProjection(limited, 'patient_log', undefined, {
+      const first = await rebuildProjection(projectionSource(limited), 'patient_log', undefined, {
         projections: [projection],
       });
       // A reader holds the active generation's table for longer than both timeouts; the
@@ -178,9 +186,14 @@ describe('connection limits of projection runners', () => {
         .then(() => reader.query('COMMIT'))
         .finally(() => reader.release());
       try {
-        const second = await rebuildProjection(limited, 'patient_log', undefined, {
-          projections: [projection],
-        });
+        const second = await rebuildProjection(
+          projectionSource(limited),
+          'patient_log',
+          undefined,
+          {
+            projections: [projection],
+          },
+        );
         expect(second.generation).toBe(first.generation + 1);
       } finally {
         await released;

@@ -20,9 +20,12 @@ const marked = (marker: string) => (event: { data: unknown }) =>
 describe('a failing projection', () => {
   let db: TestDatabase;
   const runners: ProjectionRunner[] = [];
-  const runner = (options: Omit<ConstructorParameters<typeof ProjectionRunner>[0], 'pool'>) => {
+  const runner = (
+    options: Omit<ConstructorParameters<typeof ProjectionRunner>[0], 'pool' | 'eventStore'>,
+  ) => {
     const created = new ProjectionRunner({
       pool: db.pool,
+      eventStore: db.eventStore,
       pollIntervalMs: 100,
       retryBaseMs: 5,
       maxAttempts: 2,
@@ -119,7 +122,7 @@ describe('a failing projection', () => {
     // The wrong event is refused, and changes nothing.
     const skip = (position: bigint) =>
       skipStuckEvent(
-        db.pool,
+        db,
         'poison_log',
         { position, reason: 'malformed test event', skippedBy: 'test' },
         [projection],
@@ -155,7 +158,7 @@ describe('a failing projection', () => {
     await expect(skip(positions[4]!)).rejects.toBeInstanceOf(NotStuckOnEventError);
 
     // A rebuild replays the log from 0 and does not get stuck on the skipped event again.
-    const rebuilt = await rebuildProjection(db.pool, 'poison_log', undefined, {
+    const rebuilt = await rebuildProjection(db, 'poison_log', undefined, {
       projections: [projection],
       maxAttempts: 1,
     });

@@ -34,7 +34,12 @@ describe('read models built live by sagas (inline + catch-up) vs rebuilt from sc
   beforeAll(async () => {
     await h.start();
     // Catch-up runs while inline projection writes the same rows: both must agree.
-    runner = new ProjectionRunner({ pool: h.db.pool, pollIntervalMs: 100, log: () => {} });
+    runner = new ProjectionRunner({
+      pool: h.db.pool,
+      eventStore: h.db.eventStore,
+      pollIntervalMs: 100,
+      log: () => {},
+    });
     await runner.start();
   });
   afterAll(async () => {
@@ -166,7 +171,7 @@ describe('read models built live by sagas (inline + catch-up) vs rebuilt from sc
     expect(live.order_summary!.length).toBe(2);
     for (const projection of ALL_PROJECTIONS) {
       const progress: RebuildProgress[] = [];
-      const result = await rebuildProjection(h.db.pool, projection.name, (p) => progress.push(p));
+      const result = await rebuildProjection(h.db, projection.name, (p) => progress.push(p));
       expect(result.generation).toBe(2);
       expect(progress.at(-1)!.done).toBe(result.events);
     }
@@ -188,6 +193,7 @@ describe('read models built live by sagas (inline + catch-up) vs rebuilt from sc
     const projections = ALL_PROJECTIONS.map((p) => (p.name === v2.name ? v2 : p));
     runner = new ProjectionRunner({
       pool: h.db.pool,
+      eventStore: h.db.eventStore,
       projections,
       pollIntervalMs: 100,
       log: () => {},

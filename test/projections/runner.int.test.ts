@@ -7,9 +7,12 @@ const quiet = () => {};
 describe('projection catch-up runner', () => {
   let db: TestDatabase;
   const runners: ProjectionRunner[] = [];
-  const runner = (options: Omit<ConstructorParameters<typeof ProjectionRunner>[0], 'pool'>) => {
+  const runner = (
+    options: Omit<ConstructorParameters<typeof ProjectionRunner>[0], 'pool' | 'eventStore'>,
+  ) => {
     const created = new ProjectionRunner({
       pool: db.pool,
+      eventStore: db.eventStore,
       pollIntervalMs: 100,
       retryBaseMs: 5,
       log: quiet,

@@ -65,7 +65,7 @@ async function startSystem(databaseUrl: string, readUrl?: string): Promise<Syste
       commands,
       temporal: temporal.client,
       config,
-      readModels: projectionReadModels,
+      readModels: projectionReadModels(eventStore),
       reads,
       metrics,
     },

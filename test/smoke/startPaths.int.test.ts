@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { TEST_TEMPORAL_ADDRESS } from '../support/infrastructure';
+import { TEST_NATS_URL, TEST_TEMPORAL_ADDRESS } from '../support/infrastructure';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
 
 /**
@@ -46,6 +46,9 @@ async function startAndStop(env: Record<string, string>): Promise<StartRun> {
       TEMPORAL_DEV_PORT: String(await freePort()),
       TEMPORAL_UI_PORT: String(await freePort()),
       EMBEDDED_PG_PORT: String(await freePort()),
+      NATS_EMBEDDED_PORT: String(await freePort()),
+      NATS_EMBEDDED_MONITOR_PORT: String(await freePort()),
+      ...(process.env.NATS_SERVER_PATH && { NATS_SERVER_PATH: process.env.NATS_SERVER_PATH }),
       METRICS_PORT: '0',
       TEMPORAL_TASK_QUEUE: `start-paths-${port}`,
       ...(process.env.TEMPORAL_CLI_PATH && { TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH }),
@@ -75,7 +78,7 @@ async function startAndStop(env: Record<string, string>): Promise<StartRun> {
   }
 }
 
-describe('npm start on every combination of DATABASE_URL and TEMPORAL_ADDRESS', () => {
+describe('npm start on every combination of DATABASE_URL, TEMPORAL_ADDRESS (and NATS_URL)', () => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await createTestDatabase('start_paths');
@@ -90,6 +93,14 @@ describe('npm start on every combination of DATABASE_URL and TEMPORAL_ADDRESS', 
     ['DATABASE_URL only', () => ({ DATABASE_URL: db.url })],
     ['TEMPORAL_ADDRESS only', () => ({ TEMPORAL_ADDRESS: temporalAddress() })],
     ['both', () => ({ DATABASE_URL: db.url, TEMPORAL_ADDRESS: temporalAddress() })],
+    [
+      'all three (NATS_URL too)',
+      () => ({
+        DATABASE_URL: db.url,
+        TEMPORAL_ADDRESS: temporalAddress(),
+        NATS_URL: process.env[TEST_NATS_URL]!,
+      }),
+    ],
   ];
 
   it.each(cases)(
@@ -100,6 +111,10 @@ describe('npm start on every combination of DATABASE_URL and TEMPORAL_ADDRESS', 
       if (outcome.health !== 200 || outcome.exitCode !== 0) console.log(run.output);
       expect(outcome).toEqual({ health: 200, exitCode: 0 });
       expect(run.output).not.toMatch(/FATAL|\n\s+at .+\(.+:\d+:\d+\)/);
+      // The embedded nats-server's monitoring URL, or the external one named.
+      expect(run.output).toMatch(
+        env().NATS_URL ? /NATS +nats:\/\/.+external server/ : /NATS +nats:\/\/.+monitoring: http:/,
+      );
     },
     150_000,
   );

@@ -2,9 +2,20 @@ import { randomBytes } from 'node:crypto';
 import { Client, type Pool } from 'pg';
 import { createPool, migrate, PostgresEventStore } from '../../src/eventstore';
 import { createEventStore } from '../../src/application/eventStore';
+import type { ProjectionSource } from '../../src/projections';
 import { TEST_DATABASE_URL } from './infrastructure';
 import { withDatabase } from '../../src/infra/databaseUrl';
 
+/**
+ * A pool with the domain's store over it (createEventStore, as every process builds it):
+ * what projection runners, rebuilds and skips are given when a test brings a pool of its own.
+ */
+export const projectionSource = (pool: Pool): ProjectionSource => ({
+  pool,
+  eventStore: createEventStore(pool),
+});
+
+/** A ProjectionSource itself: `rebuildProjection(db, name)` reads through the domain's store. */
 export interface TestDatabase {
   url: string;
   pool: Pool;

@@ -7,8 +7,12 @@ import { projectionReadModels } from '../../../src/api/projectionReadModels';
 import { loadConfig, type Config } from '../../../src/config';
 import { Metrics } from '../../../src/observability/metrics';
 import { ALL_PROJECTIONS, createInlineProjector } from '../../../src/projections';
-import { createPool, PostgresEventStore, type PoolOptions } from '../../../src/eventstore';
-import { createTestDatabase, type TestDatabase } from '../../support/testDatabase';
+import { createPool, type PoolOptions } from '../../../src/eventstore';
+import {
+  createTestDatabase,
+  projectionSource,
+  type TestDatabase,
+} from '../../support/testDatabase';
 import { connectTestTemporal, uniqueTaskQueue } from '../../support/temporal';
 
 export interface ApiTestApp {
@@ -33,7 +37,7 @@ export async function createApiTestApp(
 ): Promise<ApiTestApp> {
   const db = await createTestDatabase(label);
   const pool = poolOptions ? createPool(db.url, poolOptions) : db.pool;
-  const eventStore = poolOptions ? new PostgresEventStore(pool) : db.eventStore;
+  const { eventStore } = poolOptions ? projectionSource(pool) : db;
   const temporal = await connectTestTemporal();
   const config = loadConfig({
     TEMPORAL_TASK_QUEUE: uniqueTaskQueue(label),
@@ -51,7 +55,7 @@ export async function createApiTestApp(
       commands,
       temporal: temporal.client,
       config,
-      readModels: projectionReadModels,
+      readModels: projectionReadModels(eventStore),
       metrics,
     },
     { readWaitMs: 300, ssePollMs: 50, ...options },

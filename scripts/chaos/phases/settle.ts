@@ -1,0 +1,47 @@
+/** Settle: replay some keys late, then wait until Temporal reports every saga terminal. */
+import type { ChaosContext } from '../context';
+import { isTerminal } from '../sagaRecord';
+import { sagaState } from '../sagaState';
+import { mapLimit, sleep } from '../util';
+import type { ChaosPhase } from './runner';
+import { replayLateDuplicates } from './submit';
+
+/** Records the terminal status (and reason) of every saga that has ended since the last round. */
+async function recordEndedSagas(ctx: ChaosContext): Promise<void> {
+  const open = ctx.sagas.filter((s) => !isTerminal(s.kind, s.finalStatus));
+  await mapLimit(open, 8, async (saga) => {
+    const state = await sagaState(ctx.system.temporal, saga.sagaId).catch(() => undefined);
+    if (!state) return;
+    if (state.closed) {
+      saga.finalStatus = state.result?.status ?? `WORKFLOW_${state.executionStatus}`;
+      saga.finalReason = state.result?.reason ?? null;
+    } else if (state.searchStatus === 'COMPENSATION_FAILED') {
+      saga.finalStatus = 'COMPENSATION_FAILED';
+    }
+  });
+}
+
+async function waitForEverySaga(ctx: ChaosContext): Promise<void> {
+  const { sagas } = ctx;
+  const settleDeadline = Date.now() + ctx.options.settleTimeoutMs;
+  for (let round = 0; ; round++) {
+    await recordEndedSagas(ctx);
+    const stillOpen = sagas.filter((s) => !isTerminal(s.kind, s.finalStatus));
+    if (round % 5 === 0 || stillOpen.length === 0)
+      ctx.note(`settle: ${sagas.length - stillOpen.length}/${sagas.length} sagas terminal`);
+    if (stillOpen.length === 0) break;
+    if (Date.now() > settleDeadline) {
+      ctx.note(`settle timeout: ${stillOpen.length} sagas still running`);
+      break;
+    }
+    await sleep(2_000);
+  }
+}
+
+export const settlePhase: ChaosPhase = {
+  name: 'settle',
+  async run(ctx) {
+    await replayLateDuplicates(ctx);
+    await waitForEverySaga(ctx);
+  },
+};
