@@ -39,6 +39,10 @@ const csv = z.string().transform((value) =>
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  /** A streaming-replication standby of DATABASE_URL that serves the API's reads (optional). */
+  DATABASE_READ_URL: url(['postgres:', 'postgresql:']).optional(),
+  /** How often the standby's health and lag are checked (reads go to the primary while it is down). */
+  REPLICA_CHECK_INTERVAL_MS: positiveInt.default(5_000),
   /** Where the embedded Postgres keeps its data when DATABASE_URL is not set. */
   EMBEDDED_PG_DIR: z.string().default('.data/postgres'),
   EMBEDDED_PG_PORT: positiveInt.max(65535).default(54329),

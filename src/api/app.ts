@@ -8,6 +8,7 @@ import Fastify, {
 } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { DirectCommands } from '../application/directCommands';
+import { primaryReadSide } from '../infra/readReplica';
 import { Metrics } from '../observability/metrics';
 import type { RouteContext } from './context';
 import type { AppDeps, AppOptions } from './deps';
@@ -150,6 +151,7 @@ export function buildApp(deps: AppDeps, options: AppOptions = {}): FastifyInstan
       ...(deps.now && { now: deps.now }),
     },
     metrics,
+    reads: deps.reads ?? primaryReadSide({ pool: deps.pool, eventStore: deps.eventStore }),
     options: {
       readWaitMs: options.readWaitMs ?? 2000,
       ssePollMs: options.ssePollMs ?? 250,

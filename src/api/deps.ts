@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import type { CommandHandler } from '../application/commandHandler';
 import type { Config } from '../config';
 import type { EventStore } from '../eventstore';
+import type { ReadSide } from '../infra/readReplica';
 import type { Metrics } from '../observability/metrics';
 import type {
   AccountBalance,
@@ -51,6 +52,8 @@ export interface AppDeps {
   temporal: Client;
   config: Config;
   readModels: ReadModels;
+  /** Where reads run (a standby with DATABASE_READ_URL); defaults to `pool` and `eventStore`. */
+  reads?: ReadSide;
   /** Defaults to a fresh registry per app. */
   metrics?: Metrics;
   now?: () => Date;

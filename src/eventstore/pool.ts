@@ -21,6 +21,8 @@ export interface PoolOptions extends ConnectionLimits {
   max?: number;
   idleInTransactionTimeoutMs?: number;
   applicationName?: string;
+  /** Give up on opening a connection after this long (default: wait for ever). */
+  connectionTimeoutMs?: number;
 }
 
 /** The limits the service's processes take from the configuration. */
@@ -75,6 +77,7 @@ export function createPool(connectionString: string, options: PoolOptions = {}):
     max: options.max ?? 10,
     idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 10_000,
     application_name: options.applicationName ?? 'sagaflow',
+    ...(options.connectionTimeoutMs && { connectionTimeoutMillis: options.connectionTimeoutMs }),
     ...connectionConfig(options),
   };
   const pool = new Pool(config);

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EventStoreHooks } from '../eventstore';
+import type { ReplicaMonitor } from '../infra/readReplica';
 
 /** A projection's progress and health as the projections module reports it (what the gauges need). */
 export interface ProjectionHealth {
@@ -43,6 +44,8 @@ export interface MetricsOptions {
   }>;
   /** Read on every scrape to fill `sagaflow_sagas` (sagas by type and status, from read models). */
   sagaCounts?: SagaCountSource;
+  /** The read replica (DATABASE_READ_URL), checked on every scrape for `sagaflow_replica_*`. */
+  replica?: ReplicaMonitor;
   /** Read on every scrape to fill the `sagaflow_relay_*` metrics. */
   relayStatus?: () => Promise<RelayHealth>;
   /** Where the worker's Temporal Runtime exposes its Prometheus text, appended to ours. */
@@ -69,6 +72,10 @@ export class Metrics {
   readonly catchUpHeldBack: Gauge;
   readonly catchUpOldestTransactionAge: Gauge;
   readonly catchUpOldestTransactionXidAge: Gauge;
+  readonly replicaUp: Gauge;
+  readonly replicaLagBytes: Gauge;
+  readonly replicaLagSeconds: Gauge;
+  readonly replicaReadFallbacks: Counter<'reason'>;
   readonly relay: Array<Gauge | Counter>;
   private readonly sdkMetricsUrl: string | undefined;
 
@@ -224,6 +231,58 @@ export class Metrics {
       'Transactions started on the server since the oldest running one (age(xid); 0 if none)',
       (h) => h.holder?.xidAge ?? 0,
     );
+    // The read replica: one check per scrape feeds the three gauges; no series without one.
+    const replica = options.replica;
+    const replicaRegisters = replica ? registers : [];
+    let pendingReplica: ReturnType<ReplicaMonitor['check']> | undefined;
+    const replicaStatus = () => {
+      pendingReplica ??= replica?.check().finally(() => {
+        pendingReplica = undefined;
+      });
+      return pendingReplica;
+    };
+    const replicaGauge = (
+      name: string,
+      help: string,
+      pick: (s: Awaited<ReturnType<ReplicaMonitor['check']>>) => number | undefined,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        registers: replicaRegisters,
+        async collect() {
+          const status = await replicaStatus();
+          const value = status && pick(status);
+          if (value === undefined) this.reset();
+          else this.set(value);
+        },
+      });
+    this.replicaUp = replicaGauge(
+      `${prefix}replica_up`,
+      '1 while the read replica (DATABASE_READ_URL) answers as a standby, else 0 (reads go to the primary)',
+      (s) => (s.ok ? 1 : 0),
+    );
+    this.replicaLagBytes = replicaGauge(
+      `${prefix}replica_lag_bytes`,
+      'WAL the primary has written that the read replica has not replayed yet',
+      (s) => s.lagBytes,
+    );
+    this.replicaLagSeconds = replicaGauge(
+      `${prefix}replica_lag_seconds`,
+      'Age of the last transaction the read replica replayed while it has WAL left to replay (0 when caught up)',
+      (s) => s.lagSeconds,
+    );
+    this.replicaReadFallbacks = new Counter({
+      name: `${prefix}replica_read_fallbacks_total`,
+      help: 'Reads the primary served because the read replica was down (replica_down) or failed them (replica_error)',
+      labelNames: ['reason'],
+      registers: replicaRegisters,
+      collect() {
+        if (!replica) return;
+        this.reset();
+        for (const [reason, count] of replica.fallbacks()) this.inc({ reason }, count);
+      },
+    });
     // Read from the checkpoint row, which every projector process shares.
     this.projectionErrors = new Counter({
       name: `${prefix}projection_errors_total`,

@@ -37,6 +37,7 @@ export async function buildApi(system: System, options: AppOptions = {}): Promis
       temporal: await system.temporal(),
       config: system.config,
       readModels: system.readModels,
+      reads: system.reads,
       metrics: system.metrics,
     },
     options,

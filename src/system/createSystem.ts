@@ -15,6 +15,7 @@ import {
   type PoolOptions,
   type PostgresEventStore,
 } from '../eventstore';
+import { createReadSide, type ReadSide } from '../infra/readReplica';
 import type { Logger } from '../logger';
 import { Metrics } from '../observability/metrics';
 import {
@@ -64,6 +65,8 @@ export interface System {
   /** The process's one command handler: it serializes commands per stream and remembers them. */
   readonly commands: CommandHandler;
   readonly readModels: ReadModels;
+  /** Where the API's reads run: the standby of DATABASE_READ_URL (set it on API processes), else the pool. */
+  readonly reads: ReadSide;
   /** The Temporal client, connected on first call (needs TEMPORAL_ADDRESS). */
   temporal(): Promise<Client>;
   /** A catch-up runner over this system's pool and store (not started). */
@@ -95,7 +98,12 @@ export function createSystem(config: SystemConfig, options: SystemOptions): Syst
     applicationName: options.applicationName,
   });
 
+  const reads = createReadSide(config, pool, {
+    log: logger.child({ component: 'reads' }),
+    applicationName: options.applicationName,
+  });
   const metrics = new Metrics({
+    replica: reads.replica,
     projectionStatuses: () => getProjectionStatuses(pool),
     readerHoldback: () => getCatchUpHoldback(pool),
     sagaCounts: () => countSagasByStatus(pool),
@@ -139,6 +147,7 @@ export function createSystem(config: SystemConfig, options: SystemOptions): Syst
     eventStore,
     commands,
     readModels: projectionReadModels(eventStore),
+    reads,
     temporal: () => (temporal ??= connectTemporal()),
     projectionRunner: (runnerOptions = {}) =>
       new ProjectionRunner({
@@ -156,6 +165,7 @@ export function createSystem(config: SystemConfig, options: SystemOptions): Syst
         const parts = [
           ...closers.reverse(),
           ...(closeTemporal ? [{ name: 'Temporal client', stop: closeTemporal }] : []),
+          { name: 'read replica pool', stop: () => reads.close() },
           { name: 'connection pool', stop: () => pool.end() },
         ];
         for (const { name, stop } of parts) {

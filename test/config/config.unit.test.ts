@@ -55,4 +55,16 @@ describe('configuration', () => {
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ DATABASE_URL: '' }).DATABASE_URL).toBeUndefined();
   });
+
+  it('takes an optional read replica URL and names it when it is malformed', () => {
+    expect(loadConfig({}).DATABASE_READ_URL).toBeUndefined();
+    expect(loadConfig({ DATABASE_READ_URL: '' }).DATABASE_READ_URL).toBeUndefined();
+    expect(loadConfig({ DATABASE_READ_URL: 'postgres://u@replica/app' })).toMatchObject({
+      DATABASE_READ_URL: 'postgres://u@replica/app',
+      REPLICA_CHECK_INTERVAL_MS: 5000,
+    });
+    expect(() => loadConfig({ DATABASE_READ_URL: 'mysql://replica' })).toThrow(
+      /DATABASE_READ_URL: must be a URL starting with postgres:/,
+    );
+  });
 });

@@ -23,7 +23,7 @@ import { IdempotencyHeaders, problems } from '../schemas/common';
 
 const position = (value: bigint | undefined) => (value === undefined ? null : value.toString());
 
-export const accountRoutes: RoutePlugin = async (app, { deps, direct, options }) => {
+export const accountRoutes: RoutePlugin = async (app, { deps, direct, reads, options }) => {
   app.post(
     '/accounts',
     {
@@ -109,9 +109,9 @@ export const accountRoutes: RoutePlugin = async (app, { deps, direct, options })
             errors: [{ field: 'at', in: 'querystring', message: 'must be an ISO-8601 date-time' }],
           });
         }
-        const events = await deps.eventStore.readStream(accountDecider.streamId(id), {
-          at: instant,
-        });
+        const events = await reads.read(({ eventStore }) =>
+          eventStore.readStream(accountDecider.streamId(id), { at: instant }),
+        );
         const state = events.reduce(
           (s, e) => accountDecider.evolve(s, { type: e.type, data: e.data } as AccountEvent),
           initialAccountState(),
@@ -130,7 +130,7 @@ export const accountRoutes: RoutePlugin = async (app, { deps, direct, options })
         };
       }
       const row = await readAtLeast(
-        () => deps.readModels.getAccountBalance(deps.pool, id),
+        () => reads.read(({ pool }) => deps.readModels.getAccountBalance(pool, id)),
         minPosition,
         options.readWaitMs,
         reply,

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { RecordedEvent } from '../../eventstore';
+import type { ReadAllResult, RecordedEvent } from '../../eventstore';
 import type { RoutePlugin } from '../context';
 import { HttpProblem, notFound } from '../plugins/problem';
 import { problems } from '../schemas/common';
@@ -60,12 +60,12 @@ function tooManyFeeds(max: number): HttpProblem {
 const sseBlock = (event: RecordedEvent) =>
   `id: ${event.globalPosition}\nevent: ${event.type}\ndata: ${JSON.stringify(eventView(event))}\n\n`;
 
-export const eventRoutes: RoutePlugin = async (app, { deps, options }) => {
+export const eventRoutes: RoutePlugin = async (app, { deps, reads, options }) => {
   /** Open SSE feeds, ended when the app closes so close() does not wait on them. */
   const feeds = new Set<AbortController>();
   const maxFeeds = deps.config.SSE_MAX_CONNECTIONS;
   const head = new CatchUpHeadWatcher(
-    () => deps.eventStore.catchUpHead(),
+    () => reads.read(({ eventStore }) => eventStore.catchUpHead()),
     options.ssePollMs,
     (error) => app.log.warn({ err: error }, 'event feed head poll failed'),
   );
@@ -94,11 +94,16 @@ export const eventRoutes: RoutePlugin = async (app, { deps, options }) => {
           errors: [{ field: 'toVersion', in: 'querystring', message: 'must be >= fromVersion' }],
         });
       }
-      const events = await deps.eventStore.readStream(streamId, {
-        fromVersion,
-        ...(toVersion !== undefined && { toVersion }),
-      });
-      if (events.length === 0 && (await deps.eventStore.streamVersion(streamId)) === 0) {
+      const events = await reads.read(({ eventStore }) =>
+        eventStore.readStream(streamId, {
+          fromVersion,
+          ...(toVersion !== undefined && { toVersion }),
+        }),
+      );
+      if (
+        events.length === 0 &&
+        (await reads.read(({ eventStore }) => eventStore.streamVersion(streamId))) === 0
+      ) {
         throw notFound('Stream', streamId);
       }
       return { streamId, events: events.map(eventView) };
@@ -132,7 +137,9 @@ export const eventRoutes: RoutePlugin = async (app, { deps, options }) => {
       if (request.headers.accept?.includes('text/event-stream')) {
         return streamEvents(request, reply, after, limit);
       }
-      const page = await deps.eventStore.readAll({ after: BigInt(after), limit });
+      const page = await reads.read(({ eventStore }) =>
+        eventStore.readAll({ after: BigInt(after), limit }),
+      );
       return {
         events: page.events.map(eventView),
         lastPosition: page.lastPosition.toString(),
@@ -152,9 +159,11 @@ export const eventRoutes: RoutePlugin = async (app, { deps, options }) => {
     const feed = new AbortController();
     feeds.add(feed);
     let seen = head.version;
-    let page: Awaited<ReturnType<typeof deps.eventStore.readAll>>;
+    let page: ReadAllResult;
+    const readPage = () =>
+      reads.read(({ eventStore }) => eventStore.readAll({ after: position, limit }));
     try {
-      page = await deps.eventStore.readAll({ after: position, limit });
+      page = await readPage();
     } catch (error) {
       feeds.delete(feed);
       throw error;
@@ -202,7 +211,7 @@ export const eventRoutes: RoutePlugin = async (app, { deps, options }) => {
           }
         }
         seen = head.version;
-        page = await deps.eventStore.readAll({ after: position, limit });
+        page = await readPage();
       }
     } catch (error) {
       request.log.warn({ err: error }, 'event feed stopped');

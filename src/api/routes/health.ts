@@ -38,7 +38,7 @@ async function check(run: () => Promise<unknown>): Promise<CheckResult> {
 const authenticatedAdmin = (request: FastifyRequest) =>
   request.principal.role === 'admin' && request.principal.id !== 'anonymous';
 
-export const healthRoutes: RoutePlugin = async (app, { deps, metrics }) => {
+export const healthRoutes: RoutePlugin = async (app, { deps, metrics, reads }) => {
   app.get(
     '/health',
     {
@@ -56,18 +56,26 @@ export const healthRoutes: RoutePlugin = async (app, { deps, metrics }) => {
         tags: ['health'],
         summary: 'Postgres and Temporal are reachable (503 otherwise)',
         description:
-          'A failing check says only `unavailable`; the cause is logged, and shown as `detail` to a request with an admin API key.',
+          'A failing check says only `unavailable`; the cause is logged, and shown as `detail` to a request with an admin API key. ' +
+          'With a read replica (DATABASE_READ_URL) a `replica` check is added: when it fails the status is `degraded` but still 200, since reads fall back to the primary (failing readiness would take every API instance out at once).',
         response: { 200: Readiness, 503: Readiness },
       },
     },
     async (request, reply) => {
-      const [postgres, temporal] = await Promise.all([
+      const replica = reads.replica;
+      const [postgres, temporal, replicaCheck] = await Promise.all([
         check(() => withTimeout(deps.pool.query('SELECT 1'), 2000, 'Postgres')),
         check(() => withTimeout(deps.temporal.workflowService.getSystemInfo({}), 2000, 'Temporal')),
+        replica &&
+          check(async () => {
+            const status = await withTimeout(replica.check(), 2000, 'Read replica');
+            if (!status.ok) throw new Error(status.error ?? 'read replica unavailable');
+          }),
       ]);
-      const checks = { postgres, temporal };
+      const checks = { postgres, temporal, ...(replicaCheck && { replica: replicaCheck }) };
       const ready = checks.postgres.ok && checks.temporal.ok;
-      if (!ready) request.log.warn({ checks }, 'not ready');
+      const degraded = ready && replicaCheck?.ok === false;
+      if (!ready || degraded) request.log.warn({ checks }, ready ? 'degraded' : 'not ready');
       const showDetail = authenticatedAdmin(request);
       const shown = Object.fromEntries(
         Object.entries(checks).map(([name, { detail, ...result }]) => [
@@ -76,7 +84,7 @@ export const healthRoutes: RoutePlugin = async (app, { deps, metrics }) => {
         ]),
       );
       return reply.code(ready ? 200 : 503).send({
-        status: ready ? 'ready' : 'unavailable',
+        status: ready ? (degraded ? 'degraded' : 'ready') : 'unavailable',
         checks: shown,
       });
     },

@@ -14,7 +14,7 @@ import {
   SkuParams,
 } from '../schemas/inventory';
 
-export const inventoryRoutes: RoutePlugin = async (app, { deps, direct, options }) => {
+export const inventoryRoutes: RoutePlugin = async (app, { deps, direct, reads, options }) => {
   app.post(
     '/inventory/:sku/restock',
     {
@@ -63,7 +63,7 @@ export const inventoryRoutes: RoutePlugin = async (app, { deps, direct, options 
     async (request, reply) => {
       const { sku } = request.params;
       const row = await readAtLeast(
-        () => deps.readModels.getInventoryLevel(deps.pool, sku),
+        () => reads.read(({ pool }) => deps.readModels.getInventoryLevel(pool, sku)),
         request.query.minPosition,
         options.readWaitMs,
         reply,

@@ -53,7 +53,7 @@ function refuseRepeatedSku(items: ReadonlyArray<{ sku: string }>): void {
   });
 }
 
-export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) => {
+export const orderRoutes: RoutePlugin = async (app, { deps, starter, reads, options }) => {
   app.post(
     '/orders',
     {
@@ -105,13 +105,14 @@ export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) 
     },
     async (request) => {
       const { customerId, status, limit, cursor } = request.query;
-      const page = await deps.readModels.listOrderSummaries(deps.pool, {
-        ...(customerId !== undefined && { customerId }),
-        ...(status !== undefined && { status }),
-        limit,
-        ...(cursor !== undefined && { cursor }),
-      });
-      return page;
+      return reads.read(({ pool }) =>
+        deps.readModels.listOrderSummaries(pool, {
+          ...(customerId !== undefined && { customerId }),
+          ...(status !== undefined && { status }),
+          limit,
+          ...(cursor !== undefined && { cursor }),
+        }),
+      );
     },
   );
 
@@ -127,7 +128,9 @@ export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) 
     },
     async (request) => {
       const { id } = request.params;
-      const [placed] = await deps.eventStore.readStream(orderStreamId(id), { toVersion: 1 });
+      const [placed] = await reads.read(({ eventStore }) =>
+        eventStore.readStream(orderStreamId(id), { toVersion: 1 }),
+      );
       if (placed?.type !== 'OrderPlaced') throw notFound('Order', id);
       const { shippingAddress } = placed.data as OrderPlaced['data'];
       return {
@@ -152,7 +155,7 @@ export const orderRoutes: RoutePlugin = async (app, { deps, starter, options }) 
     async (request, reply) => {
       const { id } = request.params;
       const row = await readAtLeast(
-        () => deps.readModels.getOrderSummary(deps.pool, id),
+        () => reads.read(({ pool }) => deps.readModels.getOrderSummary(pool, id)),
         request.query.minPosition,
         options.readWaitMs,
         reply,

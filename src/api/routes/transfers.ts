@@ -26,7 +26,7 @@ function sagaFields({ temporalUiUrl, ...saga }: SagaReport<TransferSagaStatus>) 
   };
 }
 
-export const transferRoutes: RoutePlugin = async (app, { deps, starter, options }) => {
+export const transferRoutes: RoutePlugin = async (app, { deps, starter, reads, options }) => {
   app.post(
     '/transfers',
     {
@@ -81,7 +81,7 @@ export const transferRoutes: RoutePlugin = async (app, { deps, starter, options 
       const sagaId = transferSagaId(id);
       const [row, saga] = await Promise.all([
         readAtLeast(
-          () => deps.readModels.getTransferSummary(deps.pool, id),
+          () => reads.read(({ pool }) => deps.readModels.getTransferSummary(pool, id)),
           request.query.minPosition,
           options.readWaitMs,
           reply,

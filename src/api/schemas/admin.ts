@@ -124,7 +124,7 @@ export const RebuildAccepted = Type.Object({
 export const Health = Type.Object({ status: Type.Literal('ok') });
 
 export const Readiness = Type.Object({
-  status: StringEnum(['ready', 'unavailable']),
+  status: StringEnum(['ready', 'degraded', 'unavailable']),
   checks: Type.Record(
     Type.String(),
     Type.Object({
