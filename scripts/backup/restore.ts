@@ -68,8 +68,16 @@ export class RestoreRefusedError extends Error {
   override readonly name = 'RestoreRefusedError';
 }
 
-/** Tables the migrations fill themselves; every other table must be empty. */
-const SEEDED_BY_MIGRATIONS = new Set(['pgmigrations', 'projection_checkpoints']);
+/**
+ * Tables the migrations fill themselves; every other table must be empty. The relay's
+ * checkpoint starts at 0 after a restore: it publishes the restored history again under the
+ * same message ids, which JetStream's dedupe window and each consumer's inbox drop.
+ */
+const SEEDED_BY_MIGRATIONS = new Set([
+  'pgmigrations',
+  'projection_checkpoints',
+  'integration_relay_checkpoints',
+]);
 
 /** Refuses unless every table of the target (any schema but the system ones) is empty. */
 export async function assertEmptyDatabase(db: Client): Promise<void> {

@@ -58,7 +58,7 @@ export async function trySwitchOver(
     if (next.lastPosition !== checkpoint.rebuildPosition) return false;
     await pointViewAt(
       conn,
-      projection.name,
+      projection,
       generationTable(projection.name, checkpoint.rebuildGeneration),
     );
     await promoteRebuildCheckpoint(conn, projection.name);
@@ -69,15 +69,19 @@ export async function trySwitchOver(
   });
 }
 
-/** Repoints the view `name` at `table`, inside the caller's transaction. */
-async function pointViewAt(conn: ClientBase, name: string, table: string): Promise<void> {
+/** Repoints the projection's view at `table`, inside the caller's transaction. */
+async function pointViewAt(
+  conn: ClientBase,
+  projection: Pick<Projection, 'name'>,
+  table: string,
+): Promise<void> {
   await conn.query('SAVEPOINT switch_view');
   try {
-    await conn.query(`CREATE OR REPLACE VIEW ${name} AS SELECT * FROM ${table}`);
+    await conn.query(`CREATE OR REPLACE VIEW ${projection.name} AS SELECT * FROM ${table}`);
   } catch {
     // The new version changed the columns in a way a view replacement cannot follow.
     await conn.query('ROLLBACK TO SAVEPOINT switch_view');
-    await conn.query(`DROP VIEW ${name}`);
-    await conn.query(`CREATE VIEW ${name} AS SELECT * FROM ${table}`);
+    await conn.query(`DROP VIEW ${projection.name}`);
+    await conn.query(`CREATE VIEW ${projection.name} AS SELECT * FROM ${table}`);
   }
 }

@@ -628,6 +628,7 @@ const ALLOWED_INTERPOLATIONS = [
   /^table$/, // a projection's generation table: generationTable() validates the identifier
   /^projection\.name$/, // projection names are code constants (assertProjectionName)
   /^generationTable\([^)]*\)$/,
+  /^inbox\.table$/, // a consumer's inbox table: a code constant (src/messaging/inbox.ts)
   /^\w+ \? '[^'$]*' : '[^'$]*'$/, // a choice between two fixed fragments
 ];
 

@@ -38,24 +38,24 @@ describe('integration events of every saga path', () => {
         items: [{ sku, quantity, unitPrice: PRICE }],
       });
     await h.openAccount('cust-rich', 10_000_000);
-    await h.openAccount('cust-poor', 100);
+    await h.openAccount('cust-icpoor', 100);
     await h.restock('sku-plenty', 1_000);
-    await h.restock('sku-last', 2);
+    await h.restock('sku-iclast', 2);
     await h.restock('sku-few', 1);
 
-    const happy = await order('happy', 'cust-rich', 'sku-plenty', 2);
-    const last = await order('last', 'cust-rich', 'sku-last', 2);
-    const nostock = await order('nostock', 'cust-rich', 'sku-few', 5);
-    const poor = await order('poor', 'cust-poor', 'sku-plenty', 1);
+    const happy = await order('ichappy', 'cust-rich', 'sku-plenty', 2);
+    const last = await order('iclast', 'cust-rich', 'sku-iclast', 2);
+    const nostock = await order('icnostock', 'cust-rich', 'sku-few', 5);
+    const poor = await order('icpoor', 'cust-icpoor', 'sku-plenty', 1);
     const far = await h.placeOrder({
-      orderId: 'far',
-      customerId: 'c-far',
+      orderId: 'icfar',
+      customerId: 'c-icfar',
       paymentAccountId: 'cust-rich',
       items: [{ sku: 'sku-plenty', quantity: 1, unitPrice: PRICE }],
       country: 'KP',
     });
-    const slow = await order('slow', 'cust-rich', 'sku-plenty', 60);
-    const big = await order('big', 'cust-rich', 'sku-plenty', 60);
+    const slow = await order('icslow', 'cust-rich', 'sku-plenty', 60);
+    const big = await order('icbig', 'cust-rich', 'sku-plenty', 60);
     await h.waitForStatus(big.sagaId, (s) => s.status === 'AWAITING_APPROVAL');
     await h.client.workflow.getHandle(big.sagaId).signal('approve', { approvedBy: 'ops' });
 
@@ -63,9 +63,9 @@ describe('integration events of every saga path', () => {
     await h.openAccount('t-b', 0);
     await h.openAccount('t-frozen', 0);
     await h.freeze('t-frozen');
-    const transferOk = await h.startTransfer('ok', 't-a', 't-b', 1_200);
-    const transferPoor = await h.startTransfer('poor', 't-b', 't-a', 1_000_000);
-    const transferFrozen = await h.startTransfer('frozen', 't-a', 't-frozen', 700);
+    const transferOk = await h.startTransfer('icok', 't-a', 't-b', 1_200);
+    const transferPoor = await h.startTransfer('icpoor', 't-b', 't-a', 1_000_000);
+    const transferFrozen = await h.startTransfer('icfrozen', 't-a', 't-frozen', 700);
 
     for (const { sagaId } of [happy, last, nostock, poor, far, slow, big]) await h.result(sagaId);
     for (const { sagaId } of [transferOk, transferPoor, transferFrozen]) await h.result(sagaId);
@@ -107,46 +107,46 @@ describe('integration events of every saga path', () => {
     messages.find((m) => m.message.type === type && m.message.subject === subject)?.message.data;
 
   it('a completed order: placed, captured, dispatched, completed', () => {
-    expect(ofOrder('happy')).toEqual([
+    expect(ofOrder('ichappy')).toEqual([
       'order.placed.v1',
       'payment.captured.v1',
       'shipment.dispatched.v1',
       'order.completed.v1',
     ]);
-    expect(dataOf('order.completed.v1', 'happy')).toEqual({
-      orderId: 'happy',
-      customerId: 'c-happy',
+    expect(dataOf('order.completed.v1', 'ichappy')).toEqual({
+      orderId: 'ichappy',
+      customerId: 'c-ichappy',
       total: 2 * PRICE,
       currency: 'EUR',
       completedAt: expect.any(String) as string,
     });
-    expect(dataOf('payment.captured.v1', 'happy')).toMatchObject({
+    expect(dataOf('payment.captured.v1', 'ichappy')).toMatchObject({
       accountId: 'cust-rich',
       amount: 2 * PRICE,
     });
-    expect(dataOf('shipment.dispatched.v1', 'happy')).toMatchObject({
-      orderId: 'happy',
-      shipmentId: 'happy',
+    expect(dataOf('shipment.dispatched.v1', 'ichappy')).toMatchObject({
+      orderId: 'ichappy',
+      shipmentId: 'ichappy',
     });
-    expect(ofOrder('big')).toEqual(ofOrder('happy'));
+    expect(ofOrder('icbig')).toEqual(ofOrder('ichappy'));
   });
 
   it('the last units of a SKU: stock.depleted once, between placed and completed', () => {
     const depleted = messages.filter((m) => m.message.type === 'stock.depleted.v1');
-    expect(depleted.map((m) => m.message.subject)).toEqual(['sku-last']);
+    expect(depleted.map((m) => m.message.subject)).toEqual(['sku-iclast']);
     const types = messages
       .filter(
         (m) =>
-          m.subject.startsWith('sagaflow.order.last.') || m.subject.startsWith('sagaflow.stock.'),
+          m.subject.startsWith('sagaflow.order.iclast.') || m.subject.startsWith('sagaflow.stock.'),
       )
       .map((m) => m.message.type);
     expect(types).toEqual(['order.placed.v1', 'stock.depleted.v1', 'order.completed.v1']);
   });
 
   it.each([
-    ['nostock', 'INSUFFICIENT_STOCK'],
-    ['poor', 'INSUFFICIENT_FUNDS'],
-    ['slow', 'APPROVAL_TIMED_OUT'],
+    ['icnostock', 'INSUFFICIENT_STOCK'],
+    ['icpoor', 'INSUFFICIENT_FUNDS'],
+    ['icslow', 'APPROVAL_TIMED_OUT'],
   ])('a cancelled order (%s): placed, cancelled with %s, no payment', (orderId, reasonCode) => {
     expect(ofOrder(orderId)).toEqual(['order.placed.v1', 'order.cancelled.v1']);
     expect(dataOf('order.cancelled.v1', orderId)).toMatchObject({
@@ -156,14 +156,14 @@ describe('integration events of every saga path', () => {
   });
 
   it('an order to an unserved country is cancelled', () => {
-    expect(ofOrder('far')).toEqual(['order.placed.v1', 'order.cancelled.v1']);
+    expect(ofOrder('icfar')).toEqual(['order.placed.v1', 'order.cancelled.v1']);
   });
 
   it('transfers: completed, failed (nothing taken), failed (refunded)', () => {
-    expect(ofTransfer('ok')).toEqual(['transfer.completed.v1']);
-    expect(ofTransfer('poor')).toEqual(['transfer.failed.v1']);
-    expect(ofTransfer('frozen')).toEqual(['transfer.failed.v1']);
-    expect(dataOf('transfer.failed.v1', 'frozen')).toMatchObject({
+    expect(ofTransfer('icok')).toEqual(['transfer.completed.v1']);
+    expect(ofTransfer('icpoor')).toEqual(['transfer.failed.v1']);
+    expect(ofTransfer('icfrozen')).toEqual(['transfer.failed.v1']);
+    expect(dataOf('transfer.failed.v1', 'icfrozen')).toMatchObject({
       fromAccountId: 't-a',
       toAccountId: 't-frozen',
       amount: 700,
@@ -173,11 +173,11 @@ describe('integration events of every saga path', () => {
 
   it('nothing else, each message once, Nats-Msg-Id = message id, per-aggregate order by source version', () => {
     const counted = new Set(
-      ['happy', 'big', 'last', 'nostock', 'poor', 'slow', 'far'].flatMap((id) =>
+      ['ichappy', 'icbig', 'iclast', 'icnostock', 'icpoor', 'icslow', 'icfar'].flatMap((id) =>
         ofOrder(id).map((t) => `${id}/${t}`),
       ),
     );
-    const transfers = ['ok', 'poor', 'frozen'].flatMap(ofTransfer);
+    const transfers = ['icok', 'icpoor', 'icfrozen'].flatMap(ofTransfer);
     expect(messages).toHaveLength(counted.size + transfers.length + 1 /* stock.depleted */);
     expect(new Set(messages.map((m) => m.message.id)).size).toBe(messages.length);
     for (const m of messages) {
@@ -195,14 +195,14 @@ describe('integration events of every saga path', () => {
 
   it('envelopes carry the source, correlation and causation, and no personal field', () => {
     const placed = messages.find(
-      (m) => m.message.type === 'order.placed.v1' && m.message.subject === 'happy',
+      (m) => m.message.type === 'order.placed.v1' && m.message.subject === 'ichappy',
     )!;
     expect(placed.message).toMatchObject({
       specversion: '1.0',
       source: 'urn:sagaflow',
-      sourcestream: 'order-happy',
+      sourcestream: 'order-ichappy',
       sourceversion: 1,
-      correlationid: 'corr-happy',
+      correlationid: 'corr-ichappy',
       causationid: expect.any(String) as string,
       time: expect.any(String) as string,
     });
