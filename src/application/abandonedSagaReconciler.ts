@@ -262,12 +262,39 @@ export class AbandonedSagaReconciler {
       transferDecider.streamId(input.transferId),
       transferDecider,
     );
-    if (state.status === 'NONE' || state.status === 'COMPLETED' || state.status === 'COMPENSATED')
-      return undefined;
+    if (state.status === 'NONE')
+      return this.failUnstartedTransfer(run.workflowId, input, workflowStatus);
+    if (state.status === 'COMPLETED' || state.status === 'COMPENSATED') return undefined;
     if (state.status === 'FAILED' || state.status === 'COMPENSATION_FAILED') {
       return this.refundTransfer(run.workflowId, input, state, workflowStatus);
     }
     return this.resume(run, { workflowType: 'moneyTransfer', input }, false);
+  }
+
+  /**
+   * A run that ended before its first step recorded nothing, so nothing moved (the debit
+   * comes after the request). The transfer is recorded as requested and failed, under the
+   * saga's own step ids, so it ends FAILED like any refused transfer instead of never.
+   */
+  private async failUnstartedTransfer(
+    workflowId: string,
+    input: MoneyTransferInput,
+    status: string,
+  ): Promise<ReconciledSaga['action']> {
+    const { transferId, fromAccountId, toAccountId, amount } = input;
+    const step = this.stepRunner(workflowId, input.correlationId);
+    await step(transferDecider, transferId, 'transfer/RequestTransfer', {
+      type: 'RequestTransfer',
+      data: { transferId, fromAccountId, toAccountId, amount },
+    });
+    await step(transferDecider, transferId, 'transfer/FailTransfer', {
+      type: 'FailTransfer',
+      data: {
+        transferId,
+        reason: `SAGA_${status}: its workflow was ${status.toLowerCase()} before its first step; nothing moved`,
+      },
+    });
+    return 'compensated';
   }
 
   /**

@@ -37,6 +37,13 @@ describe('a transfer whose refund parked and was then retried', () => {
     const { sagaId } = await h.startTransfer('parked-refund', 'pr-poor', 'pr-dest', 1_200);
     await h.waitForStatus(sagaId, (s) => s.status === 'COMPENSATION_FAILED');
     expect(refundCalls.count).toBe(2);
+    // The saga says COMPENSATION_FAILED as it parks, then records the park in the aggregate.
+    const parkRecorded = Date.now() + 10_000;
+    while (
+      (await transferStatus('parked-refund')) !== 'COMPENSATION_FAILED' &&
+      Date.now() < parkRecorded
+    )
+      await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await transferStatus('parked-refund')).toBe('COMPENSATION_FAILED');
 
     accountsDown = false;
