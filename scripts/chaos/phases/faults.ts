@@ -4,6 +4,7 @@
  * rounds; and the plan of when.
  */
 import { APP_NAME, withAdmin } from '../admin';
+import { busLag } from '../bus';
 import type { ChaosContext } from '../context';
 import type { ManagedProcess } from '../processes';
 import { sleep, waitFor } from '../util';
@@ -61,12 +62,12 @@ export function planFaults(ctx: ChaosContext): FaultAction[] {
       actions.push({
         at: ((j + 0.3 + k * 0.3) / kill.count) * 0.9,
         name: kill.name,
-        run: () =>
+        run: async () =>
           killAndRestart(
             ctx,
             kill.proc(),
             kill.counter,
-            `at ${Math.round((ctx.submitted / options.sagas) * 100)}% submitted`,
+            `at ${Math.round((ctx.submitted / options.sagas) * 100)}% submitted, ${await inFlight(ctx)}`,
           ),
       });
     }
@@ -107,6 +108,14 @@ async function killWorker(ctx: ChaosContext, why: string): Promise<void> {
   const worker = alive.length > 0 ? ctx.rnd.pick(alive) : undefined;
   if (!worker) return;
   await killAndRestart(ctx, worker, 'workerKills', why);
+}
+
+/** What the bus had in hand when a relay or loyalty kill hit (for the timeline). */
+async function inFlight(ctx: ChaosContext): Promise<string> {
+  const lag = await busLag(ctx.system.pool, ctx.system.nats).catch(() => undefined);
+  return lag
+    ? `relay ${lag.relayEvents} events behind, loyalty ${lag.loyaltyAckPending} unacked / ${lag.loyaltyPending} pending`
+    : 'bus state unknown';
 }
 
 /** SIGKILLs a process (no shutdown hooks: in-flight work just vanishes), restarts it after 1-3 s. */
