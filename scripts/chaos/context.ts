@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Client as TemporalClient, Connection } from '@temporalio/client';
 import type { Pool } from 'pg';
 import type { PostgresEventStore } from '../../src/eventstore';
@@ -97,11 +98,16 @@ export interface ChaosSystem {
   store: PostgresEventStore;
   connection: Connection;
   temporal: TemporalClient;
+  /** The harness's connection to the run's nats-server (streams in place). */
+  nats: NatsConnection;
   /** The API process's HTTP client (its stats are the report's `http`). */
   http: ApiClient;
   api: ManagedProcess;
   workers: ManagedProcess[];
-  /** Every process: API, projector, workers. */
+  /** The outbox relay (role `relay`) and the loyalty service: the bus's two ends. */
+  relay: ManagedProcess;
+  loyalty: ManagedProcess;
+  /** Every process: API, projector, workers, relay, loyalty. */
   processes: ManagedProcess[];
   /** Set once the harness stops the processes on purpose: exits no longer count or restart. */
   readonly shutdown: { requested: boolean };
@@ -140,6 +146,8 @@ export interface DuplicateStats {
 
 export interface FaultCounts {
   workerKills: number;
+  relayKills: number;
+  loyaltyKills: number;
   compensationKills: number;
   sagasCompensatingAtKill: number;
   compensationFaultsFired: number;
@@ -188,6 +196,8 @@ export function newContext(run: ChaosRun, system: ChaosSystem): ChaosContext {
     },
     faults: {
       workerKills: 0,
+      relayKills: 0,
+      loyaltyKills: 0,
       compensationKills: 0,
       sagasCompensatingAtKill: 0,
       compensationFaultsFired: 0,

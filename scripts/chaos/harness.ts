@@ -1,18 +1,23 @@
 /**
  * The chaos harness: runs the whole system as separate OS processes (API, projector, several
- * fault-injecting workers), drives orders and transfers through the HTTP API while killing
- * workers, terminating Postgres connections, arming zombies and sending duplicate requests,
- * then waits for every saga to end and checks the invariants (see invariants.ts).
+ * fault-injecting workers, the outbox relay and the loyalty service on a nats-server of the
+ * run's own), drives orders and transfers through the HTTP API while killing workers, the
+ * relay and the loyalty service, terminating Postgres connections, arming zombies and sending
+ * duplicate requests, then waits for every saga to end and the bus to catch up, and checks
+ * the invariants (see invariants.ts).
  *
  * This file builds the system (buildChaosSystem) and runs the phases (phases/*.ts) over it.
  */
 import path from 'node:path';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { loadConfig } from '../../src/config';
 import { migrate } from '../../src/eventstore';
 import { createLogger } from '../../src/logger';
 import { createSystem, type System } from '../../src/system/createSystem';
 import { startTemporalDevServer, type DevServerHandle } from '../../src/infra/temporalDevServer';
+import { startNatsServer, type NatsServerHandle } from '../../src/infra/natsServer';
+import { connectAndEnsureStreams } from '../../src/integration';
 import { APP_NAME, withAdmin } from './admin';
 import { newContext, startRun, type ChaosRun, type ChaosSystem } from './context';
 import { ApiClient, HttpError } from './http';
@@ -63,15 +68,19 @@ interface Built {
   system?: System;
   devServer?: DevServerHandle;
   connection?: Connection;
+  natsServer?: NatsServerHandle;
+  /** The harness's own connection to it (the checks read the stream and the consumer). */
+  nats?: NatsConnection;
   processes: ManagedProcess[];
   shutdown: { requested: boolean };
 }
 
 /**
  * Builds the system under test, the one place that does: the run's database (migrated),
- * the pool and event store, Temporal (a dev server unless options.temporalAddress), and the
- * API, projector and worker processes, each restarted if it dies unasked. A failure tears
- * down what was built and rethrows.
+ * the pool and event store, Temporal (a dev server unless options.temporalAddress), a
+ * nats-server with JetStream (free ports, its store in the run's folder), and the API,
+ * projector, worker, relay and loyalty processes, each restarted if it dies unasked. A
+ * failure tears down what was built and rethrows.
  */
 export async function buildChaosSystem(run: ChaosRun): Promise<ChaosSystem> {
   const { options, note, dbName, dbUrl, report } = run;
@@ -109,18 +118,34 @@ export async function buildChaosSystem(run: ChaosRun): Promise<ChaosSystem> {
     built.connection = connection;
     const temporal = new TemporalClient({ connection, namespace: 'default' });
 
-    const apiPort = await freePort();
-    const { api, workers } = spawnProcesses(run, built, processEnv(run, temporalAddress), apiPort);
-    const http = new ApiClient(`http://127.0.0.1:${apiPort}`);
+    // Never the machine's nats-server on 4222: one of the run's own (NATS_SERVER_PATH, else
+    // the first 2.10+ nats-server found), so the stream holds this run's messages only.
+    const natsServer = await startNatsServer({
+      executable: process.env.NATS_SERVER_PATH,
+      storeDir: path.join(run.runDir, 'nats'),
+      logFile: path.join(run.runDir, 'nats-server.log'),
+    });
+    built.natsServer = natsServer;
+    note(`started nats-server ${natsServer.version} at ${natsServer.url}`);
+    const nats = await connectAndEnsureStreams({ url: natsServer.url, name: 'sagaflow-chaos' });
+    built.nats = nats;
+
+    const ports = { api: await freePort(), loyalty: await freePort() };
+    const env = processEnv(run, temporalAddress, natsServer.url);
+    const { api, workers, relay, loyalty } = spawnProcesses(run, built, env, ports);
+    const http = new ApiClient(`http://127.0.0.1:${ports.api}`);
     report.http = http.stats;
     return {
       pool,
       store,
       connection,
       temporal,
+      nats,
       http,
       api,
       workers,
+      relay,
+      loyalty,
       processes,
       shutdown,
       teardown: () => tearDown(run, built),
@@ -132,10 +157,16 @@ export async function buildChaosSystem(run: ChaosRun): Promise<ChaosSystem> {
 }
 
 /**
- * Starts the API, the projector and the workers as child processes. One that exits unasked
- * (not killed by a fault, not stopping) is recorded as an unexpected exit and restarted.
+ * Starts the API, the projector, the workers, the relay and the loyalty service as child
+ * processes. One that exits unasked (not killed by a fault, not stopping) is recorded as an
+ * unexpected exit and restarted.
  */
-function spawnProcesses(run: ChaosRun, built: Built, baseEnv: NodeJS.ProcessEnv, apiPort: number) {
+function spawnProcesses(
+  run: ChaosRun,
+  built: Built,
+  baseEnv: NodeJS.ProcessEnv,
+  ports: { api: number; loyalty: number },
+) {
   const { options, note, runDir, report } = run;
   const { processes, shutdown } = built;
   const onExit = (exit: ProcessExit) => {
@@ -157,7 +188,7 @@ function spawnProcesses(run: ChaosRun, built: Built, baseEnv: NodeJS.ProcessEnv,
   };
   const api = spawnProc('api', 'src/api/server.ts', {
     ...baseEnv,
-    PORT: String(apiPort),
+    PORT: String(ports.api),
     HOST: '127.0.0.1',
   });
   spawnProc('projector', 'src/projections/main.ts', baseEnv);
@@ -167,14 +198,25 @@ function spawnProcesses(run: ChaosRun, built: Built, baseEnv: NodeJS.ProcessEnv,
       FAULT_INJECTION: 'enabled',
     }),
   );
+  const relay = spawnProc('relay', 'src/integration/relay/main.ts', baseEnv);
+  // Its own schema (`loyalty`) in the run's database: it never reads the events table.
+  const loyalty = spawnProc('loyalty', 'src/services/loyalty/main.ts', {
+    ...baseEnv,
+    LOYALTY_DATABASE_URL: run.dbUrl,
+    LOYALTY_PORT: String(ports.loyalty),
+    LOYALTY_HOST: '127.0.0.1',
+    // A killed consumer's unacked messages come back this soon, not after the 30 s default.
+    LOYALTY_ACK_WAIT_MS: '2000',
+    LOYALTY_RETRY_DELAY_MS: '500',
+  });
   note(
-    `spawned api (pid ${api.pid}, port ${apiPort}), projector, ${workers.length} workers; logs in ${runDir}`,
+    `spawned api (pid ${api.pid}, port ${ports.api}), projector, ${workers.length} workers, relay, loyalty (port ${ports.loyalty}); logs in ${runDir}`,
   );
-  return { api, workers };
+  return { api, workers, relay, loyalty };
 }
 
 /** The environment every process of the run starts with (the API adds its port). */
-function processEnv(run: ChaosRun, temporalAddress: string): NodeJS.ProcessEnv {
+function processEnv(run: ChaosRun, temporalAddress: string, natsUrl: string): NodeJS.ProcessEnv {
   return {
     ...process.env,
     NODE_ENV: 'development',
@@ -182,6 +224,7 @@ function processEnv(run: ChaosRun, temporalAddress: string): NodeJS.ProcessEnv {
     TEMPORAL_ADDRESS: temporalAddress,
     TEMPORAL_NAMESPACE: 'default',
     TEMPORAL_TASK_QUEUE: run.taskQueue,
+    NATS_URL: natsUrl,
     ACTIVITY_START_TO_CLOSE: run.options.activityStartToClose,
     ACTIVITY_MAX_ATTEMPTS: '10',
     COMPENSATION_MAX_ATTEMPTS: '20',
@@ -192,8 +235,8 @@ function processEnv(run: ChaosRun, temporalAddress: string): NodeJS.ProcessEnv {
     METRICS_PORT: '0',
     API_KEYS: '',
     PG_POOL_MAX: '8',
-    // No carrier runs in a chaos run (nor NATS): orders complete at dispatch, as before the
-    // delivery confirmation. The bus's processes are not among the ones it kills yet.
+    // No carrier runs in a chaos run: orders complete at dispatch, as before the delivery
+    // confirmation (the relay still publishes shipment.dispatched.v1; nobody answers it).
     DELIVERY_CONFIRMATION: 'none',
   };
 }
@@ -204,6 +247,8 @@ async function tearDown(run: ChaosRun, built: Built): Promise<void> {
   await Promise.all(built.processes.map((p) => p.stop(5_000).catch(() => undefined)));
   await built.system?.close().catch(() => undefined);
   await built.connection?.close().catch(() => undefined);
+  await built.nats?.close().catch(() => undefined);
+  await built.natsServer?.stop().catch(() => undefined);
   await built.devServer?.stop().catch(() => undefined);
   if (built.dbCreated && !run.options.keepDatabase) {
     await withAdmin(run.options.databaseUrl, (admin) =>

@@ -15,6 +15,7 @@ import {
   oneMovementPerReference,
   oneReservationPerOrderSku,
 } from './checks/duplicates';
+import { INTEGRATION_INVARIANTS, type IntegrationInput } from './checks/integration';
 import { rebuildInvariants } from './checks/rebuild';
 import {
   everySagaTerminal,
@@ -26,6 +27,7 @@ import { orderStockMatchesOutcome, stockAddsUp } from './checks/stock';
 import type { Check, Figures, Invariant, InvariantInput } from './checks/types';
 
 export type { Check, Invariant, InvariantInput } from './checks/types';
+export type { IntegrationInput } from './checks/integration';
 export { isTerminal, type SagaRecord } from './sagaRecord';
 
 export interface InvariantResult {
@@ -55,13 +57,26 @@ export const INVARIANTS: readonly Invariant[] = [
 
 export async function checkInvariants(input: InvariantInput): Promise<InvariantResult> {
   const run: InvariantInput = { ...input }; // one object per run: shared facts are per run
+  const result = await runInvariants(INVARIANTS, run);
+  result.figures['read-model rows compared with rebuild'] = await rebuild.rowsCompared(run);
+  return result;
+}
+
+/** The bus's invariants (checks/integration.ts): a run with NATS, the relay and loyalty. */
+export function checkIntegrationInvariants(input: IntegrationInput): Promise<InvariantResult> {
+  return runInvariants(INTEGRATION_INVARIANTS, { ...input });
+}
+
+async function runInvariants<Input>(
+  invariants: readonly Invariant<Input>[],
+  run: Input,
+): Promise<InvariantResult> {
   const figures: Figures = {};
   const checks: Check[] = [];
-  for (const invariant of INVARIANTS) {
+  for (const invariant of invariants) {
     const verdict = await invariant.check(run);
     Object.assign(figures, verdict.figures);
     checks.push({ name: invariant.name, ok: verdict.ok, detail: verdict.detail });
   }
-  figures['read-model rows compared with rebuild'] = await rebuild.rowsCompared(run);
   return { figures, checks };
 }

@@ -24,6 +24,10 @@ export interface ChaosOptions {
   zombieDelayMs: number;
   /** SIGKILL + restart of a worker, spread over the run. */
   workerKills: number;
+  /** SIGKILL + restart of the outbox relay (mid-publish, or between PubAck and checkpoint). */
+  relayKills: number;
+  /** SIGKILL + restart of the loyalty service (with messages delivered and not yet acked). */
+  loyaltyKills: number;
   /** Make one of the kills hit while compensations are failing (armed `fail` faults). */
   compensationKill: boolean;
   /** How long compensation `fail` faults stay armed (well below the compensation retry budget). */
@@ -78,6 +82,8 @@ export const DEFAULT_OPTIONS: Omit<
   zombies: 60,
   zombieDelayMs: 4_500,
   workerKills: 4,
+  relayKills: 3,
+  loyaltyKills: 3,
   compensationKill: true,
   compensationFaultMs: 10_000,
   connectionKills: 3,

@@ -30,10 +30,10 @@ export interface Verdict {
   figures?: Figures;
 }
 
-/** One named invariant of a finished run. */
-export interface Invariant {
+/** One named invariant of a finished run (over what `Input` gives it to look at). */
+export interface Invariant<Input = InvariantInput> {
   name: string;
-  check(input: InvariantInput): Promise<Verdict>;
+  check(input: Input): Promise<Verdict>;
 }
 
 /** A few items, for a check's detail. */
@@ -50,10 +50,10 @@ export const sample = (items: unknown[], n = 5) =>
  * first check that asks computes it, later ones get the same promise. A run is one input
  * object (checkInvariants makes a fresh one per call).
  */
-export function sharedFact<T>(
-  compute: (input: InvariantInput) => Promise<T>,
-): (input: InvariantInput) => Promise<T> {
-  const computed = new WeakMap<InvariantInput, Promise<T>>();
+export function sharedFact<T, Input extends object = InvariantInput>(
+  compute: (input: Input) => Promise<T>,
+): (input: Input) => Promise<T> {
+  const computed = new WeakMap<Input, Promise<T>>();
   return (input) => {
     let fact = computed.get(input);
     if (!fact) {

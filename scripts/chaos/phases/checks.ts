@@ -1,7 +1,7 @@
 /** Checks: the invariants over what the system stored, and the harness's own checks. */
 import type { Check } from '../checks/types';
 import type { ChaosContext } from '../context';
-import { checkInvariants } from '../invariants';
+import { checkIntegrationInvariants, checkInvariants } from '../invariants';
 import { MERCHANT } from '../options';
 import type { ChaosPhase } from './runner';
 
@@ -41,7 +41,9 @@ export const checksPhase: ChaosPhase = {
       temporalWorkflowCount: ctx.workflowCount,
       merchantAccountId: MERCHANT,
     });
-    report.checks = [...result.checks, duplicatesConverge(ctx), noProcessDied(ctx)];
+    const { pool, store, nats } = ctx.system;
+    const bus = await checkIntegrationInvariants({ pool, store, nats });
+    report.checks = [...result.checks, ...bus.checks, duplicatesConverge(ctx), noProcessDied(ctx)];
     report.figures = {
       'sagas requested': ctx.options.sagas,
       'orders accepted': sagas.filter((s) => s.kind === 'order').length,
@@ -51,6 +53,7 @@ export const checksPhase: ChaosPhase = {
       'extra duplicate requests': duplicates.extraRequests,
       'late duplicate replays': duplicates.lateReplays,
       ...result.figures,
+      ...bus.figures,
     };
     report.faults = { ...ctx.faults, unexpectedExits: report.unexpectedExits.length };
   },

@@ -33,6 +33,7 @@ export const drivePhase: ChaosPhase = {
     );
     await chaos;
     await removeFaults(ctx);
-    for (const w of ctx.system.workers) if (!w.running) w.start();
+    const { workers, relay, loyalty } = ctx.system;
+    for (const p of [...workers, relay, loyalty]) if (!p.running) p.start();
   },
 };

@@ -1,9 +1,12 @@
 /**
  * The faults a run injects while it drives sagas: zombie activities, worker SIGKILLs (one of
- * them while compensations fail), and pg_terminate_backend rounds; and the plan of when.
+ * them while compensations fail), relay and loyalty SIGKILLs, and pg_terminate_backend
+ * rounds; and the plan of when.
  */
 import { APP_NAME, withAdmin } from '../admin';
+import { busLag } from '../bus';
 import type { ChaosContext } from '../context';
+import type { ManagedProcess } from '../processes';
 import { sleep, waitFor } from '../util';
 
 /** A fault to inject once `at` (a share of the sagas) has been submitted. */
@@ -38,6 +41,36 @@ export function planFaults(ctx: ChaosContext): FaultAction[] {
               killWorker(ctx, `at ${Math.round((ctx.submitted / options.sagas) * 100)}% submitted`),
           },
     );
+  }
+  // Offset from the worker kills, so two processes seldom die in the same instant.
+  const busKills = [
+    {
+      count: options.relayKills,
+      name: 'relay kill',
+      proc: () => ctx.system.relay,
+      counter: 'relayKills',
+    },
+    {
+      count: options.loyaltyKills,
+      name: 'loyalty kill',
+      proc: () => ctx.system.loyalty,
+      counter: 'loyaltyKills',
+    },
+  ] as const;
+  for (const [k, kill] of busKills.entries()) {
+    for (let j = 0; j < kill.count; j++) {
+      actions.push({
+        at: ((j + 0.3 + k * 0.3) / kill.count) * 0.9,
+        name: kill.name,
+        run: async () =>
+          killAndRestart(
+            ctx,
+            kill.proc(),
+            kill.counter,
+            `at ${Math.round((ctx.submitted / options.sagas) * 100)}% submitted, ${await inFlight(ctx)}`,
+          ),
+      });
+    }
   }
   for (let j = 0; j < options.connectionKills; j++) {
     actions.push({
@@ -74,13 +107,32 @@ async function killWorker(ctx: ChaosContext, why: string): Promise<void> {
   const alive = ctx.system.workers.filter((w) => w.running);
   const worker = alive.length > 0 ? ctx.rnd.pick(alive) : undefined;
   if (!worker) return;
-  const pid = worker.pid;
-  await worker.kill();
-  ctx.faults.workerKills += 1;
-  ctx.note(`SIGKILL ${worker.name} (pid ${pid}) ${why}`);
+  await killAndRestart(ctx, worker, 'workerKills', why);
+}
+
+/** What the bus had in hand when a relay or loyalty kill hit (for the timeline). */
+async function inFlight(ctx: ChaosContext): Promise<string> {
+  const lag = await busLag(ctx.system.pool, ctx.system.nats).catch(() => undefined);
+  return lag
+    ? `relay ${lag.relayEvents} events behind, loyalty ${lag.loyaltyAckPending} unacked / ${lag.loyaltyPending} pending`
+    : 'bus state unknown';
+}
+
+/** SIGKILLs a process (no shutdown hooks: in-flight work just vanishes), restarts it after 1-3 s. */
+async function killAndRestart(
+  ctx: ChaosContext,
+  proc: ManagedProcess,
+  counter: 'workerKills' | 'relayKills' | 'loyaltyKills',
+  why: string,
+): Promise<void> {
+  if (!proc.running) return;
+  const pid = proc.pid;
+  await proc.kill();
+  ctx.faults[counter] += 1;
+  ctx.note(`SIGKILL ${proc.name} (pid ${pid}) ${why}`);
   await sleep(ctx.rnd.int(1_000, 3_000));
-  worker.start();
-  ctx.note(`restarted ${worker.name} (pid ${worker.pid})`);
+  proc.start();
+  ctx.note(`restarted ${proc.name} (pid ${proc.pid})`);
 }
 
 /** Terminates every connection to the run's database but the harness's own. */

@@ -1,8 +1,12 @@
-/** Settle: replay some keys late, then wait until Temporal reports every saga terminal. */
+/**
+ * Settle: replay some keys late, wait until Temporal reports every saga terminal, then until
+ * the bus has caught up (the relay at the head, the loyalty consumer with nothing pending).
+ */
+import { busLag, caughtUp, type BusLag } from '../bus';
 import type { ChaosContext } from '../context';
 import { isTerminal } from '../sagaRecord';
 import { sagaState } from '../sagaState';
-import { mapLimit, sleep } from '../util';
+import { mapLimit, sleep, waitFor } from '../util';
 import type { ChaosPhase } from './runner';
 import { replayLateDuplicates } from './submit';
 
@@ -38,10 +42,28 @@ async function waitForEverySaga(ctx: ChaosContext): Promise<void> {
   }
 }
 
+/** Bounded: a bus that never catches up is left for the checks to report. */
+const BUS_SETTLE_MS = 60_000;
+
+async function waitForTheBus(ctx: ChaosContext): Promise<void> {
+  const { pool, nats } = ctx.system;
+  let lag: BusLag | undefined;
+  const settled = await waitFor(
+    'the relay and loyalty to catch up',
+    BUS_SETTLE_MS,
+    async () => caughtUp((lag = await busLag(pool, nats))),
+    false,
+  );
+  ctx.note(
+    `settle: bus ${settled ? 'caught up' : `still behind after ${BUS_SETTLE_MS / 1000} s`} ${JSON.stringify(lag)}`,
+  );
+}
+
 export const settlePhase: ChaosPhase = {
   name: 'settle',
   async run(ctx) {
     await replayLateDuplicates(ctx);
     await waitForEverySaga(ctx);
+    await waitForTheBus(ctx);
   },
 };

@@ -34,6 +34,11 @@ export async function startLoyaltyService(
     max: 5,
     application_name: 'loyalty',
   });
+  // A connection that dies (Postgres restarts, pg_terminate_backend) must not crash the
+  // service: an idle client's error reaches the pool, a checked-out one's reaches the client
+  // (its query in flight rejects, the consumer retries the message, the pool drops the client).
+  pool.on('error', (error) => log.warn({ error: error.message }, 'idle database connection lost'));
+  pool.on('connect', (client) => client.on('error', () => {}));
   let consumer: RunningConsumer | undefined;
   const app = buildLoyaltyApp({ pool });
   try {
