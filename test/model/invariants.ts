@@ -448,8 +448,14 @@ export async function checkModelInvariants(
     ...(s.kind === 'order' && { lines: perSku(s.lines) }),
     finalStatus: s.aggregateStatus,
   }));
-  const workflowCount = (await system.client.workflow.count(`TaskQueue = "${system.taskQueue}"`))
-    .count;
+  // Distinct workflow ids, not runs: the reconciler's fresh run of a terminated saga keeps
+  // its id, and is the same saga.
+  const workflowIds = new Set<string>();
+  for await (const run of system.client.workflow.list({
+    query: `TaskQueue = "${system.taskQueue}"`,
+  }))
+    workflowIds.add(run.workflowId);
+  const workflowCount = workflowIds.size;
   const chaos = await checkInvariants({
     pool: system.db.pool,
     store: system.db.eventStore,
