@@ -74,18 +74,13 @@ async function main(): Promise<number> {
     };
     const running = await startProcess('all-in-one', config, { logger });
 
-    const api = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${config.PORT}`;
     console.log(
       [
         '',
         'Sagaflow is up',
-        `  API          ${api}`,
-        `  OpenAPI      ${api}/docs   (JSON: ${api}/docs/json)`,
-        `  Temporal UI  ${temporalUiUrl ?? '(not available: TEMPORAL_UI_URL is not set)'}`,
-        `  Metrics      ${api}/metrics`,
-        `  NATS         ${nats.url}   (monitoring: ${nats.monitorUrl ?? 'external server'})`,
-        `  AsyncAPI     ${api}/asyncapi.json`,
         ...running.banner,
+        `  Temporal UI  ${temporalUiUrl ?? '(not available: TEMPORAL_UI_URL is not set)'}`,
+        `  NATS         ${nats.url}   (monitoring: ${nats.monitorUrl ?? 'external server'})`,
         '',
         'Try it: npm run demo   (in another terminal)   ·   Ctrl-C stops everything',
         '',

@@ -168,12 +168,28 @@ export const COMPONENTS = {
       app.server.headersTimeout = 10_000;
       app.server.keepAliveTimeout = 5_000;
       await app.listen({ port: system.config.PORT, host: system.config.HOST });
-      return { stop: () => app.close() };
+      // The bound address, not the configured one: PORT=0 asks the OS for a free port.
+      const api = apiUrl(app, system.config.HOST);
+      return {
+        stop: () => app.close(),
+        banner: [
+          `  API          ${api}`,
+          `  OpenAPI      ${api}/docs   (JSON: ${api}/docs/json)`,
+          `  Metrics      ${api}/metrics`,
+          `  AsyncAPI     ${api}/asyncapi.json`,
+        ],
+      };
     },
   },
 } satisfies Record<string, Component>;
 
 export type ComponentName = keyof typeof COMPONENTS;
+
+function apiUrl(app: FastifyInstance, host: string): string {
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
 
 function requireNats(system: System): string {
   const url = system.config.NATS_URL;

@@ -70,7 +70,8 @@ export async function startProcess(
       const running = await component.start(system);
       if (!running) continue;
       system.onClose(name, () => running.stop());
-      banner.push(...(running.banner ?? []));
+      // Last started first: the API, the front door, heads the banner.
+      banner.unshift(...(running.banner ?? []));
       if (running.done) {
         endings.push(
           running.done.then(

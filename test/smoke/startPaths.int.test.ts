@@ -36,13 +36,13 @@ async function startAndStop(env: Record<string, string>): Promise<StartRun> {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'sagaflow-start-'));
   // As root, the embedded Postgres runs as a user of its own, who must reach .data here.
   fs.chmodSync(cwd, 0o755);
-  const port = await freePort();
   const child = spawn(TSX, [path.join(ROOT, 'src/main.ts')], {
     cwd,
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? os.tmpdir(),
-      PORT: String(port),
+      // The OS picks the API's port (no race with the other servers' ports); the banner names it.
+      PORT: '0',
       TEMPORAL_DEV_PORT: String(await freePort()),
       TEMPORAL_UI_PORT: String(await freePort()),
       EMBEDDED_PG_PORT: String(await freePort()),
@@ -51,7 +51,7 @@ async function startAndStop(env: Record<string, string>): Promise<StartRun> {
       ...(process.env.NATS_SERVER_PATH && { NATS_SERVER_PATH: process.env.NATS_SERVER_PATH }),
       METRICS_PORT: '0',
       LOYALTY_PORT: '0',
-      TEMPORAL_TASK_QUEUE: `start-paths-${port}`,
+      TEMPORAL_TASK_QUEUE: `start-paths-${path.basename(cwd)}`,
       ...(process.env.TEMPORAL_CLI_PATH && { TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH }),
       ...env,
     },
@@ -67,9 +67,9 @@ async function startAndStop(env: Record<string, string>): Promise<StartRun> {
       if (child.exitCode !== null || Date.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    const health = output.includes('Sagaflow is up')
-      ? (await fetch(`http://127.0.0.1:${port}/health`)).status
-      : 0;
+    const api = /API +(http:\/\/\S+)/.exec(output)?.[1];
+    const health =
+      output.includes('Sagaflow is up') && api ? (await fetch(`${api}/health`)).status : 0;
     child.kill('SIGINT');
     const exitCode = await exited;
     return { exitCode, output, health };
