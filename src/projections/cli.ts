@@ -4,10 +4,10 @@
  * progress bar, while readers keep using the current one until the switch;
  * `npm run projections -- skip <name> --event <position> --reason "..."` dead-letters the
  * event a failing projection is stuck on; `dead-letters <name>` lists what was skipped.
+ * Partial recovery (`rebuild <name> --stream | --as-of`, `replay`) is in recoveryCommands.ts.
  */
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { SingleBar, Presets } from 'cli-progress';
 import { ConfigError, loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { createSystem, type System } from '../system/createSystem';
@@ -18,11 +18,19 @@ import {
   skipStuckEvent,
   type SkipRequest,
 } from './deadLetters';
+import { progressBar } from './progressBar';
 import { rebuildProjection } from './rebuild';
+import {
+  rebuildRequest,
+  replayRequest,
+  runRecovery,
+  type RecoveryRequest,
+} from './recoveryCommands';
+import { ReplayRefusedError } from './replayRefused';
 import { describeHoldback, getCatchUpHoldback, getProjectionStatuses } from './status';
 import { UnknownProjectionError } from './types';
 
-const COMMANDS = ['status', 'rebuild', 'skip', 'dead-letters'] as const;
+const COMMANDS = ['status', 'rebuild', 'replay', 'skip', 'dead-letters'] as const;
 type Command = (typeof COMMANDS)[number];
 
 /** Exit code for a refused request (bad arguments, unknown projection, wrong position). */
@@ -33,6 +41,13 @@ function usage(): string {
     'usage: npm run projections -- <command>',
     '  status                                        state, checkpoint, lag and errors of every projection',
     '  rebuild <name>                                rebuild one projection from position 0 and switch readers over',
+    "  rebuild <name> --stream <id>[,<id>...]        recompute only those streams' rows, while the projector runs",
+    '  rebuild <name> --as-of <ISO> [--into <table>] the read model as it was at an instant, into a scratch table',
+    '             [--replace]                        (default table <name>_asof_<yyyymmdd_hhmmss>)',
+    '  replay <name> --into <table> [--from <ISO>] [--to <ISO>] [--types A,B] [--replace]',
+    '                                                the read model of events recorded in [from, to] (inclusive)',
+    '                                                and/or of some types, into a scratch table; --replace',
+    '                                                overwrites a scratch table an earlier replay made',
     '  skip <name> --event <position> --reason "…"   skip the event a failing projection is stuck on (dead letter)',
     '             [--by <who>]                       recorded as who skipped it (default cli:<user>)',
     '  dead-letters <name>                           events skipped for a projection, most recent first',
@@ -100,24 +115,8 @@ async function printStatus({ pool }: System): Promise<void> {
 }
 
 async function rebuild(system: System, name: string): Promise<void> {
-  const bar = new SingleBar(
-    {
-      format: `${name} [{bar}] {percentage}% | {value}/{total} events | {rate} events/s | ETA {eta_formatted}`,
-      etaBuffer: 50,
-    },
-    Presets.shades_classic,
-  );
-  let started = false;
-  const result = await rebuildProjection(system, name, (progress) => {
-    const payload = { rate: Math.round(progress.eventsPerSecond).toLocaleString('en-US') };
-    if (!started) {
-      bar.start(Math.max(progress.total, 1), progress.done, payload);
-      started = true;
-    } else {
-      bar.setTotal(Math.max(progress.total, 1));
-      bar.update(progress.done, payload);
-    }
-  });
+  const bar = progressBar(name);
+  const result = await rebuildProjection(system, name, bar.update);
   bar.stop();
   console.log(
     `${result.projection}: generation ${result.generation} is live (${result.events} events in ${result.seconds.toFixed(1)} s)`,
@@ -185,8 +184,15 @@ async function main(argv: readonly string[]): Promise<number> {
   let system: System | undefined;
   try {
     const skipRequest = command === 'skip' ? skipArguments(rest) : undefined;
+    const recovery: RecoveryRequest | undefined =
+      command === 'replay'
+        ? replayRequest(rest)
+        : command === 'rebuild'
+          ? rebuildRequest(name!, rest)
+          : undefined;
     system = openSystem();
     if (command === 'status') await printStatus(system);
+    else if (recovery) await runRecovery(system, name!, recovery);
     else if (command === 'rebuild') await rebuild(system, name!);
     else if (skipRequest) await skip(system, name!, skipRequest);
     else await printDeadLetters(system, name!);
@@ -194,6 +200,7 @@ async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     const refused =
       error instanceof UsageError ||
+      error instanceof ReplayRefusedError ||
       error instanceof NotStuckOnEventError ||
       error instanceof UnknownProjectionError;
     if (refused) {

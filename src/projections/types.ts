@@ -28,6 +28,12 @@ export interface Projection {
   readonly version: number;
   readonly eventTypes: readonly string[];
   /**
+   * Where one stream's row lives, for `rebuild <name> --stream` (rebuildStreams.ts): the
+   * row whose `column` holds the stream id without `streamPrefix` (`order-42` → order_id
+   * `42`). Absent: the projection can only be rebuilt whole.
+   */
+  readonly streamRows?: StreamRows;
+  /**
    * Creates the table(s) of one generation; `table` is e.g. `order_summary_g2`. The one source
    * of a read model's DDL: a change bumps `version`, and the rebuild builds the next
    * generation from here. Generation 1 of the built-in read models was also written into a
@@ -38,6 +44,11 @@ export interface Projection {
   createTables(db: SqlExecutor, table: string): Promise<void>;
   /** Applies one event to `table` inside the caller's transaction. */
   handle(db: ClientBase, event: RecordedEvent, table: string): Promise<void>;
+}
+
+export interface StreamRows {
+  readonly column: string;
+  readonly streamPrefix: string;
 }
 
 export class UnknownProjectionError extends Error {

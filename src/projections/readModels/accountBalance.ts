@@ -13,6 +13,7 @@ export const accountBalanceProjection: Projection = {
   name: 'account_balance',
   version: 1,
   eventTypes: ACCOUNT_EVENT_TYPES,
+  streamRows: { column: 'account_id', streamPrefix: 'account-' },
 
   async createTables(db: SqlExecutor, table: string) {
     await db.query(`CREATE TABLE IF NOT EXISTS ${table} (

@@ -9,6 +9,7 @@ export const inventoryLevelProjection: Projection = {
   name: 'inventory_level',
   version: 1,
   eventTypes: INVENTORY_EVENT_TYPES,
+  streamRows: { column: 'sku', streamPrefix: 'inventory-' },
 
   async createTables(db: SqlExecutor, table: string) {
     await db.query(`CREATE TABLE IF NOT EXISTS ${table} (

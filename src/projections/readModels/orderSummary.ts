@@ -26,6 +26,7 @@ export const orderSummaryProjection: Projection = {
   name: 'order_summary',
   version: 1,
   eventTypes: ORDER_EVENT_TYPES,
+  streamRows: { column: 'order_id', streamPrefix: 'order-' },
 
   async createTables(db: SqlExecutor, table: string) {
     await db.query(`CREATE TABLE IF NOT EXISTS ${table} (

@@ -20,6 +20,7 @@ export const transferSummaryProjection: Projection = {
   name: 'transfer_summary',
   version: 1,
   eventTypes: TRANSFER_EVENT_TYPES,
+  streamRows: { column: 'transfer_id', streamPrefix: 'transfer-' },
 
   async createTables(db: SqlExecutor, table: string) {
     await db.query(`CREATE TABLE IF NOT EXISTS ${table} (
