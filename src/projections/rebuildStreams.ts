@@ -37,7 +37,10 @@ import { ReplayRefusedError } from './replayRefused';
 import { inTransaction } from './transaction';
 import { generationTable, type Projection, type ProjectionSource, type StreamRows } from './types';
 
-/** Streams per transaction: keeps the checkpoint lock (the runner's pause) short. */
+/**
+ * Streams per transaction: keeps the checkpoint lock (the runner's pause) short, and the
+ * transaction too (it holds an xid, so catch-up readers see no newer append while it is open).
+ */
 const STREAMS_PER_TRANSACTION = 50;
 
 export interface StreamRebuildResult {

@@ -85,9 +85,9 @@ export async function replayIntoScratch(
   const selection = selectionOf(projection, projections, request);
   const conn = await pool.connect();
   let broken: Error | undefined;
-  // A scan of the whole log is legitimate work here (as in a rebuild): no statement timeout.
-  await conn.query('SET statement_timeout = 0');
   try {
+    // A scan of the whole log is legitimate work here (as in a rebuild): no statement timeout.
+    await conn.query('SET statement_timeout = 0');
     await prepareTable(conn, projection, selection);
     try {
       return await replay(conn, eventStore, projection, selection, options, onProgress);
