@@ -49,6 +49,8 @@ export interface StreamRebuildResult {
   streams: number;
   /** Events re-applied (those the runner had applied; it applies the later ones itself). */
   events: number;
+  /** The streams' events after the checkpoint: the runner has yet to apply them. */
+  pending: number;
   /** The checkpoint the last chunk was rebuilt up to. */
   checkpoint: bigint;
 }
@@ -85,12 +87,16 @@ export async function rebuildStreams(
       generation: 0,
       streams: streams.length,
       events: 0,
+      pending: 0,
       checkpoint: 0n,
     };
     for (let i = 0; i < streams.length; i += STREAMS_PER_TRANSACTION) {
       const chunk = streams.slice(i, i + STREAMS_PER_TRANSACTION);
       const done = await rebuildChunk(conn, eventStore, projection, rows, chunk, options);
-      Object.assign(result, done, { events: result.events + done.events });
+      Object.assign(result, done, {
+        events: result.events + done.events,
+        pending: result.pending + done.pending,
+      });
     }
     return result;
   } catch (error) {
@@ -157,27 +163,29 @@ async function rebuildChunk(
     const keys = streams.map((streamId) => keyOf(rows, projection.name, streamId));
     await conn.query(`DELETE FROM ${table} WHERE ${rows.column} = ANY($1)`, [keys]);
     let events = 0;
+    let pending = 0;
     for (const streamId of streams) {
-      const applied = await eventsTheRunnerApplied(conn, store, projection, streamId, point);
+      const { applied, later } = await splitAtCheckpoint(conn, store, projection, streamId, point);
       for (const event of applied) await projection.handle(conn, event, table);
       events += applied.length;
+      pending += later;
     }
-    return { generation: checkpoint.generation, events, checkpoint: checkpoint.position };
+    return { generation: checkpoint.generation, events, pending, checkpoint: checkpoint.position };
   });
 }
 
 /**
  * The stream's events of the projection's types at or before the checkpoint's point of the
- * catch-up order, without dead letters. A cursor that is no event (readAll.ts) also never
+ * catch-up order, without dead letters (`applied`), and how many come after it (`later`). A cursor that is no event (readAll.ts) also never
  * hands out the positions at or below it, so those count as passed too.
  */
-async function eventsTheRunnerApplied(
+async function splitAtCheckpoint(
   conn: ClientBase,
   store: EventStore,
   projection: Projection,
   streamId: string,
   point: CatchUpPoint,
-): Promise<RecordedEvent[]> {
+): Promise<{ applied: RecordedEvent[]; later: number }> {
   const types = new Set(projection.eventTypes);
   const pointTx = BigInt(point.transactionId);
   const pointPosition = BigInt(point.position);
@@ -186,13 +194,15 @@ async function eventsTheRunnerApplied(
     event.globalPosition <= floor ||
     event.transactionId < pointTx ||
     (event.transactionId === pointTx && event.globalPosition <= pointPosition);
-  const events = (await store.readStream(streamId)).filter(
-    (event) => types.has(event.type) && passed(event),
-  );
+  const ours = (await store.readStream(streamId)).filter((event) => types.has(event.type));
+  const events = ours.filter(passed);
   const skipped = await deadLetteredPositions(
     conn,
     projection.name,
     events.map((event) => event.globalPosition),
   );
-  return events.filter((event) => !skipped.has(event.globalPosition));
+  return {
+    applied: events.filter((event) => !skipped.has(event.globalPosition)),
+    later: ours.length - events.length,
+  };
 }

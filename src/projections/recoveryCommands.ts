@@ -124,8 +124,13 @@ export async function runRecovery(
   if (request.kind === 'streams') {
     const result = await rebuildStreams(system, name, request.streamIds);
     console.log(
-      `${name}: rebuilt ${result.streams} stream(s) in generation ${result.generation} from ${result.events} event(s) up to checkpoint ${result.checkpoint}; the projector applies later events`,
+      `${name}: rebuilt ${result.streams} stream(s) in generation ${result.generation} from ${result.events} event(s) up to checkpoint ${result.checkpoint}`,
     );
+    if (result.pending > 0) {
+      console.log(
+        `${result.pending} later event(s) of these streams are the projector's to apply (is one running? npm run projections -- status)`,
+      );
+    }
     return;
   }
   const bar = progressBar(`${name} → ${request.request.into}`);

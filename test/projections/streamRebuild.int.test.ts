@@ -205,6 +205,32 @@ describe('rebuild of selected streams while the projector runs', () => {
     expect(count.rows[0]!.n).toBe(accounts.length);
   });
 
+  it('leaves the events after the checkpoint to the runner, and says how many', async () => {
+    const projection: Projection = {
+      ...logProjection('stream_rebuild_pending'),
+      eventTypes: ['Tock'], // not the Ticks of the other tests
+      streamRows: { column: 'stream_id', streamPrefix: '' },
+    };
+    await db.genericEventStore.append(
+      'tick-pending',
+      [1, 2, 3].map(() => ({ eventId: crypto.randomUUID(), type: 'Tock', data: {} })),
+      { expectedVersion: 'no_stream' },
+    );
+    // No runner has run: the checkpoint is at 0, so nothing is the rebuild's to apply.
+    const before = await rebuildStreams(db, projection.name, ['tick-pending'], {
+      projections: [projection],
+    });
+    expect(before).toMatchObject({ events: 0, pending: 3, checkpoint: 0n });
+    await startRunner(projection, 2);
+    await waitCaughtUp(db, projection);
+    const after = await rebuildStreams(db, projection.name, ['tick-pending'], {
+      projections: [projection],
+    });
+    expect(after).toMatchObject({ events: 3, pending: 0 });
+    const rows = await db.pool.query('SELECT version FROM stream_rebuild_pending ORDER BY version');
+    expect(rows.rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+  });
+
   it('refuses streams of another type, unknown streams and unknown projections', async () => {
     await expect(rebuildStreams(db, 'account_balance', ['order-1'])).rejects.toThrow(
       new ReplayRefusedError(
