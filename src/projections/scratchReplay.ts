@@ -149,6 +149,12 @@ function selectionOf(
 /** Creates the scratch table, refusing to overwrite anything but an earlier scratch table. */
 async function prepareTable(conn: ClientBase, projection: Projection, selection: Selection) {
   await inTransaction(conn, async () => {
+    // Two replays into one new name: the second waits, then finds the table (createTables
+    // says IF NOT EXISTS, so without this both would write into it).
+    await conn.query(
+      "SELECT pg_advisory_xact_lock(hashtextextended('sagaflow-scratch:' || $1, 0))",
+      [selection.into],
+    );
     const existing = await conn.query<{ kind: string; note: string | null }>(
       `SELECT c.relkind AS kind, obj_description(c.oid, 'pg_class') AS note
          FROM pg_class c WHERE c.oid = to_regclass($1)`,
