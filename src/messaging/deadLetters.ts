@@ -28,6 +28,8 @@ export const DEAD_LETTER_PREFIX = 'deadletter';
 
 export const deadLetterSubject = (consumer: string) => `${DEAD_LETTER_PREFIX}.${consumer}.dead`;
 export const replaySubject = (consumer: string) => `${DEAD_LETTER_PREFIX}.${consumer}.replay`;
+/** The durable consumer on DEAD_LETTERS that reads a consumer's replays. */
+export const replayConsumerName = (consumer: string) => `${consumer}-replay`;
 
 /** Headers a dead letter carries besides the original message's own. */
 export const DEAD_LETTER_HEADERS = {

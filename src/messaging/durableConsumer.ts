@@ -5,6 +5,7 @@ import {
   jetstreamManager,
   type ConsumerMessages,
   type JetStreamClient,
+  type JetStreamManager,
   type JsMsg,
 } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
@@ -14,6 +15,7 @@ import {
   DEAD_LETTER_STREAM,
   deadLetter,
   ensureDeadLetterStream,
+  replayConsumerName,
   replaySubject,
 } from './deadLetters';
 
@@ -68,22 +70,25 @@ export async function runDurableConsumer(
     ack_wait: nanos(spec.ackWaitMs),
     max_deliver: spec.maxDeliver,
   };
-  const replayName = `${spec.name}-replay`;
-  await upsertConsumer(jsm, spec.stream, {
-    ...common,
-    durable_name: spec.name,
-    filter_subjects: spec.filterSubjects,
-  });
-  await upsertConsumer(jsm, DEAD_LETTER_STREAM, {
-    ...common,
-    durable_name: replayName,
-    filter_subjects: [replaySubject(spec.name)],
-  });
+  const targets: PullTarget[] = [
+    {
+      stream: spec.stream,
+      config: { ...common, durable_name: spec.name, filter_subjects: spec.filterSubjects },
+    },
+    {
+      stream: DEAD_LETTER_STREAM,
+      config: {
+        ...common,
+        durable_name: replayConsumerName(spec.name),
+        filter_subjects: [replaySubject(spec.name)],
+      },
+    },
+  ];
+  for (const target of targets) await upsertConsumer(jsm, target.stream, target.config);
   const js = jetstream(nc);
-  const loops = await Promise.all([
-    pull(js, spec.stream, spec.name, spec, handle, options),
-    pull(js, DEAD_LETTER_STREAM, replayName, spec, handle, options),
-  ]);
+  const loops = await Promise.all(
+    targets.map((target) => pull(js, jsm, target, spec, handle, options)),
+  );
   return {
     async stop() {
       await Promise.all(loops.map((loop) => loop.stop()));
@@ -91,12 +96,15 @@ export async function runDurableConsumer(
   };
 }
 
-type ConsumerConfigInput = Parameters<
-  Awaited<ReturnType<typeof jetstreamManager>>['consumers']['add']
->[1] & { durable_name: string };
+/** How long the server may take to confirm an ack. */
+const ACK_CONFIRM_TIMEOUT_MS = 5_000;
+
+type ConsumerConfigInput = Parameters<JetStreamManager['consumers']['add']>[1] & {
+  durable_name: string;
+};
 
 async function upsertConsumer(
-  jsm: Awaited<ReturnType<typeof jetstreamManager>>,
+  jsm: JetStreamManager,
   stream: string,
   config: ConsumerConfigInput,
 ): Promise<void> {
@@ -109,19 +117,40 @@ async function upsertConsumer(
   await jsm.consumers.update(stream, config.durable_name, update);
 }
 
+/** One pull loop of a durable consumer that exists (upsertConsumer), with its config. */
+interface PullTarget {
+  stream: string;
+  config: ConsumerConfigInput;
+}
+
+/**
+ * Pulls and applies messages until stopped. A NATS restart or failover is a pause: the
+ * client reconnects and the consume iterator pulls again. A consumer that is gone when it
+ * comes back (a server with an empty store, an operator's delete) is created again: the
+ * inbox absorbs what it redelivers.
+ */
 async function pull(
   js: JetStreamClient,
-  stream: string,
-  durable: string,
+  jsm: JetStreamManager,
+  target: PullTarget,
   spec: DurableConsumerSpec,
   handle: MessageHandler,
   options: DurableConsumerOptions,
 ): Promise<RunningConsumer> {
-  const consumer = await js.consumers.get(stream, durable);
+  const durable = target.config.durable_name;
+  const consumer = await js.consumers.get(target.stream, durable);
   const messages: ConsumerMessages = await consumer.consume({ max_messages: 32 });
+  void recreateWhenMissing(messages, () => upsertConsumer(jsm, target.stream, target.config), {
+    log: options.log,
+    consumer: durable,
+  });
+  const confirmations = new Set<Promise<void>>();
   const done = (async () => {
     for await (const raw of messages) {
-      await processOne(js, spec, raw, handle, options);
+      const confirmed = (await processOne(js, spec, raw, handle, options))?.ackConfirmed;
+      if (!confirmed) continue;
+      confirmations.add(confirmed);
+      void confirmed.finally(() => confirmations.delete(confirmed));
     }
   })().catch((error: unknown) => {
     options.log.error({ err: error, consumer: durable }, 'consumer loop ended');
@@ -130,8 +159,23 @@ async function pull(
     async stop() {
       await messages.close();
       await done;
+      await Promise.all(confirmations);
     },
   };
+}
+
+async function recreateWhenMissing(
+  messages: ConsumerMessages,
+  recreate: () => Promise<void>,
+  where: { log: Logger; consumer: string },
+): Promise<void> {
+  for await (const status of messages.status()) {
+    if (status.type !== 'consumer_not_found') continue;
+    where.log.warn({ consumer: where.consumer }, 'durable consumer gone: creating it again');
+    await recreate().catch((error: unknown) =>
+      where.log.error({ err: error, consumer: where.consumer }, 'could not create it again'),
+    );
+  }
 }
 
 async function processOne(
@@ -140,7 +184,7 @@ async function processOne(
   raw: JsMsg,
   handle: MessageHandler,
   { log, beforeAck }: DurableConsumerOptions,
-): Promise<void> {
+): Promise<{ ackConfirmed: Promise<void> } | undefined> {
   const where = { consumer: spec.name, subject: raw.subject, seq: raw.info.streamSequence };
   let message: InboundMessage;
   try {
@@ -152,7 +196,7 @@ async function processOne(
     log.error({ ...where, reason }, 'message breaks its contract: dead-lettered');
     await deadLetter(js, spec.name, raw, reason);
     raw.term(reason);
-    return;
+    return undefined;
   }
   try {
     await handle(message, raw);
@@ -172,12 +216,22 @@ async function processOne(
       );
       raw.nak(spec.retryDelayMs);
     }
-    return;
+    return undefined;
   }
   await beforeAck?.(message);
-  // Committed: acknowledge, and wait for the server to confirm (a lost ack is a redelivery
-  // the inbox absorbs, but the log should say so).
-  const acked = await raw.ackAck().catch(() => false);
-  if (!acked)
-    log.warn({ ...where, id: message.id }, 'ack not confirmed; a redelivery will be a duplicate');
+  // Committed: acknowledge. The server's confirmation is awaited beside the next messages,
+  // not before them: after a NATS restart the acks of messages delivered before it may go
+  // unanswered, and waiting out each one's timeout in turn stalled the consumer for minutes.
+  // A lost ack is a redelivery the inbox absorbs, but the log should say so.
+  const ackConfirmed = raw
+    .ackAck({ timeout: ACK_CONFIRM_TIMEOUT_MS })
+    .catch(() => false)
+    .then((acked) => {
+      if (!acked)
+        log.warn(
+          { ...where, id: message.id },
+          'ack not confirmed; a redelivery will be a duplicate',
+        );
+    });
+  return { ackConfirmed };
 }
