@@ -14,10 +14,19 @@ import { ContractViolationError, decodeMessage, type InboundMessage } from '../i
 import {
   DEAD_LETTER_STREAM,
   deadLetter,
+  deliveredSource,
   ensureDeadLetterStream,
   replayConsumerName,
   replaySubject,
 } from './deadLetters';
+import {
+  backstopConsumerName,
+  deadLetterExhausted,
+  ensureMaxDeliveriesStream,
+  MAX_DELIVERIES_STREAM,
+  maxDeliveriesSubject,
+  parseMaxDeliveriesAdvisory,
+} from './maxDeliveries';
 
 /** One durable JetStream pull consumer of integration messages. */
 export interface DurableConsumerSpec {
@@ -51,10 +60,12 @@ export interface RunningConsumer {
 }
 
 /**
- * Creates (or updates) the durable consumer and its replay twin (on DEAD_LETTERS, reading
- * what `npm run dead-letters -- replay` sends back), and applies their messages one at a
- * time. Ack after commit; a failure is retried after `retryDelayMs` until `maxDeliver`, then
- * dead-lettered with its error. A message that breaks its contract is dead-lettered at once.
+ * Creates (or updates) the durable consumer, its replay twin (on DEAD_LETTERS, reading what
+ * `npm run dead-letters -- replay` sends back) and its backstop (on MAX_DELIVERIES, see
+ * maxDeliveries.ts), and applies their messages one at a time. Ack after commit; a failure
+ * is retried after `retryDelayMs` until `maxDeliver`, then dead-lettered with its error. A
+ * message that breaks its contract is dead-lettered at once; one the process died on
+ * `maxDeliver` times is dead-lettered by the backstop.
  */
 export async function runDurableConsumer(
   nc: NatsConnection,
@@ -64,31 +75,44 @@ export async function runDurableConsumer(
 ): Promise<RunningConsumer> {
   const jsm = await jetstreamManager(nc);
   await ensureDeadLetterStream(jsm);
+  await ensureMaxDeliveriesStream(jsm);
+  const js = jetstream(nc);
   const common = {
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(spec.ackWaitMs),
     max_deliver: spec.maxDeliver,
   };
+  const apply = (raw: JsMsg) => processOne(js, spec, raw, handle, options);
+  const replayName = replayConsumerName(spec.name);
   const targets: PullTarget[] = [
     {
       stream: spec.stream,
       config: { ...common, durable_name: spec.name, filter_subjects: spec.filterSubjects },
+      process: apply,
     },
     {
       stream: DEAD_LETTER_STREAM,
+      config: { ...common, durable_name: replayName, filter_subjects: [replaySubject(spec.name)] },
+      process: apply,
+    },
+    {
+      stream: MAX_DELIVERIES_STREAM,
       config: {
         ...common,
-        durable_name: replayConsumerName(spec.name),
-        filter_subjects: [replaySubject(spec.name)],
+        durable_name: backstopConsumerName(spec.name),
+        filter_subjects: [
+          maxDeliveriesSubject(spec.stream, spec.name),
+          maxDeliveriesSubject(DEAD_LETTER_STREAM, replayName),
+        ],
+        // Never given up on: a failure here is NATS being away, retried until it is back.
+        max_deliver: -1,
       },
+      process: (raw) => processAdvisory(js, jsm, spec, raw, options.log),
     },
   ];
   for (const target of targets) await upsertConsumer(jsm, target.stream, target.config);
-  const js = jetstream(nc);
-  const loops = await Promise.all(
-    targets.map((target) => pull(js, jsm, target, spec, handle, options)),
-  );
+  const loops = await Promise.all(targets.map((target) => pull(js, jsm, target, options.log)));
   return {
     async stop() {
       await Promise.all(loops.map((loop) => loop.stop()));
@@ -117,14 +141,21 @@ async function upsertConsumer(
   await jsm.consumers.update(stream, config.durable_name, update);
 }
 
-/** One pull loop of a durable consumer that exists (upsertConsumer), with its config. */
+/**
+ * What became of one message: acked (and the server's confirmation, still on its way), or
+ * undefined (nak'd or terminated).
+ */
+type Processed = { ackConfirmed: Promise<void> } | undefined;
+
+/** One pull loop: a durable consumer, its config, and what it does with each message. */
 interface PullTarget {
   stream: string;
   config: ConsumerConfigInput;
+  process: (raw: JsMsg) => Promise<Processed>;
 }
 
 /**
- * Pulls and applies messages until stopped. A NATS restart or failover is a pause: the
+ * Pulls and processes messages until stopped. A NATS restart or failover is a pause: the
  * client reconnects and the consume iterator pulls again. A consumer that is gone when it
  * comes back (a server with an empty store, an operator's delete) is created again: the
  * inbox absorbs what it redelivers.
@@ -133,27 +164,25 @@ async function pull(
   js: JetStreamClient,
   jsm: JetStreamManager,
   target: PullTarget,
-  spec: DurableConsumerSpec,
-  handle: MessageHandler,
-  options: DurableConsumerOptions,
+  log: Logger,
 ): Promise<RunningConsumer> {
   const durable = target.config.durable_name;
   const consumer = await js.consumers.get(target.stream, durable);
   const messages: ConsumerMessages = await consumer.consume({ max_messages: 32 });
   void recreateWhenMissing(messages, () => upsertConsumer(jsm, target.stream, target.config), {
-    log: options.log,
+    log,
     consumer: durable,
   });
   const confirmations = new Set<Promise<void>>();
   const done = (async () => {
     for await (const raw of messages) {
-      const confirmed = (await processOne(js, spec, raw, handle, options))?.ackConfirmed;
+      const confirmed = (await target.process(raw))?.ackConfirmed;
       if (!confirmed) continue;
       confirmations.add(confirmed);
       void confirmed.finally(() => confirmations.delete(confirmed));
     }
   })().catch((error: unknown) => {
-    options.log.error({ err: error, consumer: durable }, 'consumer loop ended');
+    log.error({ err: error, consumer: durable }, 'consumer loop ended');
   });
   return {
     async stop() {
@@ -184,7 +213,7 @@ async function processOne(
   raw: JsMsg,
   handle: MessageHandler,
   { log, beforeAck }: DurableConsumerOptions,
-): Promise<{ ackConfirmed: Promise<void> } | undefined> {
+): Promise<Processed> {
   const where = { consumer: spec.name, subject: raw.subject, seq: raw.info.streamSequence };
   let message: InboundMessage;
   try {
@@ -194,7 +223,7 @@ async function processOne(
     const reason =
       error instanceof ContractViolationError ? error.message : `undecodable: ${String(error)}`;
     log.error({ ...where, reason }, 'message breaks its contract: dead-lettered');
-    await deadLetter(js, spec.name, raw, reason);
+    await deadLetter(js, spec.name, deliveredSource(raw), reason);
     raw.term(reason);
     return undefined;
   }
@@ -207,7 +236,7 @@ async function processOne(
         { ...where, id: message.id, reason },
         'message failed max_deliver times: dead-lettered',
       );
-      await deadLetter(js, spec.name, raw, reason);
+      await deadLetter(js, spec.name, deliveredSource(raw), reason);
       raw.term(reason);
     } else {
       log.warn(
@@ -223,15 +252,43 @@ async function processOne(
   // not before them: after a NATS restart the acks of messages delivered before it may go
   // unanswered, and waiting out each one's timeout in turn stalled the consumer for minutes.
   // A lost ack is a redelivery the inbox absorbs, but the log should say so.
+  return acknowledge(raw, () =>
+    log.warn({ ...where, id: message.id }, 'ack not confirmed; a redelivery will be a duplicate'),
+  );
+}
+
+function acknowledge(raw: JsMsg, unconfirmed: () => void): Processed {
   const ackConfirmed = raw
     .ackAck({ timeout: ACK_CONFIRM_TIMEOUT_MS })
     .catch(() => false)
     .then((acked) => {
-      if (!acked)
-        log.warn(
-          { ...where, id: message.id },
-          'ack not confirmed; a redelivery will be a duplicate',
-        );
+      if (!acked) unconfirmed();
     });
   return { ackConfirmed };
+}
+
+/** The backstop: dead-letters the message a max-deliveries advisory names. */
+async function processAdvisory(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  spec: DurableConsumerSpec,
+  raw: JsMsg,
+  log: Logger,
+): Promise<Processed> {
+  const advisory = parseMaxDeliveriesAdvisory(raw.data);
+  if (!advisory) {
+    log.error({ consumer: spec.name, subject: raw.subject }, 'not a max-deliveries advisory');
+    raw.term();
+    return undefined;
+  }
+  const where = { consumer: spec.name, stream: advisory.stream, seq: advisory.stream_seq };
+  try {
+    const outcome = await deadLetterExhausted(js, jsm, spec.name, advisory);
+    log.error({ ...where, outcome }, 'message exceeded max_deliver without an outcome');
+  } catch (error) {
+    log.warn({ ...where, err: error }, 'max-deliveries backstop failed; retried');
+    raw.nak(spec.retryDelayMs);
+    return undefined;
+  }
+  return acknowledge(raw, () => log.warn(where, 'backstop ack not confirmed; harmless if redone'));
 }
