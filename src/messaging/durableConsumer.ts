@@ -9,6 +9,7 @@ import {
   type JsMsg,
 } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ContractViolationError, decodeMessage, type InboundMessage } from '../integration';
 import {
@@ -156,9 +157,9 @@ interface PullTarget {
 
 /**
  * Pulls and processes messages until stopped. A NATS restart or failover is a pause: the
- * client reconnects and the consume iterator pulls again. A consumer that is gone when it
- * comes back (a server with an empty store, an operator's delete) is created again: the
- * inbox absorbs what it redelivers.
+ * client reconnects and the consume iterator pulls again. A consumer that disappears (a
+ * server back with an empty store, an operator's delete) is created again and consumed
+ * anew, from the start of its stream: the inbox absorbs what it redelivers.
  */
 async function pull(
   js: JetStreamClient,
@@ -167,25 +168,33 @@ async function pull(
   log: Logger,
 ): Promise<RunningConsumer> {
   const durable = target.config.durable_name;
-  const consumer = await js.consumers.get(target.stream, durable);
-  const messages: ConsumerMessages = await consumer.consume({ max_messages: 32 });
-  void recreateWhenMissing(messages, () => upsertConsumer(jsm, target.stream, target.config), {
-    log,
-    consumer: durable,
-  });
+  const consume = async () =>
+    (await js.consumers.get(target.stream, durable)).consume({ max_messages: 32 });
+  let messages: ConsumerMessages = await consume();
+  let stopped = false;
   const confirmations = new Set<Promise<void>>();
   const done = (async () => {
-    for await (const raw of messages) {
-      const confirmed = (await target.process(raw))?.ackConfirmed;
-      if (!confirmed) continue;
-      confirmations.add(confirmed);
-      void confirmed.finally(() => confirmations.delete(confirmed));
+    while (!stopped) {
+      const lost = closeWhenLost(messages);
+      for await (const raw of messages) {
+        const confirmed = (await target.process(raw))?.ackConfirmed;
+        if (!confirmed) continue;
+        confirmations.add(confirmed);
+        void confirmed.finally(() => confirmations.delete(confirmed));
+      }
+      if (stopped || !(await lost)) break;
+      log.warn({ consumer: durable }, 'durable consumer gone: creating it again');
+      messages = await recreate(
+        () => upsertConsumer(jsm, target.stream, target.config),
+        () => (stopped ? undefined : consume()),
+      );
     }
   })().catch((error: unknown) => {
-    log.error({ err: error, consumer: durable }, 'consumer loop ended');
+    if (!stopped) log.error({ err: error, consumer: durable }, 'consumer loop ended');
   });
   return {
     async stop() {
+      stopped = true;
       await messages.close();
       await done;
       await Promise.all(confirmations);
@@ -193,17 +202,31 @@ async function pull(
   };
 }
 
-async function recreateWhenMissing(
-  messages: ConsumerMessages,
-  recreate: () => Promise<void>,
-  where: { log: Logger; consumer: string },
-): Promise<void> {
+/** Ends the iterator when the server says its consumer is gone; resolves true if it did. */
+async function closeWhenLost(messages: ConsumerMessages): Promise<boolean> {
   for await (const status of messages.status()) {
-    if (status.type !== 'consumer_not_found') continue;
-    where.log.warn({ consumer: where.consumer }, 'durable consumer gone: creating it again');
-    await recreate().catch((error: unknown) =>
-      where.log.error({ err: error, consumer: where.consumer }, 'could not create it again'),
-    );
+    if (status.type !== 'consumer_deleted' && status.type !== 'consumer_not_found') continue;
+    await messages.close();
+    return true;
+  }
+  return false;
+}
+
+/** Creates the consumer again (retrying while NATS is away), then consumes it. */
+async function recreate(
+  create: () => Promise<void>,
+  consume: () => Promise<ConsumerMessages> | undefined,
+): Promise<ConsumerMessages> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await create();
+      const messages = await consume();
+      if (!messages) throw new Error('stopped');
+      return messages;
+    } catch (error) {
+      if (error instanceof Error && error.message === 'stopped') throw error;
+      await sleep(Math.min(5_000, 100 * 2 ** attempt));
+    }
   }
 }
 
