@@ -175,14 +175,15 @@ async function pull(
   const confirmations = new Set<Promise<void>>();
   const done = (async () => {
     while (!stopped) {
-      const lost = closeWhenLost(messages);
+      let lost = false;
+      void closeWhenLost(messages, () => (lost = true));
       for await (const raw of messages) {
         const confirmed = (await target.process(raw))?.ackConfirmed;
         if (!confirmed) continue;
         confirmations.add(confirmed);
         void confirmed.finally(() => confirmations.delete(confirmed));
       }
-      if (stopped || !(await lost)) break;
+      if (stopped || !lost) break;
       log.warn({ consumer: durable }, 'durable consumer gone: creating it again');
       messages = await recreate(
         () => upsertConsumer(jsm, target.stream, target.config),
@@ -202,14 +203,14 @@ async function pull(
   };
 }
 
-/** Ends the iterator when the server says its consumer is gone; resolves true if it did. */
-async function closeWhenLost(messages: ConsumerMessages): Promise<boolean> {
+/** Ends the iterator when the server says its consumer is gone (telling `onLost` first). */
+async function closeWhenLost(messages: ConsumerMessages, onLost: () => void): Promise<void> {
   for await (const status of messages.status()) {
     if (status.type !== 'consumer_deleted' && status.type !== 'consumer_not_found') continue;
+    onLost();
     await messages.close();
-    return true;
+    return;
   }
-  return false;
 }
 
 /** Creates the consumer again (retrying while NATS is away), then consumes it. */
