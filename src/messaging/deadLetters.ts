@@ -28,6 +28,8 @@ export const DEAD_LETTER_PREFIX = 'deadletter';
 
 export const deadLetterSubject = (consumer: string) => `${DEAD_LETTER_PREFIX}.${consumer}.dead`;
 export const replaySubject = (consumer: string) => `${DEAD_LETTER_PREFIX}.${consumer}.replay`;
+/** The durable consumer on DEAD_LETTERS that reads a consumer's replays. */
+export const replayConsumerName = (consumer: string) => `${consumer}-replay`;
 
 /** Headers a dead letter carries besides the original message's own. */
 export const DEAD_LETTER_HEADERS = {
@@ -55,15 +57,35 @@ export async function ensureDeadLetterStream(jsm: JetStreamManager, replicas = 1
   else await jsm.streams.update(DEAD_LETTER_STREAM, config);
 }
 
+/** The message a dead letter copies: as delivered (JsMsg), or as stored (by sequence). */
+export interface DeadLetterSource {
+  subject: string;
+  data: Uint8Array;
+  headers: MsgHdrs | undefined;
+  stream: string;
+  sequence: number;
+  deliveries: number;
+}
+
+export const deliveredSource = (message: JsMsg): DeadLetterSource => ({
+  subject: message.subject,
+  data: message.data,
+  headers: message.headers,
+  stream: message.info.stream,
+  sequence: message.info.streamSequence,
+  deliveries: message.info.deliveryCount,
+});
+
 /**
  * Copies a message into the dead-letter stream, with why. Its Nats-Msg-Id names the source
- * message (stream + sequence), so doing it twice (a crash before the original's term)
- * stores one dead letter.
+ * message (stream + sequence), so doing it twice (a crash before the original's term, the
+ * max-deliveries backstop after the consumer's own dead letter) stores one dead letter
+ * within the stream's duplicate window.
  */
 export async function deadLetter(
   js: JetStreamClient,
   consumer: string,
-  message: JsMsg,
+  message: DeadLetterSource,
   error: string,
 ): Promise<void> {
   const h = copyHeaders(message.headers);
@@ -73,7 +95,7 @@ export async function deadLetter(
   h.set(DEAD_LETTER_HEADERS.stream, original.stream);
   h.set(DEAD_LETTER_HEADERS.sequence, String(original.sequence));
   h.set(DEAD_LETTER_HEADERS.consumer, consumer);
-  h.set(DEAD_LETTER_HEADERS.deliveries, String(message.info.deliveryCount));
+  h.set(DEAD_LETTER_HEADERS.deliveries, String(message.deliveries));
   h.set(DEAD_LETTER_HEADERS.at, new Date().toISOString());
   await js.publish(deadLetterSubject(consumer), message.data, {
     headers: h,
@@ -95,7 +117,11 @@ function copyHeaders(from: MsgHdrs | undefined, skip: readonly string[] = []): M
 }
 
 /** Where a message came from: a replayed one names the original it replays. */
-function originOf(message: JsMsg): { subject: string; stream: string; sequence: number } {
+function originOf(message: DeadLetterSource): {
+  subject: string;
+  stream: string;
+  sequence: number;
+} {
   const h = message.headers;
   const replayed = h?.get(DEAD_LETTER_HEADERS.subject);
   if (h && replayed)
@@ -104,11 +130,7 @@ function originOf(message: JsMsg): { subject: string; stream: string; sequence: 
       stream: h.get(DEAD_LETTER_HEADERS.stream),
       sequence: Number(h.get(DEAD_LETTER_HEADERS.sequence)),
     };
-  return {
-    subject: message.subject,
-    stream: message.info.stream,
-    sequence: message.info.streamSequence,
-  };
+  return { subject: message.subject, stream: message.stream, sequence: message.sequence };
 }
 
 export interface DeadLetterEntry {

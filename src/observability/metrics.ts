@@ -24,6 +24,20 @@ export interface RelayHealth {
   publishFailuresTotal: number;
 }
 
+/** One durable JetStream consumer's state (src/messaging/consumerLag.ts), read from the server. */
+export interface ConsumerLag {
+  consumer: string;
+  stream: string;
+  /** Messages it has not been delivered yet (num_pending). */
+  pending: number;
+  /** Delivered, not acked yet (num_ack_pending). */
+  ackPending: number;
+  /** Of those, delivered more than once (num_redelivered). */
+  redelivered: number;
+  /** Its messages in the dead-letter stream. */
+  deadLetters: number;
+}
+
 export type ProjectionLagSource = () => Promise<ReadonlyArray<ProjectionHealth>>;
 
 /** How many sagas are in each status, by saga type (read from the read models). */
@@ -48,6 +62,8 @@ export interface MetricsOptions {
   replica?: ReplicaMonitor;
   /** Read on every scrape to fill the `sagaflow_relay_*` metrics. */
   relayStatus?: () => Promise<RelayHealth>;
+  /** Read on every scrape to fill the `sagaflow_consumer_*` metrics (durable bus consumers). */
+  consumerLag?: () => Promise<ReadonlyArray<ConsumerLag>>;
   /** Where the worker's Temporal Runtime exposes its Prometheus text, appended to ours. */
   sdkMetricsUrl?: string;
   prefix?: string;
@@ -77,6 +93,7 @@ export class Metrics {
   readonly replicaLagSeconds: Gauge;
   readonly replicaReadFallbacks: Counter<'reason'>;
   readonly relay: Array<Gauge | Counter>;
+  readonly consumers: Array<Gauge | Counter>;
   private readonly sdkMetricsUrl: string | undefined;
 
   constructor(options: MetricsOptions = {}) {
@@ -298,6 +315,7 @@ export class Metrics {
       },
     });
     this.relay = relayMetrics(prefix, registers, options.relayStatus);
+    this.consumers = consumerMetrics(prefix, registers, options.consumerLag);
   }
 
   /** Pass as `createEventStore(pool, { hooks: metrics.eventStoreHooks() })`. */
@@ -411,5 +429,70 @@ function relayMetrics(
       'Relay steps that failed (NATS away, PubAck timeout)',
       (s) => s.publishFailuresTotal,
     ),
+  ];
+}
+
+/**
+ * Per durable bus consumer (loyalty, sagaflow-delivery, carrier-simulator): its backlog,
+ * unacked and redelivered messages, and dead letters. Read from JetStream on each scrape,
+ * so the API's /metrics shows them whichever process runs the consumer.
+ */
+function consumerMetrics(
+  prefix: string,
+  registers: Registry[],
+  source: MetricsOptions['consumerLag'],
+): Array<Gauge | Counter> {
+  let pending: Promise<ReadonlyArray<ConsumerLag> | undefined> | undefined;
+  const lags = () => {
+    if (!source) return Promise.resolve(undefined);
+    pending ??= source()
+      .catch(() => undefined) // a scrape must not fail while NATS is away
+      .finally(() => {
+        pending = undefined;
+      });
+    return pending;
+  };
+  const labelNames = ['consumer', 'stream'] as const;
+  const gauge = (name: string, help: string, pick: (l: ConsumerLag) => number) =>
+    new Gauge({
+      name: `${prefix}${name}`,
+      help,
+      labelNames,
+      registers,
+      async collect() {
+        const all = await lags();
+        if (!all) return;
+        this.reset();
+        for (const l of all) this.set({ consumer: l.consumer, stream: l.stream }, pick(l));
+      },
+    });
+  return [
+    gauge(
+      'consumer_pending_messages',
+      'Messages of its stream a durable bus consumer has not been delivered yet (num_pending)',
+      (l) => l.pending,
+    ),
+    gauge(
+      'consumer_ack_pending_messages',
+      'Messages delivered to a durable bus consumer and not acked yet (num_ack_pending)',
+      (l) => l.ackPending,
+    ),
+    gauge(
+      'consumer_redelivered_messages',
+      'Of those, messages delivered more than once (num_redelivered): failing or crashing consumers',
+      (l) => l.redelivered,
+    ),
+    new Counter({
+      name: `${prefix}consumer_dead_letters_total`,
+      help: 'Messages a durable bus consumer gave up on, in the DEAD_LETTERS stream (npm run dead-letters)',
+      labelNames,
+      registers,
+      async collect() {
+        const all = await lags();
+        if (!all) return;
+        this.reset();
+        for (const l of all) this.inc({ consumer: l.consumer, stream: l.stream }, l.deadLetters);
+      },
+    }),
   ];
 }

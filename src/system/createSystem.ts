@@ -29,6 +29,7 @@ import {
 } from '../projections';
 import { getRelayStatus } from '../integration/relay/status';
 import { connectClient } from '../temporal/connection';
+import { busConsumerLagSource } from './busConsumerLag';
 
 /** The configuration a system is built from: the database is known by now (embedded or not). */
 export type SystemConfig = Config & { DATABASE_URL: string };
@@ -102,12 +103,15 @@ export function createSystem(config: SystemConfig, options: SystemOptions): Syst
     log: logger.child({ component: 'reads' }),
     applicationName: options.applicationName,
   });
+  const busLag = config.NATS_URL ? busConsumerLagSource(config.NATS_URL) : undefined;
+  if (busLag) onClose('bus consumer lag connection', () => busLag.close());
   const metrics = new Metrics({
     replica: reads.replica,
     projectionStatuses: () => getProjectionStatuses(pool),
     readerHoldback: () => getCatchUpHoldback(pool),
     sagaCounts: () => countSagasByStatus(pool),
     relayStatus: () => getRelayStatus(pool),
+    ...(busLag && { consumerLag: () => busLag.read() }),
     ...(options.sdkMetricsUrl && { sdkMetricsUrl: options.sdkMetricsUrl }),
   });
   const eventStore = createEventStore(pool, { hooks: metrics.eventStoreHooks() });

@@ -1,9 +1,13 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import pino from 'pino';
 import { startDeliveryConsumer, DELIVERY_CONSUMER } from '../../src/inbound/deliveryConsumer';
 import { buildMessage, CARRIER_STREAM, encodeMessage, subjectFor } from '../../src/integration';
+import { listDeadLetters } from '../../src/messaging/deadLetters';
 import type { RunningConsumer } from '../../src/messaging/durableConsumer';
 import {
   deliveredMessage,
@@ -20,6 +24,7 @@ const log = pino({ level: 'silent' });
  * The carrier's shipment.delivered.v1 over a real nats-server completes the order's saga
  * once: published twice, published before the saga waits for it, or redelivered after the
  * consumer died before its ack. The dispatches are published here as the relay would.
+ * Confirmations that can never apply are dead-lettered, listed and replayed by the CLI.
  */
 describe('inbound delivery confirmations drive the order saga', () => {
   const h = new SagaHarness('delivery_consumer', {
@@ -43,13 +48,14 @@ describe('inbound delivery confirmations drive the order saga', () => {
   const consumer = async (
     extra: Parameters<typeof startDeliveryConsumer>[0]['beforeAck'] = undefined,
     conn = nc,
+    spec: { maxDeliver?: number } = {},
   ) => {
     const c = await startDeliveryConsumer({
       nc: conn,
       pool: h.db.pool,
       client: h.client,
       log,
-      spec: { ackWaitMs: 1_500, retryDelayMs: 200 },
+      spec: { ackWaitMs: 1_500, retryDelayMs: 200, ...spec },
       ...(extra && { beforeAck: extra }),
     });
     running.push(c);
@@ -166,6 +172,67 @@ describe('inbound delivery confirmations drive the order saga', () => {
     await waitForConsumerIdle();
     expect(await confirmations('inb-crash')).toEqual(['signalled']);
     expect(await completions('inb-crash')).toBe(1);
+  });
+
+  const deadLettersCli = async (...args: string[]) =>
+    (
+      await promisify(execFile)('npm', ['run', '--silent', 'dead-letters', '--', ...args], {
+        env: { ...process.env, NATS_URL: nats.url },
+        cwd: path.join(__dirname, '..', '..'),
+      })
+    ).stdout;
+
+  it('a confirmation that breaks its contract is dead-lettered at once, with the error', async () => {
+    for (const r of running.splice(0)) await r.stop();
+    await consumer();
+    const subject = subjectFor('shipment.delivered.v1', 'ship-junk');
+    await jetstream(nc).publish(
+      subject,
+      new TextEncoder().encode(JSON.stringify({ type: 'shipment.delivered.v1', id: 'junk-1' })),
+    );
+    await waitForConsumerIdle();
+    const [junk, ...others] = await listDeadLetters(nc, DELIVERY_CONSUMER);
+    expect(others).toEqual([]);
+    expect(junk).toMatchObject({ originalSubject: subject, deliveries: 1, messageId: 'junk-1' });
+    expect(junk!.error).toMatch(/breaks its contract/);
+    expect(await deadLettersCli('list', DELIVERY_CONSUMER)).toContain(
+      `#${junk!.sequence}  ${DELIVERY_CONSUMER}  ${subject}`,
+    );
+  });
+
+  it('a confirmation that fails max_deliver times is dead-lettered, and `npm run dead-letters -- replay` applies it once fixed', async () => {
+    for (const r of running.splice(0)) await r.stop();
+    await consumer(undefined, nc, { maxDeliver: 3 });
+    // A defect that refuses one order's confirmation (as a bug or a bad row would).
+    await h.db.pool.query(`
+      CREATE FUNCTION refuse_lost_order() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.order_id = 'inb-lost' THEN RAISE EXCEPTION 'cannot record order inb-lost'; END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER refuse_lost_order BEFORE INSERT ON delivery_confirmations
+        FOR EACH ROW EXECUTE FUNCTION refuse_lost_order();`);
+    await publishDelivered('inb-lost', 'ship-lost');
+    await publishDelivered('inb-next', 'ship-next'); // the consumer moves on past it
+    await waitForConsumerIdle();
+    expect(await confirmations('inb-next')).toEqual(['no running saga']);
+    const letters = await listDeadLetters(nc, DELIVERY_CONSUMER);
+    const lost = letters.find(
+      (l) => l.originalSubject === subjectFor('shipment.delivered.v1', 'ship-lost'),
+    );
+    expect(lost).toMatchObject({ originalStream: CARRIER_STREAM, deliveries: 3, replays: [] });
+    expect(lost!.error).toContain('cannot record order inb-lost');
+    expect(await confirmations('inb-lost')).toEqual([]);
+
+    await h.db.pool.query('DROP TRIGGER refuse_lost_order ON delivery_confirmations');
+    expect(await deadLettersCli('replay', String(lost!.sequence))).toContain(
+      `dead letter #${lost!.sequence} sent back to ${DELIVERY_CONSUMER}`,
+    );
+    for (let i = 0; i < 50 && (await confirmations('inb-lost')).length === 0; i++) await sleep(100);
+    expect(await confirmations('inb-lost')).toEqual(['no running saga']);
+    expect(await deadLettersCli('list', DELIVERY_CONSUMER)).toMatch(
+      new RegExp(`#${lost!.sequence} .* replayed as #\\d+`),
+    );
   });
 
   async function publishDelivered(orderId: string, shipmentId: string) {

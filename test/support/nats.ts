@@ -38,6 +38,8 @@ export interface TestNats extends NatsServerHandle {
   messageCount(): Promise<number>;
   /** Every message of SAGAFLOW_STREAM in stream order, decoded and checked against its contract. */
   readAll(): Promise<StoredMessage[]>;
+  /** Shuts the server down cleanly (SIGTERM), keeping its store and clients: restart() brings it back. */
+  halt(): Promise<void>;
 }
 
 export interface StoredMessage {
@@ -101,6 +103,7 @@ export async function startTestNatsServer(): Promise<TestNats> {
         await nc.close();
       }
     },
+    halt: () => server.stop(),
     async stop() {
       await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)));
       await server.stop();
