@@ -39,7 +39,7 @@ function summarize(batches: readonly WorkflowBatch[]) {
 
 export const sagasSuite: BenchSuite = {
   name: 'sagas',
-  description: `${ROUNDS} rounds of 200 orderFulfillment sagas started at once vs a workflow of as many no-op activities`,
+  description: `${ROUNDS} rounds of 200 orderFulfillment sagas started at once (on activities, then on local activities) vs a workflow of as many no-op activities`,
   async run(context: BenchContext) {
     const count = context.scaled(200, 20);
     const database = await context.databases.create('sagas');
@@ -100,10 +100,11 @@ export const sagasSuite: BenchSuite = {
         );
       }
       let orders = 0;
-      const startOrder = (client: Client) => async () => {
+      /** Orders started with the given step kind (SAGA_LOCAL_ACTIVITIES). */
+      const startOrder = (localActivities: 'on' | 'off') => (client: Client) => async () => {
         const i = orders++;
         const started = await placeOrderAndStartSaga(
-          { client, commands, config },
+          { client, commands, config: { ...config, SAGA_LOCAL_ACTIVITIES: localActivities } },
           {
             orderId: `bench-${i}`,
             customerId: `c-${i}`,
@@ -131,49 +132,59 @@ export const sagasSuite: BenchSuite = {
         return handle.workflowId;
       };
 
-      const ours: WorkflowBatch[] = [];
-      const baseline: WorkflowBatch[] = [];
+      const sides = {
+        regular: { label: 'orderFulfillment (activities)', start: startOrder('off') },
+        local: { label: 'orderFulfillment (local activities)', start: startOrder('on') },
+        baseline: { label: 'no-op baseline', start: startBaseline },
+      };
+      type Side = keyof typeof sides;
+      const batches: Record<Side, WorkflowBatch[]> = { regular: [], local: [], baseline: [] };
+      const order: Side[] = ['regular', 'local', 'baseline'];
       for (let round = 1; round <= ROUNDS; round++) {
-        const runOurs = async () =>
-          ours.push(
-            await runWorkflowBatch(`orderFulfillment, round ${round}`, count, startOrder, worker),
+        // Each round rotates which side goes first, so no side always runs on a warmer machine.
+        const rotated = [...order.slice(round - 1), ...order.slice(0, round - 1)];
+        for (const side of rotated) {
+          const { label, start } = sides[side];
+          batches[side].push(
+            await runWorkflowBatch(`${label}, round ${round}`, count, start, worker),
           );
-        const runBaseline = async () =>
-          baseline.push(
-            await runWorkflowBatch(`no-op baseline, round ${round}`, count, startBaseline, worker),
-          );
-        if (round % 2 === 1) {
-          await runOurs();
-          await runBaseline();
-        } else {
-          await runBaseline();
-          await runOurs();
         }
       }
-      const roundRatios = ours.map((batch, index) =>
-        round(baseline[index]!.elapsedMs / batch.elapsedMs),
-      );
-      const oursSummary = summarize(ours);
-      const baselineSummary = summarize(baseline);
-      context.log(`sagas: ours/baseline by round ${roundRatios.join(', ')}`);
+      const roundRatios = (side: Side) =>
+        batches[side].map((batch, index) =>
+          round(batches.baseline[index]!.elapsedMs / batch.elapsedMs),
+        );
+      const summaries = {
+        regular: summarize(batches.regular),
+        local: summarize(batches.local),
+        baseline: summarize(batches.baseline),
+      };
+      context.log(`sagas: activities/baseline by round ${roundRatios('regular').join(', ')}`);
+      context.log(`sagas: local activities/baseline by round ${roundRatios('local').join(', ')}`);
+      const cpuOf = (side: Side) =>
+        cpuAccountingAvailable() && { [`${side}CpuMsPerSaga`]: summaries[side].cpuMsPerSaga };
       if (cpuAccountingAvailable()) {
         const show = (cpu: CpuTotals) =>
           `worker ${cpu.worker}, Temporal ${cpu.temporal}, Postgres ${cpu.postgres}`;
-        context.log(`sagas: CPU ms per saga, ours:     ${show(oursSummary.cpuMsPerSaga)}`);
-        context.log(`sagas: CPU ms per saga, baseline: ${show(baselineSummary.cpuMsPerSaga)}`);
+        for (const side of order) {
+          context.log(`sagas: CPU ms per saga, ${side}: ${show(summaries[side].cpuMsPerSaga)}`);
+        }
       }
+      const shared = { concurrent: count, rounds: ROUNDS, activitiesPerSaga: ACTIVITIES_PER_ORDER };
       return {
-        sagas200_vs_noop_workflow: compare(oursSummary, baselineSummary, 'sagas/s', {
-          goal: 0.7,
-          concurrent: count,
-          rounds: ROUNDS,
-          roundRatios,
-          activitiesPerSaga: ACTIVITIES_PER_ORDER,
-          ...(cpuAccountingAvailable() && {
-            oursCpuMsPerSaga: oursSummary.cpuMsPerSaga,
-            baselineCpuMsPerSaga: baselineSummary.cpuMsPerSaga,
-          }),
+        sagas200_vs_noop_workflow: compare(summaries.regular, summaries.baseline, 'sagas/s', {
+          goal: 0.85,
+          ...shared,
+          roundRatios: roundRatios('regular'),
+          ...cpuOf('regular'),
+          ...cpuOf('baseline'),
         }),
+        sagas200_local_activities_vs_noop_workflow: compare(
+          summaries.local,
+          summaries.baseline,
+          'sagas/s',
+          { goal: 1.3, ...shared, roundRatios: roundRatios('local'), ...cpuOf('local') },
+        ),
       };
     } finally {
       await seeder.close();
