@@ -11,6 +11,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../src/infra
 import { eventStoreSuite } from './eventStore.bench';
 import { httpSuite } from './http.bench';
 import { integrationSuite } from './integration.bench';
+import { latencySuite } from './latency.bench';
 import { projectionsSuite } from './projections.bench';
 import { sagasSuite } from './sagas.bench';
 import { mergeResults, RESULTS_FILE } from './results';
@@ -23,6 +24,7 @@ import { renderTable } from './support/table';
 const SUITES: readonly BenchSuite[] = [
   eventStoreSuite,
   sagasSuite,
+  latencySuite,
   projectionsSuite,
   httpSuite,
   integrationSuite,

@@ -1,9 +1,10 @@
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
+import type { Pool } from 'pg';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { DirectCommands } from '../src/application/directCommands';
 import { openMerchantAccount } from '../src/application/merchantAccount';
-import { placeOrderAndStartSaga } from '../src/application/sagaStarter';
+import { placeOrderAndStartSaga, startTransferSaga } from '../src/application/sagaStarter';
 import { loadConfig } from '../src/config';
 import { migrate } from '../src/eventstore';
 import { createLogger } from '../src/logger';
@@ -14,10 +15,17 @@ import * as noopActivities from './fixtures/noopActivities';
 import { cpuAccountingAvailable, type CpuTotals } from './support/cpuAccounting';
 import { round, summarizeLatencies } from './support/stats';
 import { compare, type BenchContext, type BenchSuite } from './support/suite';
-import { runWorkflowBatch, workflowsPerBatch, type WorkflowBatch } from './support/workflowBatch';
+import {
+  runWorkflowBatch,
+  workflowsPerBatch,
+  type BatchWorker,
+  type WorkflowBatch,
+} from './support/workflowBatch';
 
 /** Activities a one-line order runs on its happy path (reserve … complete). */
 const ACTIVITIES_PER_ORDER = 11;
+/** Activities a transfer runs on its happy path (request, debit, mark, credit, mark, complete). */
+const ACTIVITIES_PER_TRANSFER = 6;
 const SKUS = 10;
 /** Rounds of `count` sagas for each side, alternating which side goes first. */
 const ROUNDS = 3;
@@ -37,9 +45,100 @@ function summarize(batches: readonly WorkflowBatch[]) {
   };
 }
 
+type StepKind = 'activities' | 'local';
+const KINDS: readonly StepKind[] = ['activities', 'local'];
+
+/** One saga type measured on both step kinds against the same count of no-op activities. */
+interface SagaComparison {
+  sagaType: string;
+  activitiesPerSaga: number;
+  /** Starts one saga of the kind; each call a new business id whose accounts are seeded. */
+  start(kind: StepKind): (client: Client) => () => Promise<string>;
+}
+
+/**
+ * Rounds of `count` sagas of each kind and of the baseline, each round rotating which side
+ * goes first so that none always runs on a warmer machine.
+ */
+async function compareSagaKinds(
+  context: BenchContext,
+  comparison: SagaComparison,
+  count: number,
+  worker: BatchWorker,
+) {
+  let baselines = 0;
+  const startBaseline = (client: Client) => async () => {
+    const handle = await client.workflow.start('baselineWorkflow', {
+      workflowId: `baseline-${comparison.sagaType}-${baselines++}`,
+      taskQueue: TASK_QUEUE,
+      args: [comparison.activitiesPerSaga],
+    });
+    return handle.workflowId;
+  };
+  const sides = [
+    {
+      side: 'activities',
+      label: `${comparison.sagaType} (activities)`,
+      start: comparison.start('activities'),
+    },
+    {
+      side: 'local',
+      label: `${comparison.sagaType} (local activities)`,
+      start: comparison.start('local'),
+    },
+    { side: 'baseline', label: 'no-op baseline', start: startBaseline },
+  ] as const;
+  const batches = {
+    activities: [] as WorkflowBatch[],
+    local: [] as WorkflowBatch[],
+    baseline: [] as WorkflowBatch[],
+  };
+  for (let round = 1; round <= ROUNDS; round++) {
+    const first = (round - 1) % sides.length;
+    for (const { side, label, start } of [...sides.slice(first), ...sides.slice(0, first)]) {
+      batches[side].push(await runWorkflowBatch(`${label}, round ${round}`, count, start, worker));
+    }
+  }
+  const baseline = summarize(batches.baseline);
+  if (cpuAccountingAvailable()) {
+    context.log(
+      `${comparison.sagaType}: CPU ms per saga, no-op baseline: ${showCpu(baseline.cpuMsPerSaga)}`,
+    );
+  }
+  const entry = (kind: StepKind, goal: number) => {
+    const ours = summarize(batches[kind]);
+    const roundRatios = batches[kind].map((batch, index) =>
+      round(batches.baseline[index]!.elapsedMs / batch.elapsedMs),
+    );
+    context.log(
+      `${comparison.sagaType} on ${kind}: ours/baseline by round ${roundRatios.join(', ')}`,
+    );
+    if (cpuAccountingAvailable()) {
+      context.log(
+        `${comparison.sagaType} on ${kind}: CPU ms per saga ${showCpu(ours.cpuMsPerSaga)}`,
+      );
+    }
+    return compare(ours, baseline, 'sagas/s', {
+      goal,
+      concurrent: count,
+      rounds: ROUNDS,
+      roundRatios,
+      activitiesPerSaga: comparison.activitiesPerSaga,
+      ...(cpuAccountingAvailable() && {
+        oursCpuMsPerSaga: ours.cpuMsPerSaga,
+        baselineCpuMsPerSaga: baseline.cpuMsPerSaga,
+      }),
+    });
+  };
+  return { activities: entry('activities', 0.85), local: entry('local', 1.3) };
+}
+
+const showCpu = (cpu: CpuTotals) =>
+  `worker ${cpu.worker}, Temporal ${cpu.temporal}, Postgres ${cpu.postgres}`;
+
 export const sagasSuite: BenchSuite = {
   name: 'sagas',
-  description: `${ROUNDS} rounds of 200 orderFulfillment sagas started at once vs a workflow of as many no-op activities`,
+  description: `${ROUNDS} rounds of 200 sagas started at once (orders, then transfers; on activities and on local activities) vs a workflow of as many no-op activities`,
   async run(context: BenchContext) {
     const count = context.scaled(200, 20);
     const database = await context.databases.create('sagas');
@@ -70,7 +169,7 @@ export const sagasSuite: BenchSuite = {
       poolMax: 2,
     });
     const direct = new DirectCommands(seeder.commands);
-    const worker = {
+    const worker: BatchWorker = {
       taskQueue: TASK_QUEUE,
       bundle: await bundleWorkflowCode({
         workflowsPath: path.join(__dirname, 'fixtures', 'workflows.ts'),
@@ -82,28 +181,28 @@ export const sagasSuite: BenchSuite = {
         ...noopActivities,
       },
     };
-
-    try {
-      await openMerchantAccount(seeder.commands, config.MERCHANT_ACCOUNT_ID);
-      const customerCount = workflowsPerBatch(count) * ROUNDS;
-      context.log(`sagas: seeding ${customerCount} customer accounts and ${SKUS} SKUs`);
-      for (let s = 0; s < SKUS; s++) {
-        await direct.restock(
-          { sku: `sku-${s}`, quantity: 1_000_000, reference: 'seed' },
-          { commandId: `bench/restock/${s}` },
-        );
-      }
-      for (let i = 0; i < customerCount; i++) {
+    const configFor = (kind: StepKind) => ({
+      ...config,
+      SAGA_LOCAL_ACTIVITIES: kind === 'local' ? ('on' as const) : ('off' as const),
+    });
+    const sagasPerKind = workflowsPerBatch(count) * ROUNDS;
+    const openAccounts = async (prefix: string, deposit: number) => {
+      for (let i = 0; i < sagasPerKind * KINDS.length; i++) {
         await direct.openAccount(
-          { accountId: `cust-${i}`, ownerId: `cust-${i}`, initialDeposit: 1_000_000 },
-          { commandId: `bench/open/cust-${i}` },
+          { accountId: `${prefix}-${i}`, ownerId: `${prefix}-${i}`, initialDeposit: deposit },
+          { commandId: `bench/open/${prefix}-${i}` },
         );
       }
-      let orders = 0;
-      const startOrder = (client: Client) => async () => {
+    };
+
+    let orders = 0;
+    const orderSagas: SagaComparison = {
+      sagaType: 'orderFulfillment',
+      activitiesPerSaga: ACTIVITIES_PER_ORDER,
+      start: (kind) => (client) => async () => {
         const i = orders++;
         const started = await placeOrderAndStartSaga(
-          { client, commands, config },
+          { client, commands, config: configFor(kind) },
           {
             orderId: `bench-${i}`,
             customerId: `c-${i}`,
@@ -120,60 +219,53 @@ export const sagasSuite: BenchSuite = {
           },
         );
         return started.sagaId;
-      };
-      let baselines = 0;
-      const startBaseline = (client: Client) => async () => {
-        const handle = await client.workflow.start('baselineWorkflow', {
-          workflowId: `baseline-${baselines++}`,
-          taskQueue: TASK_QUEUE,
-          args: [ACTIVITIES_PER_ORDER],
-        });
-        return handle.workflowId;
-      };
+      },
+    };
+    let transfers = 0;
+    const transferSagas: SagaComparison = {
+      sagaType: 'moneyTransfer',
+      activitiesPerSaga: ACTIVITIES_PER_TRANSFER,
+      start: (kind) => (client) => async () => {
+        const i = transfers++;
+        const started = await startTransferSaga(
+          { client, commands, config: configFor(kind) },
+          {
+            transferId: `bench-${i}`,
+            fromAccountId: `from-${i}`,
+            toAccountId: `to-${i}`,
+            amount: 1_000,
+            correlationId: `bench-transfer-${i}`,
+          },
+        );
+        return started.sagaId;
+      },
+    };
 
-      const ours: WorkflowBatch[] = [];
-      const baseline: WorkflowBatch[] = [];
-      for (let round = 1; round <= ROUNDS; round++) {
-        const runOurs = async () =>
-          ours.push(
-            await runWorkflowBatch(`orderFulfillment, round ${round}`, count, startOrder, worker),
-          );
-        const runBaseline = async () =>
-          baseline.push(
-            await runWorkflowBatch(`no-op baseline, round ${round}`, count, startBaseline, worker),
-          );
-        if (round % 2 === 1) {
-          await runOurs();
-          await runBaseline();
-        } else {
-          await runBaseline();
-          await runOurs();
-        }
-      }
-      const roundRatios = ours.map((batch, index) =>
-        round(baseline[index]!.elapsedMs / batch.elapsedMs),
+    try {
+      await openMerchantAccount(seeder.commands, config.MERCHANT_ACCOUNT_ID);
+      context.log(
+        `sagas: seeding ${sagasPerKind * KINDS.length} accounts per role and ${SKUS} SKUs`,
       );
-      const oursSummary = summarize(ours);
-      const baselineSummary = summarize(baseline);
-      context.log(`sagas: ours/baseline by round ${roundRatios.join(', ')}`);
-      if (cpuAccountingAvailable()) {
-        const show = (cpu: CpuTotals) =>
-          `worker ${cpu.worker}, Temporal ${cpu.temporal}, Postgres ${cpu.postgres}`;
-        context.log(`sagas: CPU ms per saga, ours:     ${show(oursSummary.cpuMsPerSaga)}`);
-        context.log(`sagas: CPU ms per saga, baseline: ${show(baselineSummary.cpuMsPerSaga)}`);
+      for (let s = 0; s < SKUS; s++) {
+        await direct.restock(
+          { sku: `sku-${s}`, quantity: 1_000_000, reference: 'seed' },
+          { commandId: `bench/restock/${s}` },
+        );
       }
+      await openAccounts('cust', 1_000_000);
+      await openAccounts('from', 1_000_000);
+      await openAccounts('to', 0);
+
+      const orderEntries = await compareSagaKinds(context, orderSagas, count, worker);
+      const transferEntries = await compareSagaKinds(context, transferSagas, count, worker);
+      // A saga that failed would make its side look fast: every one must have completed.
+      await expectCompleted(system.pool, 'OrderCompleted', orders);
+      await expectCompleted(system.pool, 'TransferCompleted', transfers);
       return {
-        sagas200_vs_noop_workflow: compare(oursSummary, baselineSummary, 'sagas/s', {
-          goal: 0.7,
-          concurrent: count,
-          rounds: ROUNDS,
-          roundRatios,
-          activitiesPerSaga: ACTIVITIES_PER_ORDER,
-          ...(cpuAccountingAvailable() && {
-            oursCpuMsPerSaga: oursSummary.cpuMsPerSaga,
-            baselineCpuMsPerSaga: baselineSummary.cpuMsPerSaga,
-          }),
-        }),
+        sagas200_vs_noop_workflow: orderEntries.activities,
+        sagas200_local_activities_vs_noop_workflow: orderEntries.local,
+        transfers200_vs_noop_workflow: transferEntries.activities,
+        transfers200_local_activities_vs_noop_workflow: transferEntries.local,
       };
     } finally {
       await seeder.close();
@@ -181,3 +273,16 @@ export const sagasSuite: BenchSuite = {
     }
   },
 };
+
+async function expectCompleted(pool: Pool, eventType: string, started: number): Promise<void> {
+  const { rows } = await pool.query<{ count: string }>(
+    'SELECT count(*) FROM events WHERE event_type = $1',
+    [eventType],
+  );
+  const completed = Number(rows[0]?.count ?? 0);
+  if (completed !== started) {
+    throw new Error(
+      `${eventType}: ${completed} of ${started} sagas completed; the figures would lie`,
+    );
+  }
+}

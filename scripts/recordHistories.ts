@@ -131,6 +131,19 @@ async function order(
   return sagaId;
 }
 
+/** Runs a path with SAGA_LOCAL_ACTIVITIES=on: its saga takes the local-activity-steps patch. */
+function onLocalActivities(run: (h: SagaHarness) => Promise<string>) {
+  return async (h: SagaHarness) => {
+    const config = h.config;
+    h.config = { ...config, SAGA_LOCAL_ACTIVITIES: 'on' };
+    try {
+      return await run(h);
+    } finally {
+      h.config = config;
+    }
+  };
+}
+
 const LARGE = 60; // 60 x 10.00 is above the approval threshold
 
 /** An order whose saga waits for the carrier's delivery confirmation (DELIVERY_CONFIRMATION=carrier). */
@@ -162,6 +175,43 @@ const confirmDelivery = (h: SagaHarness, sagaId: string) =>
   });
 
 const PATHS: SagaPath[] = [
+  {
+    file: 'orderFulfillment-completed-on-local-activities',
+    run: onLocalActivities((h) => order(h, 'completed-local')),
+    expect: { outcome: 'COMPLETED' },
+  },
+  {
+    file: 'orderFulfillment-out-of-stock-on-local-activities',
+    run: onLocalActivities((h) => order(h, 'out-of-stock-local', { stock: 1, quantity: 2 })),
+    expect: { outcome: 'CANCELLED', reasonPrefix: 'INSUFFICIENT_STOCK' },
+  },
+  {
+    file: 'moneyTransfer-completed-on-local-activities',
+    run: onLocalActivities(async (h) => {
+      await h.openAccount('from-completed-local', 5_000);
+      await h.openAccount('to-completed-local', 0);
+      return (
+        await h.startTransfer(
+          'completed-local',
+          'from-completed-local',
+          'to-completed-local',
+          1_200,
+        )
+      ).sagaId;
+    }),
+    expect: { outcome: 'COMPLETED' },
+  },
+  {
+    file: 'moneyTransfer-frozen-destination-on-local-activities',
+    run: onLocalActivities(async (h) => {
+      await h.openAccount('from-frozen-local', 5_000);
+      await h.openAccount('to-frozen-local', 0);
+      await h.freeze('to-frozen-local');
+      return (await h.startTransfer('frozen-local', 'from-frozen-local', 'to-frozen-local', 700))
+        .sagaId;
+    }),
+    expect: { outcome: 'COMPENSATED', reasonPrefix: 'ACCOUNT_FROZEN' },
+  },
   {
     // The carrier's confirmation comes while the saga waits for it, twice (a duplicate).
     file: 'orderFulfillment-delivered',

@@ -84,6 +84,11 @@ const schema = z.object({
   /** `on`: `npm start` runs the simulated carrier (src/services/carrierSimulator); production: `off`. */
   CARRIER_SIMULATOR: z.enum(['on', 'off']).default('on'),
   UNSERVED_COUNTRIES: csv.default(['KP', 'IR', 'SY', 'CU']),
+  /**
+   * `on`: new sagas run their steps as local activities (one workflow task runs several
+   * steps; markers in history instead of activity events); `off`: regular activities.
+   */
+  SAGA_LOCAL_ACTIVITIES: z.enum(['on', 'off']).default('off'),
   ACTIVITY_START_TO_CLOSE: z.string().default('30s'),
   ACTIVITY_MAX_ATTEMPTS: positiveInt.default(10),
   COMPENSATION_MAX_ATTEMPTS: positiveInt.default(20),

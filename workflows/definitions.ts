@@ -88,6 +88,11 @@ export interface SagaSettings {
   activityStartToClose: string;
   activityMaxAttempts: number;
   compensationMaxAttempts: number;
+  /**
+   * Run the steps as local activities (SAGA_LOCAL_ACTIVITIES): fewer round trips to Temporal.
+   * Absent in sagas started before the setting existed: regular activities.
+   */
+  localActivities?: boolean;
 }
 
 /** Ids and amounts only: no names, emails or addresses ever enter Temporal. */

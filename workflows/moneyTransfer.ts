@@ -5,9 +5,8 @@ import {
   transferDebitReference,
   transferRefundReference,
 } from '../src/domain/transfer/transfer';
-import { compensationOptions, forwardOptions, pivotOptions, stepOptions } from './activityOptions';
 import { CompensationStack } from './compensations';
-import { correlatedActivities } from './correlated';
+import { sagaStepStubs } from './correlated';
 import {
   retryCompensationSignal,
   retryStepSignal,
@@ -36,10 +35,7 @@ export const RECORD_RETRIED_REFUND_PATCH = 'transfer-record-retried-refund';
  */
 export async function moneyTransfer(input: MoneyTransferInput): Promise<SagaResult> {
   const { transferId } = input;
-  const steps = correlatedActivities(stepOptions(input.settings), input.correlationId);
-  const forward = correlatedActivities(forwardOptions(input.settings), input.correlationId);
-  const undo = correlatedActivities(compensationOptions(input.settings), input.correlationId);
-  const pivot = correlatedActivities(pivotOptions(input.settings), input.correlationId);
+  const { steps, forward, undo, pivot } = sagaStepStubs(input.settings, input.correlationId);
 
   const saga = new SagaState<TransferSagaStatus>('moneyTransfer', transferId, 'REQUESTED');
   const compensations = new CompensationStack(saga);

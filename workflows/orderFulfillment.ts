@@ -1,11 +1,4 @@
-import {
-  ApplicationFailure,
-  condition,
-  log,
-  patched,
-  setHandler,
-  type ActivityOptions,
-} from '@temporalio/workflow';
+import { ApplicationFailure, condition, log, patched, setHandler } from '@temporalio/workflow';
 import type { SagaActivities } from '../activities';
 import {
   type OrderItem,
@@ -13,9 +6,8 @@ import {
   orderRefundReference,
   orderRevenueReference,
 } from '../src/domain/order/order';
-import { compensationOptions, forwardOptions, pivotOptions, stepOptions } from './activityOptions';
 import { CompensationStack } from './compensations';
-import { correlatedActivities } from './correlated';
+import { sagaStepStubs } from './correlated';
 import {
   approveSignal,
   assertCancelRequestShape,
@@ -60,12 +52,7 @@ export const PER_LINE_STEP_IDS_PATCH = 'per-line-step-ids';
  */
 export async function orderFulfillment(input: OrderFulfillmentInput): Promise<SagaResult> {
   const { orderId } = input;
-  const activitiesWith = (options: ActivityOptions) =>
-    correlatedActivities(options, input.correlationId);
-  const steps = activitiesWith(stepOptions(input.settings));
-  const forward = activitiesWith(forwardOptions(input.settings));
-  const undo = activitiesWith(compensationOptions(input.settings));
-  const pivot = activitiesWith(pivotOptions(input.settings));
+  const { steps, forward, undo, pivot } = sagaStepStubs(input.settings, input.correlationId);
 
   const saga = new SagaState<OrderSagaStatus>(
     'orderFulfillment',

@@ -37,6 +37,7 @@ export interface SagaStarterDependencies {
     | 'ACTIVITY_START_TO_CLOSE'
     | 'ACTIVITY_MAX_ATTEMPTS'
     | 'COMPENSATION_MAX_ATTEMPTS'
+    | 'SAGA_LOCAL_ACTIVITIES'
   >;
   now?: () => Date;
 }
@@ -151,7 +152,7 @@ export async function startOrderSaga(
     approvalTimeout: deps.config.APPROVAL_TIMEOUT,
     deliveryTimeout:
       deps.config.DELIVERY_CONFIRMATION === 'carrier' ? deps.config.DELIVERY_TIMEOUT : null,
-    settings: sagaSettingsFrom(deps.config as Config),
+    settings: sagaSettingsFrom(deps.config),
   };
   const lines = order.items.length;
   const started = await startOrAttach(
@@ -187,7 +188,7 @@ export async function startTransferSaga(
 ): Promise<StartedSaga> {
   const input: MoneyTransferInput = {
     ...request,
-    settings: sagaSettingsFrom(deps.config as Config),
+    settings: sagaSettingsFrom(deps.config),
   };
   return startOrAttach(deps.client, 'moneyTransfer', transferSagaId(request.transferId), [input], {
     taskQueue: deps.config.TEMPORAL_TASK_QUEUE,

@@ -35,6 +35,10 @@ const EXPECTED = [
   'orderFulfillment-delivered',
   'orderFulfillment-delivered-before-wait',
   'orderFulfillment-delivery-overdue-then-delivered',
+  'orderFulfillment-completed-on-local-activities',
+  'orderFulfillment-out-of-stock-on-local-activities',
+  'moneyTransfer-completed-on-local-activities',
+  'moneyTransfer-frozen-destination-on-local-activities',
 ];
 
 /**
@@ -158,6 +162,21 @@ describe('replaying recorded saga histories', () => {
       signalBeforeFirstActivity: false,
       timerFired: true,
     });
+  });
+
+  it('records the local-activity paths with markers and no activity task', () => {
+    for (const name of EXPECTED.filter((file) => file.endsWith('-on-local-activities'))) {
+      const events = histories.find((h) => h.file === name)?.history.events ?? [];
+      const markers = events.filter(
+        (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+      );
+      const activityTasks = events.filter((e) => e.activityTaskScheduledEventAttributes);
+      expect({ name, local: markers.length > 0, activityTasks: activityTasks.length }).toEqual({
+        name,
+        local: true,
+        activityTasks: 0,
+      });
+    }
   });
 
   it('replays every recorded history against the current workflow code', async () => {
