@@ -155,7 +155,8 @@ async function rebuildGeneration(
   const unfinished = start === 'resume' ? await unfinishedRebuildOf(conn, projection) : undefined;
   const generation = unfinished ?? (await beginRebuild(conn, projection));
   options.log(
-    `projection ${projection.name}: ${unfinished ? 'resuming the rebuild of' : 'rebuilding into'} generation ${generation}`,
+    `projection ${projection.name}: ${unfinished ? 'resuming the rebuild of' : 'rebuilding into'} generation ${generation}` +
+      (projection.liveOnly ? ' (live data only: archived streams skipped)' : ''),
   );
   report();
   for (;;) {

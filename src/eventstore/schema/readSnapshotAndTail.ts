@@ -27,7 +27,7 @@ export async function readSnapshotAndTailRows(
             NULL::timestamptz AS created_at, state_schema_version
        FROM snapshot
      UNION ALL
-     SELECT false, ${EVENT_COLUMNS}, NULL FROM events
+     SELECT false, ${EVENT_COLUMNS}, NULL FROM all_events
       WHERE stream_id = $1 AND version > coalesce((SELECT version FROM snapshot), 0)
      ORDER BY version`,
       [streamId, stateSchemaVersion],

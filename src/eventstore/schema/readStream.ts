@@ -15,7 +15,7 @@ export async function readStreamRows(
   const result = await db.query<EventRow>(
     named(
       'sagaflow_read_stream',
-      `SELECT ${EVENT_COLUMNS} FROM events
+      `SELECT ${EVENT_COLUMNS} FROM all_events
       WHERE stream_id = $1
         AND version >= $2
         AND ($3::int IS NULL OR version <= $3)
