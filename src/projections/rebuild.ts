@@ -136,7 +136,7 @@ async function rebuildGeneration(
   // Only a progress bar needs the total, and the count scans every event of these types.
   const totalResult = onProgress
     ? await conn.query<{ total: string }>(
-        'SELECT count(*) AS total FROM events WHERE event_type = ANY($1)',
+        `SELECT count(*) AS total FROM ${projection.liveOnly ? 'events' : 'all_events'} WHERE event_type = ANY($1)`,
         [projection.eventTypes],
       )
     : undefined;
