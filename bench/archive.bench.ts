@@ -7,9 +7,16 @@
  * - appends to and loads of live streams on the archived store vs a store holding those
  *   live streams alone (goal ≥ 0.9);
  * - the hot table's size (heap + indexes) before and after (after VACUUM FULL: a plain
- *   VACUUM makes the space reusable, the file keeps its size).
+ *   VACUUM makes the space reusable, the file keeps its size);
+ * - backup and restore (load, without the projection rebuild) of the hot part alone vs both
+ *   parts: the recovery time of each.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type { ClientBase, Pool } from 'pg';
+import { backupDatabase } from '../scripts/backup/backup';
+import { restoreDatabase } from '../scripts/backup/restore';
 import { archiveFinishedStreams } from '../src/archiving/archiver';
 import { createPool, eventIdFor, migrate, PostgresEventStore } from '../src/eventstore';
 import { rebuildProjection, type Projection } from '../src/projections';
@@ -107,6 +114,28 @@ async function appendAndLoad(
   return { appendMs, loadMs };
 }
 
+/** Backup and restore (load only) of these parts into a fresh database, in seconds. */
+async function recovery(
+  context: BenchContext,
+  url: string,
+  parts: 'all' | 'hot',
+): Promise<{ backupSeconds: number; restoreSeconds: number; bytes: number }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'sagaflow-bench-archive-'));
+  try {
+    const file = path.join(dir, `${parts}.jsonl.gz`);
+    const backup = await backupDatabase(url, file, { parts });
+    const target = await context.databases.create(`archive_restore_${parts}`);
+    const restore = await restoreDatabase(target.url, file, { skipRebuild: true });
+    return {
+      backupSeconds: backup.seconds,
+      restoreSeconds: restore.loadSeconds,
+      bytes: backup.bytes,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 const perSecond = (ms: readonly number[]) => (1000 * ms.length) / ms.reduce((a, b) => a + b, 0);
 
 export const archiveSuite: BenchSuite = {
@@ -174,6 +203,9 @@ export const archiveSuite: BenchSuite = {
       context.log(
         `rebuild ${unarchivedSeconds.toFixed(2)} s → ${archivedSeconds.toFixed(2)} s; hot ${JSON.stringify(before)} → ${JSON.stringify(after)}`,
       );
+      context.log('backup and restore: hot part alone vs both parts');
+      const full = await recovery(context, archived.url, 'all');
+      const hot = await recovery(context, archived.url, 'hot');
       const sizes = {
         events,
         archivedEvents: archive.archivedEvents,
@@ -189,6 +221,19 @@ export const archiveSuite: BenchSuite = {
           { rate: 1 / unarchivedSeconds },
           'rebuilds/s',
           { goal: 5, ...sizes },
+        ),
+        archive_restore_hot_vs_full: compare(
+          { rate: 1 / hot.restoreSeconds },
+          { rate: 1 / full.restoreSeconds },
+          'restores/s',
+          {
+            hotBackupSeconds: hot.backupSeconds,
+            fullBackupSeconds: full.backupSeconds,
+            hotRestoreSeconds: hot.restoreSeconds,
+            fullRestoreSeconds: full.restoreSeconds,
+            hotBackupBytes: hot.bytes,
+            fullBackupBytes: full.bytes,
+          },
         ),
         archive_append_vs_live_alone: compare(
           { rate: perSecond(ours.appendMs) },
