@@ -184,7 +184,7 @@ export const archiveSuite: BenchSuite = {
       context.log('appends and loads of live streams: archived store vs the live streams alone');
       const ours = { appendMs: [] as number[], loadMs: [] as number[] };
       const base = { appendMs: [] as number[], loadMs: [] as number[] };
-      const perRound = Math.min(live, context.scaled(500, 100));
+      const perRound = Math.min(live, 500);
       for (let round = 0; round < 4; round++) {
         const streams = Array.from(
           { length: perRound },

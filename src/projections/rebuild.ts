@@ -124,6 +124,10 @@ async function unfinishedRebuildOf(
   return (sameVersion && checkpoint?.rebuildGeneration) || undefined;
 }
 
+/** The progress bar's total: a live-only projection reads the hot events alone. */
+const COUNT_ALL_EVENTS = 'SELECT count(*) AS total FROM all_events WHERE event_type = ANY($1)';
+const COUNT_HOT_EVENTS = 'SELECT count(*) AS total FROM events WHERE event_type = ANY($1)';
+
 async function rebuildGeneration(
   conn: ClientBase,
   store: EventStore,
@@ -136,7 +140,7 @@ async function rebuildGeneration(
   // Only a progress bar needs the total, and the count scans every event of these types.
   const totalResult = onProgress
     ? await conn.query<{ total: string }>(
-        `SELECT count(*) AS total FROM ${projection.liveOnly ? 'events' : 'all_events'} WHERE event_type = ANY($1)`,
+        projection.liveOnly ? COUNT_HOT_EVENTS : COUNT_ALL_EVENTS,
         [projection.eventTypes],
       )
     : undefined;
