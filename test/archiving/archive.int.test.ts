@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { CommandHandler } from '../../src/application/commandHandler';
-import { archiveFinishedStreams } from '../../src/archiving/archiver';
+import { archiveFinishedStreams, type ArchiveResult } from '../../src/archiving/archiver';
+import { ArchiveSchedule } from '../../src/archiving/archiveSchedule';
 import { orderDecider, type OrderCommand } from '../../src/domain/order';
 import {
   createPool,
@@ -223,6 +224,26 @@ describe('archiving finished streams', () => {
     expect(stored.rowCount).toBe(0);
   });
 
+  it('archives on a schedule (the projector role’s archiver component)', async () => {
+    await run('fin-3', place('fin-3'), 'place');
+    await run('fin-3', cancel('fin-3'), 'cancel');
+    const runs: ArchiveResult[] = [];
+    const schedule = new ArchiveSchedule(db.pool, {
+      intervalMs: 20,
+      olderThanMs: 0,
+      onRun: (result) => runs.push(result),
+    });
+    schedule.start();
+    try {
+      for (let waited = 0; !runs.some((r) => r.archivedStreams > 0) && waited < 5_000; waited += 20)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      await schedule.stop();
+    }
+    expect(runs.some((r) => r.archivedStreams === 1)).toBe(true);
+    expect(await db.eventStore.archivedStream('order-fin-3')).toBeDefined();
+  });
+
   describe('backup and restore', () => {
     let dir: string;
     const created: string[] = [];
@@ -279,7 +300,7 @@ describe('archiving finished streams', () => {
     it('backs up both parts, and restores them', async () => {
       const file = path.join(dir, 'all.jsonl.gz');
       const backup = await backupDatabase(db.url, file);
-      expect(backup.rows).toMatchObject({ events: 1, events_archive: 4, archived_streams: 2 });
+      expect(backup.rows).toMatchObject({ events: 1, events_archive: 6, archived_streams: 3 });
       const target = await freshDatabase('all');
       await restoreDatabase(target, file, { skipRebuild: true });
       const fin1 = (await db.eventStore.readStream('order-fin-1')).map((e) => e.eventId);
@@ -287,7 +308,7 @@ describe('archiving finished streams', () => {
         fin1,
         live1: (await db.eventStore.readStream('order-live-1')).map((e) => e.eventId),
         archived: true,
-        archivedRows: 4,
+        archivedRows: 6,
         append: 'archived',
       });
     });
@@ -299,8 +320,8 @@ describe('archiving finished streams', () => {
         'events_archive',
       );
       expect((await backupDatabase(db.url, archive, { parts: 'archive' })).rows).toEqual({
-        archived_streams: 2,
-        events_archive: 4,
+        archived_streams: 3,
+        events_archive: 6,
       });
       const target = await freshDatabase('hot');
       await restoreDatabase(target, hot, { skipRebuild: true });
@@ -314,7 +335,7 @@ describe('archiving finished streams', () => {
       await restoreDatabase(target, archive, { skipRebuild: true });
       const both = await restored(target);
       expect(both.fin1).toHaveLength(2);
-      expect(both.archivedRows).toBe(4);
+      expect(both.archivedRows).toBe(6);
       // The archive part is refused a second time (it would duplicate events).
       await expect(restoreDatabase(target, archive, { skipRebuild: true })).rejects.toThrow(
         /events_archive holds events/,
