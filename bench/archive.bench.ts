@@ -4,8 +4,8 @@
  *
  * - rebuild of a live-only read model (open orders) with archived streams skipped vs the
  *   same rebuild over the unarchived store (goal ≥ 5×);
- * - appends to and loads of live streams on the archived store vs a store holding those
- *   live streams alone (goal ≥ 0.9);
+ * - appends to and loads of live streams on the archived store (its hot table compacted)
+ *   vs a store holding those live streams alone (goal ≥ 0.9);
  * - the hot table's size (heap + indexes) before and after (after VACUUM FULL: a plain
  *   VACUUM makes the space reusable, the file keeps its size);
  * - backup and restore (load, without the projection rebuild) of the hot part alone vs both
@@ -181,6 +181,12 @@ export const archiveSuite: BenchSuite = {
       const open = await pool.query<{ n: string }>('SELECT count(*) AS n FROM open_orders');
       if (Number(open.rows[0]!.n) !== live) throw new Error(`open_orders has ${open.rows[0]!.n}`);
 
+      // What the runbook's maintenance step does: the hot table's file and indexes shrink to its
+      // live rows (a plain VACUUM leaves the indexes at their old size; at 1,000,000 events
+      // appends then measured 0.61 of the live streams alone, loads 1.35).
+      await pool.query('VACUUM FULL events');
+      const after = await hotSize(pool);
+
       context.log('appends and loads of live streams: archived store vs the live streams alone');
       const ours = { appendMs: [] as number[], loadMs: [] as number[] };
       const base = { appendMs: [] as number[], loadMs: [] as number[] };
@@ -198,8 +204,6 @@ export const archiveSuite: BenchSuite = {
         base.loadMs.push(...b.loadMs);
       }
 
-      await pool.query('VACUUM FULL events');
-      const after = await hotSize(pool);
       context.log(
         `rebuild ${unarchivedSeconds.toFixed(2)} s → ${archivedSeconds.toFixed(2)} s; hot ${JSON.stringify(before)} → ${JSON.stringify(after)}`,
       );
