@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { CommandContext } from '../src/application/commandHandler';
 import { isRejection } from '../src/domain/decider';
+import { StreamArchivedError } from '../src/eventstore';
 
 /** Every activity input may carry the saga's correlation id (added by workflows/correlated.ts). */
 export interface Correlated {
@@ -21,7 +22,10 @@ export function stepContext(step: string, input: Correlated): CommandContext {
   };
 }
 
-/** Business rejections become non-retryable failures with a type the workflow can match. */
+/**
+ * Business rejections become non-retryable failures with a type the workflow can match; so
+ * does an append to an archived stream (retrying can never make it take events again).
+ */
 export async function asActivity<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
@@ -33,6 +37,14 @@ export async function asActivity<T>(run: () => Promise<T>): Promise<T> {
         message: rejection.message,
         nonRetryable: true,
         details: [{ code: rejection.code, details: rejection.details ?? {} }],
+      });
+    }
+    if (error instanceof StreamArchivedError) {
+      throw ApplicationFailure.create({
+        type: 'StreamArchived',
+        message: error.message,
+        nonRetryable: true,
+        details: [{ code: 'STREAM_ARCHIVED', streamId: error.streamId }],
       });
     }
     throw error;

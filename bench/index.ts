@@ -8,6 +8,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../src/infra/embeddedPostgres';
+import { archiveSuite } from './archive.bench';
 import { eventStoreSuite } from './eventStore.bench';
 import { httpSuite } from './http.bench';
 import { integrationSuite } from './integration.bench';
@@ -28,6 +29,7 @@ const SUITES: readonly BenchSuite[] = [
   projectionsSuite,
   httpSuite,
   integrationSuite,
+  archiveSuite,
 ];
 
 const EMBEDDED_PORT = 54330;

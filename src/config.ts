@@ -27,6 +27,14 @@ const duration = z
   .string()
   .regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 90s, 15m or 48h');
 
+const DURATION_UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** A duration string as milliseconds. */
+const durationMs = duration.transform((value) => {
+  const [, amount, unit] = /^(\d+)(ms|s|m|h|d)$/.exec(value) ?? [];
+  return Number(amount) * DURATION_UNIT_MS[unit as keyof typeof DURATION_UNIT_MS];
+});
+
 const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().nonnegative();
 const csv = z.string().transform((value) =>
@@ -102,6 +110,12 @@ const schema = z.object({
   METRICS_PORT: nonNegativeInt.max(65535).default(9464),
   /** Where a worker's Runtime serves the Temporal SDK's metrics, appended to the API's /metrics. */
   SDK_METRICS_URL: url(['http:', 'https:']).optional(),
+  /** Finished streams (completed/cancelled orders, ...) whose last event is this old may be archived. */
+  ARCHIVE_AFTER: durationMs.prefault('30d'),
+  /** How often the projector role archives (`off`: only `npm run archive` does). */
+  ARCHIVE_INTERVAL: z.union([z.literal('off'), durationMs]).prefault('off'),
+  /** Streams moved per archive transaction. */
+  ARCHIVE_BATCH_SIZE: positiveInt.default(200),
   /** `enabled` lets rows in fault_injections break activities on purpose (tests, chaos, demos). */
   FAULT_INJECTION: z.enum(['enabled', 'disabled']).default('disabled'),
   ...integrationConfigShape,

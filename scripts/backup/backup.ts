@@ -18,8 +18,10 @@ import {
   BACKUP_TABLES,
   FORMAT,
   FORMAT_VERSION,
+  partTakes,
   quoteIdent,
   type BackupHeader,
+  type BackupParts,
   type SectionEnd,
   type SectionStart,
   type Trailer,
@@ -30,6 +32,8 @@ export interface BackupOptions {
   fetchSize?: number;
   /** Leave snapshots out (they are a cache). */
   skipSnapshots?: boolean;
+  /** Which part of the store (default `all`; see format.ts). */
+  parts?: BackupParts;
   log?: (message: string) => void;
 }
 
@@ -43,6 +47,8 @@ export interface BackupResult {
 /** Rows of each table, in an order that makes restores (and diffs of two backups) stable. */
 const ORDER_BY: Record<string, string> = {
   events: 'global_position',
+  archived_streams: 'stream_id',
+  events_archive: 'global_position',
   snapshots: 'stream_id',
   data_subject_keys: 'subject_id, generation',
   api_idempotency_keys: 'scope, key',
@@ -81,8 +87,12 @@ export async function backupDatabase(
     );
     const names = new Set(present.rows.map((row) => row.table_name));
     if (!names.has('events')) throw new Error('no events table: is this a Sagaflow database?');
+    const parts = options.parts ?? 'all';
     const tables = BACKUP_TABLES.filter(
-      (table) => names.has(table) && !(options.skipSnapshots && table === 'snapshots'),
+      (table) =>
+        names.has(table) &&
+        partTakes(parts, table) &&
+        !(options.skipSnapshots && table === 'snapshots'),
     );
     const migrations = await client
       .query<{ name: string }>('SELECT name FROM pgmigrations ORDER BY run_on, id')
@@ -94,6 +104,7 @@ export async function backupDatabase(
       createdAt: new Date().toISOString(),
       migrations,
       tables: [...tables],
+      parts,
     };
     await write(`#${JSON.stringify(header)}\n`);
 
@@ -133,8 +144,11 @@ export async function backupDatabase(
       const end: SectionEnd = { end: table, rows: count };
       await write(`#${JSON.stringify(end)}\n`);
     }
+    const eventTables = tables.filter((table) => table === 'events' || table === 'events_archive');
+    if (eventTables.length === 0)
+      throw new Error(`no events in the ${parts} part of this database`);
     const max = await client.query<{ max: string | null }>(
-      'SELECT max(global_position)::text AS max FROM events',
+      `SELECT greatest(${eventTables.map((table) => `(SELECT max(global_position) FROM ${table})`).join(', ')})::text AS max`,
     );
     const trailer: Trailer = { complete: true, rows, maxGlobalPosition: max.rows[0]?.max ?? null };
     await write(`#${JSON.stringify(trailer)}\n`);
@@ -161,11 +175,18 @@ async function main(): Promise<void> {
   const file = process.argv[2];
   const url = process.env.DATABASE_URL;
   if (!file || !url) {
-    console.error('usage: DATABASE_URL=postgres://... npm run backup -- <file> [--skip-snapshots]');
+    console.error(
+      'usage: DATABASE_URL=postgres://... npm run backup -- <file> [--skip-snapshots] [--hot-only | --archive-only]',
+    );
     process.exit(2);
   }
   const result = await backupDatabase(url, file, {
     skipSnapshots: process.argv.includes('--skip-snapshots'),
+    parts: process.argv.includes('--hot-only')
+      ? 'hot'
+      : process.argv.includes('--archive-only')
+        ? 'archive'
+        : 'all',
     log: (message) => console.error(message),
   });
   console.log(JSON.stringify(result));

@@ -30,11 +30,17 @@ export const FORMAT_VERSION = 1;
  * - projection_dead_letters: events an operator skipped for a projection. The restore's
  *   rebuild replays the log from 0 and skips them again (instead of getting stuck on the
  *   same poison events); the ids (GENERATED ALWAYS) are kept and their sequence moved on.
+ * - archived_streams, events_archive: the archive (src/archiving/). A backup takes both
+ *   parts, the hot part alone (`--hot-only`: everything but events_archive, so appends to
+ *   archived streams stay refused) or the archive alone (`--archive-only`: these two), which
+ *   a restore adds to a database restored from a hot-only backup (see restore.ts).
  * Not here: fault_injections (test/chaos switches, not data) and pgmigrations (the restore
  * runs the migrations itself).
  */
 export const BACKUP_TABLES = [
   'events',
+  'archived_streams',
+  'events_archive',
   'snapshots',
   'data_subject_keys',
   'api_idempotency_keys',
@@ -49,7 +55,24 @@ export interface BackupHeader {
   /** Migrations applied in the source database (a restore needs code that knows them all). */
   migrations: string[];
   tables: string[];
+  /** Which part of the store (absent in files from before archiving: `all`). */
+  parts?: BackupParts;
 }
+
+/** `all`: hot and archived events; `hot`: without events_archive; `archive`: the archive alone. */
+export type BackupParts = 'all' | 'hot' | 'archive';
+
+/** The tables of the archive part. */
+export const ARCHIVE_TABLES: ReadonlySet<string> = new Set(['archived_streams', 'events_archive']);
+
+/** Whether a backup of these parts takes this table. */
+export function partTakes(parts: BackupParts, table: string): boolean {
+  if (parts === 'archive') return ARCHIVE_TABLES.has(table);
+  return parts === 'all' || table !== 'events_archive';
+}
+
+/** Tables whose rows are events (their transaction ids are replaced on restore). */
+export const EVENT_TABLES: ReadonlySet<string> = new Set(['events', 'events_archive']);
 
 export interface SectionStart {
   section: string;

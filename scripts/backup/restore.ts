@@ -38,11 +38,13 @@ import { createSystem } from '../../src/system/createSystem';
 import { ALL_PROJECTIONS, rebuildProjection, type RebuildResult } from '../../src/projections';
 import {
   BACKUP_TABLES,
+  EVENT_TABLES,
   FORMAT,
   FORMAT_VERSION,
   quoteIdent,
   readBackupLines,
   type BackupHeader,
+  type BackupParts,
   type SectionEnd,
   type SectionStart,
   type Trailer,
@@ -102,6 +104,20 @@ export async function assertEmptyDatabase(db: Client): Promise<void> {
   }
 }
 
+/**
+ * Where a backup may go: a full or hot-only one into an empty database; the archive part
+ * (`--archive-only`) into one restored from a hot-only backup, whose archive is still empty.
+ */
+async function assertRestorable(db: Client, parts: BackupParts): Promise<void> {
+  if (parts !== 'archive') return assertEmptyDatabase(db);
+  const any = await db.query('SELECT 1 FROM events_archive LIMIT 1');
+  if (any.rowCount) {
+    throw new RestoreRefusedError(
+      'refusing to restore the archive part: events_archive holds events',
+    );
+  }
+}
+
 interface Section {
   table: string;
   columns: string[];
@@ -127,7 +143,7 @@ async function prepareSection(db: Client, start: SectionStart): Promise<Section>
       `table ${start.section} lacks column(s) ${missing.join(', ')} of the backup: restore with the code that made it`,
     );
   }
-  const isEvents = start.section === 'events';
+  const isEvents = EVENT_TABLES.has(start.section);
   // Events: the source transaction id is dropped; see the comment at the top of the file.
   const columns = start.columns.filter((column) => !(isEvents && column === 'transaction_id'));
   const recordType = columns.map((c) => `${quoteIdent(c)} ${types.get(c)!}`).join(', ');
@@ -135,9 +151,12 @@ async function prepareSection(db: Client, start: SectionStart): Promise<Section>
   const values = [...columns.map((c) => `r.${quoteIdent(c)}`), ...(isEvents ? ["'1'::xid8"] : [])];
   // OVERRIDING SYSTEM VALUE: events.global_position and projection_dead_letters.id are
   // GENERATED ALWAYS; positions and ids are kept (their sequences are moved on after the load).
+  // archived_streams rows also come with the hot part: restoring the archive part after a
+  // hot-only restore finds them there already.
+  const onConflict = start.section === 'archived_streams' ? ' ON CONFLICT DO NOTHING' : '';
   const insert = `INSERT INTO ${quoteIdent(start.section)} (${targetColumns.map(quoteIdent).join(', ')})
     OVERRIDING SYSTEM VALUE
-    SELECT ${values.join(', ')} FROM json_to_recordset($1::json) AS r(${recordType})`;
+    SELECT ${values.join(', ')} FROM json_to_recordset($1::json) AS r(${recordType})${onConflict}`;
   return { table: start.section, columns, insert };
 }
 
@@ -148,11 +167,16 @@ async function moveSequencesPastRestoredRows(db: Client, tables: readonly string
        FROM information_schema.columns
       WHERE table_schema = current_schema() AND table_name = ANY($1)
         AND pg_get_serial_sequence(quote_ident(table_name), column_name) IS NOT NULL`,
-    [[...tables]],
+    [[...new Set([...tables, ...(tables.includes('events_archive') ? ['events'] : [])])]],
   );
   for (const { table_name: table, column_name: column, sequence } of owned.rows) {
+    // Archived events hold positions of the same sequence as hot ones.
+    const archive =
+      table === 'events' && column === 'global_position'
+        ? ', (SELECT max(global_position) FROM events_archive)'
+        : '';
     const max = await db.query<{ max: string | null }>(
-      `SELECT max(${quoteIdent(column)})::text AS max FROM ${quoteIdent(table)}`,
+      `SELECT greatest(max(${quoteIdent(column)})${archive})::text AS max FROM ${quoteIdent(table)}`,
     );
     if (max.rows[0]?.max) {
       await db.query('SELECT setval($1::regclass, $2::bigint, true)', [sequence, max.rows[0].max]);
@@ -185,6 +209,7 @@ export async function restoreDatabase(
       `${file}: unsupported backup format ${header.format} v${header.formatVersion}`,
     );
   }
+  const parts = header.parts ?? 'all';
   const known = await migrationFiles();
   const unknown = header.migrations.filter((name) => !known.has(name));
   if (unknown.length > 0) {
@@ -199,7 +224,7 @@ export async function restoreDatabase(
   const rows: Record<string, number> = {};
   let maxGlobalPosition: string | null | undefined;
   try {
-    await assertEmptyDatabase(db);
+    await assertRestorable(db, parts);
     await migrate(databaseUrl);
 
     await db.query('BEGIN');
@@ -212,7 +237,7 @@ export async function restoreDatabase(
     await db.query(
       `LOCK TABLE ${lockable.rows.map((row) => quoteIdent(row.name)).join(', ')} IN ACCESS EXCLUSIVE MODE`,
     );
-    await assertEmptyDatabase(db);
+    await assertRestorable(db, parts);
 
     let section: Section | undefined;
     let batch: string[] = [];

@@ -20,3 +20,11 @@ export class PartialDuplicateAppendError extends Error {
 export class AppendNotFirstWriteError extends Error {
   override readonly name = 'AppendNotFirstWriteError';
 }
+
+/** The stream was archived (its aggregate finished long ago): it takes no more events. */
+export class StreamArchivedError extends Error {
+  override readonly name = 'StreamArchivedError';
+  constructor(readonly streamId: string) {
+    super(`Stream ${streamId} is archived: it takes no more events`);
+  }
+}

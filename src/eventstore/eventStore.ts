@@ -1,5 +1,6 @@
 import type {
   AppendOptions,
+  ArchivedStream,
   AppendResult,
   NewEvent,
   ReadAllOptions,
@@ -44,4 +45,6 @@ export interface EventStore {
   erasePersonalData(subjectId: string): Promise<boolean>;
   /** Position of the newest event readers may see (the head for lag figures). */
   headPosition(): Promise<bigint>;
+  /** The stream's archive record, undefined while it is live (or does not exist). */
+  archivedStream(streamId: string): Promise<ArchivedStream | undefined>;
 }

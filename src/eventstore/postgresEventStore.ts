@@ -9,6 +9,7 @@ import { readSnapshot, writeSnapshot } from './schema/snapshots';
 import { readSnapshotAndTailRows } from './schema/readSnapshotAndTail';
 import type {
   AppendOptions,
+  ArchivedStream,
   AppendResult,
   NewEvent,
   ReadAllOptions,
@@ -97,7 +98,7 @@ export class PostgresEventStore implements EventStore {
 
   async readEventsById(streamId: string, eventIds: readonly string[]): Promise<RecordedEvent[]> {
     const result = await this.pool.query<EventRow>(
-      `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = $1 AND event_id = ANY($2::uuid[]) ORDER BY version`,
+      `SELECT ${EVENT_COLUMNS} FROM all_events WHERE stream_id = $1 AND event_id = ANY($2::uuid[]) ORDER BY version`,
       [streamId, eventIds],
     );
     return this.materialize(result.rows);
@@ -105,7 +106,7 @@ export class PostgresEventStore implements EventStore {
 
   async streamVersion(streamId: string): Promise<number> {
     const result = await this.pool.query<{ version: number | null }>(
-      'SELECT max(version) AS version FROM events WHERE stream_id = $1',
+      'SELECT max(version) AS version FROM all_events WHERE stream_id = $1',
       [streamId],
     );
     return result.rows[0]?.version ?? 0;
@@ -117,6 +118,7 @@ export class PostgresEventStore implements EventStore {
       options.after,
       options.limit,
       options.eventTypes,
+      options.archivedStreams === 'skip' ? 'events' : 'all_events',
     );
     return { events: await this.materialize(rows), lastPosition: scannedTo };
   }
@@ -156,9 +158,32 @@ export class PostgresEventStore implements EventStore {
 
   async headPosition(): Promise<bigint> {
     const result = await this.pool.query<{ head: string | null }>(
-      'SELECT max(global_position) AS head FROM events',
+      `SELECT greatest((SELECT max(global_position) FROM events),
+                       (SELECT max(global_position) FROM events_archive)) AS head`,
     );
     return BigInt(result.rows[0]?.head ?? '0');
+  }
+
+  async archivedStream(streamId: string): Promise<ArchivedStream | undefined> {
+    const result = await this.pool.query<{
+      stream_type: string;
+      last_version: number;
+      last_position: string;
+      archived_at: Date;
+    }>(
+      'SELECT stream_type, last_version, last_position, archived_at FROM archived_streams WHERE stream_id = $1',
+      [streamId],
+    );
+    const row = result.rows[0];
+    return row
+      ? {
+          streamId,
+          streamType: row.stream_type,
+          lastVersion: row.last_version,
+          lastPosition: BigInt(row.last_position),
+          archivedAt: row.archived_at,
+        }
+      : undefined;
   }
 
   /** Rows as domain code sees them: personal data opened (or erased), then upcast. */

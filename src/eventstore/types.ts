@@ -70,6 +70,20 @@ export interface ReadAllOptions {
   limit: number;
   /** Only these event types (others are skipped but the position still advances). */
   eventTypes?: readonly string[];
+  /**
+   * `skip`: read the hot table only, leaving out the events of archived streams (a read
+   * model of live data only: much less to read). Default `include`: the whole log.
+   */
+  archivedStreams?: 'include' | 'skip';
+}
+
+/** A stream moved to the archive (src/archiving/): it still loads, but takes no appends. */
+export interface ArchivedStream {
+  streamId: string;
+  streamType: string;
+  lastVersion: number;
+  lastPosition: bigint;
+  archivedAt: Date;
 }
 
 export interface ReadAllResult {

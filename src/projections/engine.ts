@@ -106,6 +106,7 @@ export async function runStep(
     after: cursor.position,
     limit: options.batchSize,
     eventTypes: projection.eventTypes,
+    archivedStreams: projection.liveOnly ? 'skip' : 'include',
   });
   const { lastPosition } = read;
   if (lastPosition === cursor.position) return { outcome: 'empty', applied: 0 };

@@ -124,6 +124,10 @@ async function unfinishedRebuildOf(
   return (sameVersion && checkpoint?.rebuildGeneration) || undefined;
 }
 
+/** The progress bar's total: a live-only projection reads the hot events alone. */
+const COUNT_ALL_EVENTS = 'SELECT count(*) AS total FROM all_events WHERE event_type = ANY($1)';
+const COUNT_HOT_EVENTS = 'SELECT count(*) AS total FROM events WHERE event_type = ANY($1)';
+
 async function rebuildGeneration(
   conn: ClientBase,
   store: EventStore,
@@ -136,7 +140,7 @@ async function rebuildGeneration(
   // Only a progress bar needs the total, and the count scans every event of these types.
   const totalResult = onProgress
     ? await conn.query<{ total: string }>(
-        'SELECT count(*) AS total FROM events WHERE event_type = ANY($1)',
+        projection.liveOnly ? COUNT_HOT_EVENTS : COUNT_ALL_EVENTS,
         [projection.eventTypes],
       )
     : undefined;
@@ -155,7 +159,8 @@ async function rebuildGeneration(
   const unfinished = start === 'resume' ? await unfinishedRebuildOf(conn, projection) : undefined;
   const generation = unfinished ?? (await beginRebuild(conn, projection));
   options.log(
-    `projection ${projection.name}: ${unfinished ? 'resuming the rebuild of' : 'rebuilding into'} generation ${generation}`,
+    `projection ${projection.name}: ${unfinished ? 'resuming the rebuild of' : 'rebuilding into'} generation ${generation}` +
+      (projection.liveOnly ? ' (live data only: archived streams skipped)' : ''),
   );
   report();
   for (;;) {

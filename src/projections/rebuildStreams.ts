@@ -128,7 +128,7 @@ async function assertStreamsExist(
   streams: readonly string[],
 ): Promise<void> {
   const found = await conn.query<{ stream_id: string }>(
-    `SELECT DISTINCT stream_id FROM events WHERE stream_id = ANY($1) AND event_type = ANY($2)`,
+    `SELECT DISTINCT stream_id FROM all_events WHERE stream_id = ANY($1) AND event_type = ANY($2)`,
     [streams, projection.eventTypes],
   );
   const known = new Set(found.rows.map((row) => row.stream_id));

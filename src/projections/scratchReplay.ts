@@ -295,7 +295,7 @@ const timeParameters = (selection: Selection) => [
 
 async function countSelected(conn: ClientBase, selection: Selection): Promise<number> {
   const result = await conn.query<{ n: string }>(
-    `SELECT count(*) AS n FROM events WHERE ${TIME_FILTER}`,
+    `SELECT count(*) AS n FROM all_events WHERE ${TIME_FILTER}`,
     timeParameters(selection),
   );
   return Number(result.rows[0]?.n ?? 0);
@@ -313,7 +313,7 @@ async function boundsOf(
 ): Promise<{ after: bigint; last: Point } | undefined> {
   const edge = async (order: 'ASC' | 'DESC') => {
     const result = await conn.query<{ tx: string; pos: string }>(
-      `SELECT transaction_id AS tx, global_position AS pos FROM events WHERE ${TIME_FILTER}
+      `SELECT transaction_id AS tx, global_position AS pos FROM all_events WHERE ${TIME_FILTER}
         ORDER BY transaction_id ${order}, global_position ${order} LIMIT 1`,
       timeParameters(selection),
     );
@@ -324,7 +324,7 @@ async function boundsOf(
   const last = await edge('DESC');
   if (!first || !last) return undefined;
   const before = await conn.query<{ pos: string }>(
-    `SELECT global_position AS pos FROM events
+    `SELECT global_position AS pos FROM all_events
       WHERE (transaction_id, global_position) < ($1::xid8, $2::bigint)
       ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
     [first.tx.toString(), first.position.toString()],

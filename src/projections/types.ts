@@ -34,6 +34,12 @@ export interface Projection {
    */
   readonly streamRows?: StreamRows;
   /**
+   * A read model of live data only (e.g. open orders): it reads the hot events alone and
+   * skips archived streams (src/archiving/), so its rebuilds read far less. Only for read
+   * models that hold nothing of a finished aggregate.
+   */
+  readonly liveOnly?: boolean;
+  /**
    * Creates the table(s) of one generation; `table` is e.g. `order_summary_g2`. The one source
    * of a read model's DDL: a change bumps `version`, and the rebuild builds the next
    * generation from here. Generation 1 of the built-in read models was also written into a

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppOptions } from '../api/app';
 import { AbandonedSagaReconciler } from '../application/abandonedSagaReconciler';
+import { ArchiveSchedule } from '../archiving/archiveSchedule';
+import { liveOnlyProjectionNames } from '../archiving/liveOnly';
 import { openMerchantAccount } from '../application/merchantAccount';
 import { OrphanedOrderReconciler } from '../application/orphanedOrderReconciler';
 import { startBusConsumers } from '../inbound/busConsumers';
@@ -108,6 +110,26 @@ export const COMPONENTS = {
       const runner = system.projectionRunner();
       await runner.start();
       return { stop: () => runner.stop() };
+    },
+  },
+  archiver: {
+    description:
+      'archives finished streams older than ARCHIVE_AFTER every ARCHIVE_INTERVAL (off: never)',
+    async start(system) {
+      const { config } = system;
+      if (config.ARCHIVE_INTERVAL === 'off') return undefined;
+      const log = system.logger.child({ component: 'archiver' });
+      const schedule = new ArchiveSchedule(system.pool, {
+        intervalMs: config.ARCHIVE_INTERVAL,
+        olderThanMs: config.ARCHIVE_AFTER,
+        batchSize: config.ARCHIVE_BATCH_SIZE,
+        liveOnlyProjections: liveOnlyProjectionNames(),
+        log: (message) => log.debug(message),
+        onRun: (result) => log.info(result, 'archive run'),
+        onError: (error) => log.warn({ err: error }, 'archive run failed'),
+      });
+      schedule.start();
+      return { stop: () => schedule.stop() };
     },
   },
   relay: {

@@ -47,7 +47,7 @@ export const PROCESS_ROLES = {
     // One command handler for the API and the worker: saga steps are projected inline too.
     inlineProjection: true,
     poolFactor: 2,
-    components: [...WORKER_COMPONENTS, 'projector', 'relay', 'bus-consumers', 'api'],
+    components: [...WORKER_COMPONENTS, 'projector', 'archiver', 'relay', 'bus-consumers', 'api'],
   },
   api: {
     script: 'npm run start:api',
@@ -75,7 +75,7 @@ export const PROCESS_ROLES = {
     migrates: false,
     inlineProjection: false,
     poolFactor: 1,
-    components: ['projector'],
+    components: ['projector', 'archiver'],
   },
   relay: {
     script: 'npm run start:relay',

@@ -8,7 +8,7 @@ import type { OrderRejectionCode } from '../../domain/order';
 import type { ShipmentRejectionCode } from '../../domain/shipment';
 import type { TransferRejectionCode } from '../../domain/transfer';
 import type { PLACE_ORDER_REJECTION_CODES } from '../../application/sagaStarter';
-import { WrongExpectedVersionError } from '../../eventstore';
+import { StreamArchivedError, WrongExpectedVersionError } from '../../eventstore';
 import { InvalidCursorError } from '../../projections/queries';
 import { isWorkflowNotFound } from '../../temporal/workflowLookup';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, problemType } from './problem';
@@ -206,6 +206,16 @@ function toProblem(
       status: 409,
       detail: 'The resource was changed concurrently; retry the request',
       code: 'CONCURRENCY_CONFLICT',
+      ...base,
+    };
+  }
+  if (error instanceof StreamArchivedError) {
+    return {
+      type: problemType('STREAM_ARCHIVED'),
+      title: 'Conflict',
+      status: 409,
+      detail: `${error.streamId} is archived (its aggregate finished): it takes no more changes`,
+      code: 'STREAM_ARCHIVED',
       ...base,
     };
   }

@@ -94,11 +94,14 @@ export const eventRoutes: RoutePlugin = async (app, { deps, reads, options }) =>
           errors: [{ field: 'toVersion', in: 'querystring', message: 'must be >= fromVersion' }],
         });
       }
-      const events = await reads.read(({ eventStore }) =>
-        eventStore.readStream(streamId, {
-          fromVersion,
-          ...(toVersion !== undefined && { toVersion }),
-        }),
+      const [events, archive] = await reads.read(({ eventStore }) =>
+        Promise.all([
+          eventStore.readStream(streamId, {
+            fromVersion,
+            ...(toVersion !== undefined && { toVersion }),
+          }),
+          eventStore.archivedStream(streamId),
+        ]),
       );
       if (
         events.length === 0 &&
@@ -106,7 +109,7 @@ export const eventRoutes: RoutePlugin = async (app, { deps, reads, options }) =>
       ) {
         throw notFound('Stream', streamId);
       }
-      return { streamId, events: events.map(eventView) };
+      return { streamId, archived: archive !== undefined, events: events.map(eventView) };
     },
   );
 

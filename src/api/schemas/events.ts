@@ -33,6 +33,10 @@ export const StreamQuery = Type.Object(
 
 export const StreamEvents = Type.Object({
   streamId: Type.String(),
+  archived: Type.Boolean({
+    description:
+      'The stream was archived (its aggregate finished): its events come from the archive, and it takes no more (an append is a 409 STREAM_ARCHIVED)',
+  }),
   events: Type.Array(EventView),
 });
 

@@ -2,6 +2,7 @@ import type { DatabaseError } from 'pg';
 import {
   AppendNotFirstWriteError,
   PartialDuplicateAppendError,
+  StreamArchivedError,
   WrongExpectedVersionError,
 } from '../errors';
 import type { AppendOptions, AppendResult, NewEvent } from '../types';
@@ -57,6 +58,7 @@ export async function appendToStream(
     const code = (error as DatabaseError).code;
     if (code === 'SF001') throw new AppendNotFirstWriteError((error as Error).message);
     if (code === 'SF003') throw new PartialDuplicateAppendError((error as Error).message);
+    if (code === 'SF004') throw new StreamArchivedError(streamId);
     throw error;
   }
   const row = result.rows[0];

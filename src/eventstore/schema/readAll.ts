@@ -23,19 +23,29 @@ import { EVENT_COLUMNS, type EventRow } from './eventRow';
 
 type PageRow = EventRow & { matches: boolean };
 
+/**
+ * What a catch-up reader walks: the whole log (`all_events`: hot and archived events in one
+ * order, migration 1700000001200), or the hot table alone for a reader that skips archived
+ * streams (a read model of live data only).
+ */
+export type CatchUpSource = 'all_events' | 'events';
+
+const statementName = (name: string, source: CatchUpSource) =>
+  source === 'all_events' ? name : `${name}_hot`;
+
 interface Page {
   rows: EventRow[];
   scannedTo: bigint;
 }
 
 /** The page after an event's position, or `known: false` when the cursor is no event. */
-const READ_AFTER_EVENT = `
+const READ_AFTER_EVENT = (source: CatchUpSource) => `
   WITH exact AS (
-    SELECT transaction_id AS tx FROM events WHERE global_position = $1
+    SELECT transaction_id AS tx FROM ${source} WHERE global_position = $1
   ),
   page AS (
     SELECT ${EVENT_COLUMNS}, ($3::text[] IS NULL OR event_type = ANY($3)) AS matches
-      FROM events
+      FROM ${source}
      WHERE (EXISTS (SELECT 1 FROM exact) OR $1::bigint = 0)
        AND (transaction_id, global_position)
            > (coalesce((SELECT tx FROM exact), '0'::xid8), $1::bigint)
@@ -47,9 +57,9 @@ const READ_AFTER_EVENT = `
     FROM (SELECT 1) AS one LEFT JOIN page ON true`;
 
 /** The page after a point of the catch-up order, keeping only positions above `$5`. */
-const READ_AFTER_POINT = `
+const READ_AFTER_POINT = (source: CatchUpSource) => `
   SELECT ${EVENT_COLUMNS}, ($3::text[] IS NULL OR event_type = ANY($3)) AS matches
-    FROM events
+    FROM ${source}
    WHERE (transaction_id, global_position) > ($4::xid8, $1::bigint)
      AND global_position > $5::bigint
      AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
@@ -62,9 +72,9 @@ const READ_AFTER_POINT = `
  * the positions below the cursor or the transaction order above it (the worst case, a gap
  * in the middle of the log, took 3 ms at 200,000 events; a cursor past the head, 0.5 ms).
  */
-const POINT_BELOW = `
+const POINT_BELOW = (source: CatchUpSource) => `
   SELECT transaction_id AS tx, global_position AS pos
-    FROM events
+    FROM ${source}
    WHERE global_position < $1
      AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
    ORDER BY transaction_id DESC, global_position DESC
@@ -75,10 +85,15 @@ export async function readAllRows(
   after: bigint,
   limit: number,
   eventTypes?: readonly string[],
+  source: CatchUpSource = 'all_events',
 ): Promise<Page> {
   const types = eventTypes ?? null;
   const first = await db.query<{ known: boolean } & Partial<PageRow>>(
-    named('sagaflow_read_all', READ_AFTER_EVENT, [after.toString(), limit, types]),
+    named(statementName('sagaflow_read_all', source), READ_AFTER_EVENT(source), [
+      after.toString(),
+      limit,
+      types,
+    ]),
   );
   if (first.rows[0]?.known) {
     return pageOf(
@@ -86,9 +101,9 @@ export async function readAllRows(
       after,
     );
   }
-  const point = await pointBelow(db, after);
+  const point = await pointBelow(db, after, source);
   const rest = await db.query<PageRow>(
-    named('sagaflow_read_all_after_point', READ_AFTER_POINT, [
+    named(statementName('sagaflow_read_all_after_point', source), READ_AFTER_POINT(source), [
       point.position,
       limit,
       types,
@@ -108,21 +123,33 @@ export interface CatchUpPoint {
 }
 
 /** The point of the catch-up order a reader at this cursor has reached (see the top). */
-export async function catchUpPointOf(db: SqlExecutor, after: bigint): Promise<CatchUpPoint> {
+export async function catchUpPointOf(
+  db: SqlExecutor,
+  after: bigint,
+  source: CatchUpSource = 'all_events',
+): Promise<CatchUpPoint> {
   const exact = await db.query<{ tx: string }>(
     named(
-      'sagaflow_cursor_event',
-      'SELECT transaction_id AS tx FROM events WHERE global_position = $1',
+      statementName('sagaflow_cursor_event', source),
+      `SELECT transaction_id AS tx FROM ${source} WHERE global_position = $1`,
       [after.toString()],
     ),
   );
   const tx = exact.rows[0]?.tx;
   if (tx !== undefined) return { transactionId: tx, position: after.toString(), floor: '0' };
-  return after === 0n ? { transactionId: '0', position: '0', floor: '0' } : pointBelow(db, after);
+  return after === 0n
+    ? { transactionId: '0', position: '0', floor: '0' }
+    : pointBelow(db, after, source);
 }
 
-async function pointBelow(db: SqlExecutor, after: bigint): Promise<CatchUpPoint> {
-  const below = await db.query<{ tx: string; pos: string }>(POINT_BELOW, [after.toString()]);
+async function pointBelow(
+  db: SqlExecutor,
+  after: bigint,
+  source: CatchUpSource,
+): Promise<CatchUpPoint> {
+  const below = await db.query<{ tx: string; pos: string }>(POINT_BELOW(source), [
+    after.toString(),
+  ]);
   const row = below.rows[0];
   return {
     transactionId: row?.tx ?? '0',
@@ -150,7 +177,7 @@ export async function readCatchUpHead(db: SqlExecutor): Promise<bigint> {
   const result = await db.query<{ global_position: string }>(
     named(
       'sagaflow_catch_up_head',
-      `SELECT global_position FROM events
+      `SELECT global_position FROM all_events
         WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
         ORDER BY transaction_id DESC, global_position DESC
         LIMIT 1`,

@@ -7,7 +7,8 @@ type Row = EventRow & { is_snapshot: boolean; state_schema_version: number | nul
 /**
  * A stream's newest snapshot of the given state schema (a stale one is ignored) and the
  * events after it, in one round trip: loading a snapshotted aggregate is a saga step's
- * first query, and each round trip costs the step more than the rows it reads.
+ * first query, and each round trip costs the step more than the rows it reads. The archive
+ * is only searched when the hot table has no tail (see readStream.ts).
  */
 export async function readSnapshotAndTailRows(
   db: SqlExecutor,
@@ -20,6 +21,10 @@ export async function readSnapshotAndTailRows(
       `WITH snapshot AS (
        SELECT stream_type, version, state_schema_version, state FROM snapshots
         WHERE stream_id = $1 AND state_schema_version = $2
+     ),
+     hot AS (
+       SELECT false AS is_snapshot, ${EVENT_COLUMNS}, NULL::int AS state_schema_version FROM events
+        WHERE stream_id = $1 AND version > coalesce((SELECT version FROM snapshot), 0)
      )
      SELECT true AS is_snapshot, NULL::bigint AS global_position, $1 AS stream_id, stream_type,
             version, NULL::uuid AS event_id, NULL::text AS event_type, NULL::int AS schema_version,
@@ -27,8 +32,11 @@ export async function readSnapshotAndTailRows(
             NULL::timestamptz AS created_at, state_schema_version
        FROM snapshot
      UNION ALL
-     SELECT false, ${EVENT_COLUMNS}, NULL FROM events
-      WHERE stream_id = $1 AND version > coalesce((SELECT version FROM snapshot), 0)
+     SELECT * FROM hot
+     UNION ALL
+     SELECT false, ${EVENT_COLUMNS}, NULL FROM events_archive
+      WHERE NOT EXISTS (SELECT 1 FROM hot)
+        AND stream_id = $1 AND version > coalesce((SELECT version FROM snapshot), 0)
      ORDER BY version`,
       [streamId, stateSchemaVersion],
     ),
