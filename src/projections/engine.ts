@@ -231,7 +231,8 @@ async function applyInTransaction(
     ) {
       throw new StaleCheckpoint();
     }
-    for (const event of events) await projection.handle(conn, event, cursor.table);
+    if (projection.applyBatch) await projection.applyBatch(conn, events, cursor.table);
+    else for (const event of events) await projection.handle(conn, event, cursor.table);
     await options.beforeCheckpoint?.(projection.name, events);
     await advanceCheckpoint(conn, projection.name, checkpointColumn(mode), nextPosition);
   });
