@@ -4,6 +4,7 @@ import { createPool, migrate } from '../src/eventstore';
 import { createLogger } from '../src/logger';
 import { accountBalanceProjection } from '../src/projections';
 import { createSystem } from '../src/system/createSystem';
+import { orderSummaryRebuildEntry } from './projectionRebuild';
 import { compare, type BenchContext, type BenchEntries, type BenchSuite } from './support/suite';
 
 const EVENTS_PER_ACCOUNT = 10;
@@ -134,7 +135,8 @@ async function oursCatchUp(url: string, head: string): Promise<void> {
 
 export const projectionsSuite: BenchSuite = {
   name: 'projections',
-  description: 'catch-up of account_balance vs a bare read-and-upsert loop',
+  description:
+    'catch-up of account_balance vs a bare read-and-upsert loop; a rebuild of order_summary vs a bare batched loop',
   async run(context: BenchContext): Promise<BenchEntries> {
     const events = context.scaled(100_000, 1_000);
     const { url } = await context.databases.create('projections');
@@ -175,7 +177,9 @@ export const projectionsSuite: BenchSuite = {
       context.log(
         `ours ${Math.round(ours)} events/s (${oursSeconds.toFixed(2)} s), bare ${Math.round(bare)} events/s (${bareSeconds.toFixed(2)} s)`,
       );
+      const rebuild = await orderSummaryRebuildEntry(context);
       return {
+        projection_rebuild_order_summary: rebuild,
         projection_catchup_vs_bare: compare({ rate: ours }, { rate: bare }, 'events/s', {
           goal: 0.8,
           events: total,

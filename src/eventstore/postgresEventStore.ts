@@ -117,6 +117,7 @@ export class PostgresEventStore implements EventStore {
       options.after,
       options.limit,
       options.eventTypes,
+      options.segment,
     );
     return { events: await this.materialize(rows), lastPosition: scannedTo };
   }

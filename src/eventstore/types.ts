@@ -70,6 +70,8 @@ export interface ReadAllOptions {
   limit: number;
   /** Only these event types (others are skipped but the position still advances). */
   eventTypes?: readonly string[];
+  /** Only the streams of this segment (others are skipped likewise); see readAll.ts. */
+  segment?: { index: number; count: number };
 }
 
 export interface ReadAllResult {

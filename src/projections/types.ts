@@ -28,6 +28,12 @@ export interface Projection {
   readonly version: number;
   readonly eventTypes: readonly string[];
   /**
+   * Split the projection into this many segments by a stable hash of the stream id, each
+   * with its own checkpoint and owner (runners spread them over processes). Unset: the
+   * runner's `segments` option (PROJECTION_SEGMENTS), else 1.
+   */
+  readonly segments?: number;
+  /**
    * Creates the table(s) of one generation; `table` is e.g. `order_summary_g2`. The one source
    * of a read model's DDL: a change bumps `version`, and the rebuild builds the next
    * generation from here. Generation 1 of the built-in read models was also written into a

@@ -23,6 +23,20 @@ import { EVENT_COLUMNS, type EventRow } from './eventRow';
 
 type PageRow = EventRow & { matches: boolean };
 
+/**
+ * One of `count` disjoint parts of the log, by a stable hash of the stream id (hashtextextended
+ * is what hash partitioning relies on, so it does not change between server versions): all
+ * events of a stream fall in the same segment, so per-stream order holds within it.
+ */
+export interface LogSegment {
+  index: number;
+  count: number;
+}
+
+/** SQL: does `stream_id` fall in segment (index $i, count $c)? (both NULL: no segments). */
+export const inSegmentSql = (index: string, count: string): string =>
+  `(${count}::int IS NULL OR abs(hashtextextended(stream_id, 0) % ${count}::int) = ${index}::int)`;
+
 interface Page {
   rows: EventRow[];
   scannedTo: bigint;
@@ -34,7 +48,8 @@ const READ_AFTER_EVENT = `
     SELECT transaction_id AS tx FROM events WHERE global_position = $1
   ),
   page AS (
-    SELECT ${EVENT_COLUMNS}, ($3::text[] IS NULL OR event_type = ANY($3)) AS matches
+    SELECT ${EVENT_COLUMNS},
+           ($3::text[] IS NULL OR event_type = ANY($3)) AND ${inSegmentSql('$4', '$5')} AS matches
       FROM events
      WHERE (EXISTS (SELECT 1 FROM exact) OR $1::bigint = 0)
        AND (transaction_id, global_position)
@@ -48,7 +63,8 @@ const READ_AFTER_EVENT = `
 
 /** The page after a point of the catch-up order, keeping only positions above `$5`. */
 const READ_AFTER_POINT = `
-  SELECT ${EVENT_COLUMNS}, ($3::text[] IS NULL OR event_type = ANY($3)) AS matches
+  SELECT ${EVENT_COLUMNS},
+         ($3::text[] IS NULL OR event_type = ANY($3)) AND ${inSegmentSql('$6', '$7')} AS matches
     FROM events
    WHERE (transaction_id, global_position) > ($4::xid8, $1::bigint)
      AND global_position > $5::bigint
@@ -75,10 +91,12 @@ export async function readAllRows(
   after: bigint,
   limit: number,
   eventTypes?: readonly string[],
+  segment?: LogSegment,
 ): Promise<Page> {
   const types = eventTypes ?? null;
+  const [index, count] = segment ? [segment.index, segment.count] : [null, null];
   const first = await db.query<{ known: boolean } & Partial<PageRow>>(
-    named('sagaflow_read_all', READ_AFTER_EVENT, [after.toString(), limit, types]),
+    named('sagaflow_read_all', READ_AFTER_EVENT, [after.toString(), limit, types, index, count]),
   );
   if (first.rows[0]?.known) {
     return pageOf(
@@ -94,6 +112,8 @@ export async function readAllRows(
       types,
       point.transactionId,
       point.floor,
+      index,
+      count,
     ]),
   );
   return pageOf(rest.rows, after);
