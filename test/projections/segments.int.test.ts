@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { rebuildProjection } from '../../src/projections';
+import { getProjectionStatuses, rebuildProjection } from '../../src/projections';
 import { createTestDatabase, type TestDatabase } from '../support/testDatabase';
 import { appendTicks, logProjection, waitFor } from './support';
 
@@ -148,5 +148,17 @@ describe('projection segments over several projector processes', () => {
     );
     positions.push(...(await appendTicks(db, 100)));
     await waitFor(() => appliedOnce(db, positions), 'every event applied once', 30_000);
+
+    // The status (GET /admin/projections, /metrics) shows each segment, its owner and lag.
+    const [status] = await getProjectionStatuses(db.pool, [logProjection('seg_log')]);
+    expect(status!.segments).toHaveLength(SEGMENTS);
+    expect(status!.lagEvents).toBe(0);
+    expect(status!.state).toBe('running');
+    const shown = status!.segments!.map((segment) => segment.owner).sort();
+    expect(shown).toEqual([
+      ...Array<string>(3).fill('seg-runner-first'),
+      ...Array<string>(3).fill('seg-runner-second'),
+    ]);
+    expect(status!.segments!.every((segment) => segment.lagEvents === 0)).toBe(true);
   });
 });
