@@ -5,6 +5,7 @@ import {
   advisoryUnlock,
   ensureProjection,
   readCheckpoint,
+  readSegmentCheckpoints,
   rebuildLockKey,
   segmentCheckpointName,
   tryAdvisoryLock,
@@ -40,7 +41,10 @@ export { UnknownProjectionError } from './types';
 
 export interface RebuildOptions extends Partial<Omit<EngineOptions, 'log'>> {
   projections?: readonly Projection[];
-  /** As the runners' option (PROJECTION_SEGMENTS): segments of projections without their own. */
+  /**
+   * As the runners' option (PROJECTION_SEGMENTS): segments of projections without their own.
+   * Default: as many as the projection has now.
+   */
   segments?: number;
   log?: (message: string, error?: unknown) => void;
 }
@@ -61,7 +65,11 @@ export async function rebuildProjection(
   const conn = await pool.connect();
   let released = false;
   try {
-    const segments = segmentCountOf(projection, options.segments);
+    // Unless told, the layout the runners use now (a CLI need not repeat their setting).
+    const segments = segmentCountOf(
+      projection,
+      options.segments ?? ((await readSegmentCheckpoints(conn, name)).length || 1),
+    );
     await ensureProjection(conn, projection, segments);
     if (!(await tryAdvisoryLock(conn, rebuildLockKey(name)))) {
       throw new RebuildInProgressError(`projection ${name} is already being rebuilt`);
