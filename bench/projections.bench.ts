@@ -1,36 +1,15 @@
-import { Client, type Pool } from 'pg';
+import { Client } from 'pg';
 import { loadConfig } from '../src/config';
 import { createPool, migrate } from '../src/eventstore';
 import { createLogger } from '../src/logger';
 import { accountBalanceProjection } from '../src/projections';
 import { createSystem } from '../src/system/createSystem';
+import { orderSummaryRebuildEntry } from './projectionRebuild';
+import { segmentedCatchUpEntry } from './projectionSegments';
+import { seedAccounts as seed } from './support/seedAccounts';
 import { compare, type BenchContext, type BenchEntries, type BenchSuite } from './support/suite';
 
-const EVENTS_PER_ACCOUNT = 10;
 const BATCH = 1000;
-
-/**
- * Seeds valid account streams in one bulk INSERT: AccountOpened, then deposits with a
- * running balanceAfter (a plain INSERT into events is what append_to_stream does too).
- */
-async function seed(pool: Pool, events: number): Promise<void> {
-  const accounts = Math.ceil(events / EVENTS_PER_ACCOUNT);
-  await pool.query(
-    `INSERT INTO events (stream_id, stream_type, version, event_id, event_type, data)
-     SELECT 'account-acc' || a, 'account', v, gen_random_uuid(),
-            CASE WHEN v = 1 THEN 'AccountOpened' ELSE 'FundsDeposited' END,
-            CASE WHEN v = 1
-                 THEN jsonb_build_object('accountId', 'acc' || a, 'ownerId', 'owner' || a,
-                                         'openedAt', '2024-01-01T00:00:00.000Z')
-                 ELSE jsonb_build_object('accountId', 'acc' || a, 'amount', 100,
-                                         'reference', 'dep-' || v, 'balanceAfter', 100 * (v - 1))
-            END
-       FROM generate_series(1, $1::int) AS a, generate_series(1, $2::int) AS v
-      ORDER BY a, v`,
-    [accounts, EVENTS_PER_ACCOUNT],
-  );
-  await pool.query('ANALYZE events');
-}
 
 interface Row {
   global_position: string;
@@ -134,7 +113,8 @@ async function oursCatchUp(url: string, head: string): Promise<void> {
 
 export const projectionsSuite: BenchSuite = {
   name: 'projections',
-  description: 'catch-up of account_balance vs a bare read-and-upsert loop',
+  description:
+    'catch-up of account_balance vs a bare read-and-upsert loop; a rebuild of order_summary vs a bare batched loop',
   async run(context: BenchContext): Promise<BenchEntries> {
     const events = context.scaled(100_000, 1_000);
     const { url } = await context.databases.create('projections');
@@ -175,7 +155,11 @@ export const projectionsSuite: BenchSuite = {
       context.log(
         `ours ${Math.round(ours)} events/s (${oursSeconds.toFixed(2)} s), bare ${Math.round(bare)} events/s (${bareSeconds.toFixed(2)} s)`,
       );
+      const segmented = await segmentedCatchUpEntry(context);
+      const rebuild = await orderSummaryRebuildEntry(context);
       return {
+        projection_catchup_2proc_vs_1proc: segmented,
+        projection_rebuild_order_summary: rebuild,
         projection_catchup_vs_bare: compare({ rate: ours }, { rate: bare }, 'events/s', {
           goal: 0.8,
           events: total,

@@ -78,6 +78,8 @@ const schema = z.object({
   PG_KEEPALIVE_IDLE_MS: positiveInt.min(1000).default(10_000),
   /** Slowest retry of a failing projection (its backoff doubles from 1 s up to this). */
   PROJECTION_RETRY_MAX_MS: positiveInt.default(60_000),
+  /** Segments each projection is split into (by stream), shared by the projector processes; the same in every process. */
+  PROJECTION_SEGMENTS: positiveInt.max(256).default(1),
   /** Snapshot interval (events) of every aggregate that takes snapshots (accounts, inventory). */
   SNAPSHOT_EVERY: positiveInt.default(100),
   /** Aggregates a process remembers between commands, so a saga's next step skips the load. */

@@ -82,12 +82,17 @@ async function liveOnlyReaderPoints(
   names: readonly string[],
 ): Promise<Array<{ tx: string; pos: string }> | undefined> {
   if (names.length === 0) return [];
-  const rows = await client.query<{ position: string; rebuild_position: string | null }>(
-    `SELECT position, rebuild_position FROM projection_checkpoints
-      WHERE name = ANY($1) FOR SHARE`,
+  const rows = await client.query<{
+    name: string;
+    position: string;
+    rebuild_position: string | null;
+  }>(
+    // A split projection's segment rows too: every segment must have passed a stream.
+    `SELECT name, position, rebuild_position FROM projection_checkpoints
+      WHERE name = ANY($1) OR projection = ANY($1) FOR SHARE`,
     [names],
   );
-  if (rows.rows.length < new Set(names).size) return undefined;
+  if (!names.every((name) => rows.rows.some((row) => row.name === name))) return undefined;
   const positions = rows.rows.flatMap((row) => [
     row.position,
     row.rebuild_position ?? row.position,

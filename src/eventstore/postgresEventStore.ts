@@ -119,6 +119,7 @@ export class PostgresEventStore implements EventStore {
       options.limit,
       options.eventTypes,
       options.archivedStreams === 'skip' ? 'events' : 'all_events',
+      options.segment,
     );
     return { events: await this.materialize(rows), lastPosition: scannedTo };
   }

@@ -75,6 +75,8 @@ export interface ReadAllOptions {
    * model of live data only: much less to read). Default `include`: the whole log.
    */
   archivedStreams?: 'include' | 'skip';
+  /** Only the streams of this segment (others are skipped likewise); see readAll.ts. */
+  segment?: { index: number; count: number };
 }
 
 /** A stream moved to the archive (src/archiving/): it still loads, but takes no appends. */

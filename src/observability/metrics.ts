@@ -12,6 +12,8 @@ export interface ProjectionHealth {
   /** Failed attempts ever (monotonic) and when the latest was (ISO-8601). */
   errorsTotal?: number;
   lastErrorAt?: string | null;
+  /** Of a projection split into segments: each one's lag and whether a runner owns it. */
+  segments?: ReadonlyArray<{ segment: number; lagEvents: number; ownerPid: number | null }> | null;
 }
 
 /** The outbox relay's figures (src/integration/relay/status.ts), read from its checkpoint row. */
@@ -85,6 +87,8 @@ export class Metrics {
   readonly projectionFailing: Gauge<'projection'>;
   readonly projectionErrors: Counter<'projection'>;
   readonly projectionLastError: Gauge<'projection'>;
+  readonly projectionSegmentLag: Gauge<'projection' | 'segment'>;
+  readonly projectionSegmentOwned: Gauge<'projection' | 'segment'>;
   readonly catchUpHeldBack: Gauge;
   readonly catchUpOldestTransactionAge: Gauge;
   readonly catchUpOldestTransactionXidAge: Gauge;
@@ -207,6 +211,44 @@ export class Metrics {
       `${prefix}projection_last_error_timestamp_seconds`,
       'When each projection last failed to apply an event (Unix time)',
       (s) => (s.lastErrorAt ? Date.parse(s.lastErrorAt) / 1000 : undefined),
+    );
+    const segmentGauge = (
+      name: string,
+      help: string,
+      pick: (segment: NonNullable<ProjectionHealth['segments']>[number]) => number,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['projection', 'segment'],
+        registers,
+        async collect() {
+          if (!source) return;
+          try {
+            const all = await statuses();
+            this.reset();
+            for (const status of all) {
+              for (const segment of status.segments ?? []) {
+                this.set(
+                  { projection: status.name, segment: String(segment.segment) },
+                  pick(segment),
+                );
+              }
+            }
+          } catch {
+            // A scrape must not fail because the database is briefly away.
+          }
+        },
+      });
+    this.projectionSegmentLag = segmentGauge(
+      `${prefix}projection_segment_lag_events`,
+      'Events after each segment checkpoint of a split projection not yet applied',
+      (segment) => segment.lagEvents,
+    );
+    this.projectionSegmentOwned = segmentGauge(
+      `${prefix}projection_segment_owned`,
+      '1 while a runner owns the segment of a split projection',
+      (segment) => (segment.ownerPid === null ? 0 : 1),
     );
     // What holds every catch-up reader back: committed events above the oldest transaction
     // still running anywhere on the server (another database or application counts too).

@@ -24,6 +24,10 @@ export interface CheckpointRow {
   errorsTotal: bigint;
   eventsPerSecond: number;
   updatedAt: Date;
+  /** A segment's row: the projection it belongs to, its index and the segment count. */
+  segmentOf: string | null;
+  segment: number | null;
+  segments: number | null;
 }
 
 interface RawCheckpoint {
@@ -45,6 +49,9 @@ interface RawCheckpoint {
   errors_total: string;
   events_per_second: number;
   updated_at: Date;
+  projection: string | null;
+  segment: number | null;
+  segments: number | null;
 }
 
 const toCheckpoint = (row: RawCheckpoint): CheckpointRow => ({
@@ -66,6 +73,9 @@ const toCheckpoint = (row: RawCheckpoint): CheckpointRow => ({
   errorsTotal: BigInt(row.errors_total),
   eventsPerSecond: row.events_per_second,
   updatedAt: row.updated_at,
+  segmentOf: row.projection,
+  segment: row.segment,
+  segments: row.segments,
 });
 
 export async function readCheckpoint(
@@ -85,6 +95,70 @@ export async function readCheckpoints(db: SqlExecutor): Promise<CheckpointRow[]>
     'SELECT * FROM projection_checkpoints ORDER BY name',
   );
   return result.rows.map(toCheckpoint);
+}
+
+/** The checkpoint row of segment `segment` of a projection split into segments. */
+export const segmentCheckpointName = (name: string, segment: number): string =>
+  `${name}#${segment}`;
+
+/** The segment rows of a projection, by segment (empty: it is not split). */
+export async function readSegmentCheckpoints(
+  db: SqlExecutor,
+  name: string,
+  forUpdate = false,
+): Promise<CheckpointRow[]> {
+  const result = await db.query<RawCheckpoint>(
+    `SELECT * FROM projection_checkpoints WHERE projection = $1 ORDER BY segment${forUpdate ? ' FOR UPDATE' : ''}`,
+    [name],
+  );
+  return result.rows.map(toCheckpoint);
+}
+
+export class SegmentLayoutInUseError extends Error {
+  override readonly name = 'SegmentLayoutInUseError';
+}
+
+/**
+ * Gives a projection `count` segment rows (none for 1), in ensureProjection's transaction.
+ * A new layout starts every segment at the lowest position of the old one: everything up to
+ * it was applied in every part, and the rest is applied again at most, which the version
+ * guards of an idempotent projection skip. Refused while a runner owns a row of the old
+ * layout (processes configured differently must not take turns re-splitting it).
+ */
+async function ensureSegments(conn: ClientBase, name: string, count: number): Promise<void> {
+  const current = await readSegmentCheckpoints(conn, name, true);
+  if (count > 1 && current.length === count && current.every((row) => row.segments === count)) {
+    return;
+  }
+  if (count === 1 && current.length === 0) return;
+  const main = await readCheckpoint(conn, name, true);
+  if (!main) throw new Error(`no checkpoint for projection ${name}`);
+  const old = current.length > 0 ? current : [main];
+  for (const row of old) {
+    if ((await advisoryLockHolder(conn, ownerLockKey(row.name))) !== null) {
+      throw new SegmentLayoutInUseError(
+        `projection ${name} runs as ${current.length || 1} segment(s) in another runner; stop it to use ${count}`,
+      );
+    }
+  }
+  if (old.some((row) => row.rebuildGeneration !== null)) {
+    throw new SegmentLayoutInUseError(`projection ${name} is being rebuilt; re-split it after`);
+  }
+  const start = old.reduce(
+    (min, row) => (row.position < min ? row.position : min),
+    old[0]!.position,
+  );
+  await conn.query('DELETE FROM projection_checkpoints WHERE projection = $1', [name]);
+  await conn.query('UPDATE projection_checkpoints SET position = $2 WHERE name = $1', [
+    name,
+    start.toString(),
+  ]);
+  if (count === 1) return;
+  await conn.query(
+    `INSERT INTO projection_checkpoints (name, version, generation, position, projection, segment, segments)
+     SELECT $1 || '#' || s, $2, $3, $4, $1, s, $5 FROM generate_series(0, $5 - 1) AS s`,
+    [name, main.version, main.generation, start.toString(), count],
+  );
 }
 
 /** Which checkpoint of a projection a step advances: the active generation's or a rebuild's. */
@@ -115,7 +189,8 @@ export async function advanceCheckpoint(
 
 /**
  * Gives a rebuild its own checkpoint: `generation` (a fresh table) at `version`, from position
- * 0, and clears any failure. Callers hold the row lock, in the transaction that made the table.
+ * 0, and clears any failure; the same for each segment's row of a split projection. Callers
+ * hold the row lock, in the transaction that made the table.
  */
 export async function startRebuildCheckpoint(
   db: SqlExecutor,
@@ -127,14 +202,15 @@ export async function startRebuildCheckpoint(
     `UPDATE projection_checkpoints
         SET rebuild_generation = $2, rebuild_version = $3, rebuild_position = 0,
             ${CLEAR_ERROR}, updated_at = now()
-      WHERE name = $1`,
+      WHERE name = $1 OR projection = $1`,
     [name, generation, version],
   );
 }
 
 /**
  * The rebuild's checkpoint becomes the active one (generation, version, position) and the
- * rebuild's is cleared. Callers hold the row lock, in the transaction that repoints the view.
+ * rebuild's is cleared, on the projection's row and its segments' rows. Callers hold the
+ * row locks, in the transaction that repoints the view.
  */
 export async function promoteRebuildCheckpoint(db: SqlExecutor, name: string): Promise<void> {
   await db.query(
@@ -142,7 +218,7 @@ export async function promoteRebuildCheckpoint(db: SqlExecutor, name: string): P
         SET generation = rebuild_generation, version = rebuild_version, position = rebuild_position,
             rebuild_generation = NULL, rebuild_version = NULL, rebuild_position = NULL,
             ${CLEAR_ERROR}, updated_at = now()
-      WHERE name = $1`,
+      WHERE name = $1 OR projection = $1`,
     [name],
   );
 }
@@ -245,7 +321,11 @@ export const projectionOwnerPid = (db: SqlExecutor, name: string): Promise<numbe
  * projections get all three from the migration; this covers new ones (and tests). Runs in
  * a transaction serialised by an advisory lock, so concurrent runners do not race on DDL.
  */
-export async function ensureProjection(conn: ClientBase, projection: Projection): Promise<void> {
+export async function ensureProjection(
+  conn: ClientBase,
+  projection: Projection,
+  segments = 1,
+): Promise<void> {
   await conn.query('BEGIN');
   try {
     await conn.query(
@@ -267,6 +347,7 @@ export async function ensureProjection(conn: ClientBase, projection: Projection)
       await projection.createTables(conn, table);
       await conn.query(`CREATE OR REPLACE VIEW ${projection.name} AS SELECT * FROM ${table}`);
     }
+    await ensureSegments(conn, projection.name, segments);
     await conn.query('COMMIT');
   } catch (error) {
     await conn.query('ROLLBACK').catch(() => undefined);

@@ -1,6 +1,12 @@
 import type { EventStore, RecordedEvent, SqlExecutor } from '../eventstore';
 import { ALL_PROJECTIONS } from './all';
-import { advanceCheckpoint, readCheckpoint, type CheckpointColumn } from './checkpoints';
+import {
+  advanceCheckpoint,
+  readCheckpoint,
+  readSegmentCheckpoints,
+  type CheckpointColumn,
+  type CheckpointRow,
+} from './checkpoints';
 import { UnknownProjectionError, type Projection, type ProjectionSource } from './types';
 
 /** Notified with a projection's name when an operator skipped the event it was stuck on. */
@@ -67,10 +73,35 @@ export function findProjection(
   return projection;
 }
 
-/** The event a checkpoint at `after` reads next: the engine's own readAll decides. */
-async function nextEventAfter(store: EventStore, after: bigint, eventTypes: readonly string[]) {
-  const { events } = await store.readAll({ after, limit: 1, eventTypes });
+/** The event a checkpoint row at `after` reads next: the engine's own readAll decides. */
+async function nextEventAfter(
+  store: EventStore,
+  after: bigint,
+  eventTypes: readonly string[],
+  row: CheckpointRow,
+) {
+  const segment =
+    row.segment !== null && row.segments !== null
+      ? { segment: { index: row.segment, count: row.segments } }
+      : {};
+  const { events } = await store.readAll({ after, limit: 1, eventTypes, ...segment });
   return events[0];
+}
+
+/** The row stuck at `position`: the projection's own, or one of its segments'. */
+async function stuckRowOf(
+  conn: SqlExecutor,
+  name: string,
+  position: bigint,
+): Promise<CheckpointRow | undefined> {
+  const own = await readCheckpoint(conn, name, true);
+  if (!own || own.errorPosition === position) return own;
+  const segments = await readSegmentCheckpoints(conn, name, true);
+  return (
+    segments.find((row) => row.errorPosition === position) ??
+    segments.find((row) => row.errorPosition !== null) ??
+    own
+  );
 }
 
 /**
@@ -90,7 +121,7 @@ export async function skipStuckEvent(
   let broken: Error | undefined;
   try {
     await conn.query('BEGIN');
-    const checkpoint = await readCheckpoint(conn, name, true);
+    const checkpoint = await stuckRowOf(conn, name, request.position);
     if (!checkpoint) throw new UnknownProjectionError(`no projection named ${name}`);
     if (checkpoint.errorPosition !== request.position) {
       throw new NotStuckOnEventError(
@@ -106,7 +137,7 @@ export async function skipStuckEvent(
       ['rebuild_position', checkpoint.rebuildPosition],
     ] as const) {
       if (at === null) continue;
-      const next = await nextEventAfter(store, at, projection.eventTypes);
+      const next = await nextEventAfter(store, at, projection.eventTypes, checkpoint);
       if (next?.globalPosition === request.position) {
         stuck.push(column);
         event = next;
@@ -132,7 +163,9 @@ export async function skipStuckEvent(
         request.skippedBy,
       ],
     );
-    for (const column of stuck) await advanceCheckpoint(conn, name, column, event.globalPosition);
+    for (const column of stuck) {
+      await advanceCheckpoint(conn, checkpoint.name, column, event.globalPosition);
+    }
     await conn.query('SELECT pg_notify($1, $2)', [RETRY_CHANNEL, name]);
     await conn.query('COMMIT');
     return toDeadLetter(inserted.rows[0]!);

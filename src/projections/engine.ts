@@ -6,6 +6,7 @@
  */
 import type { ClientBase } from 'pg';
 import type { EventStore, RecordedEvent } from '../eventstore';
+import type { LogSegment } from '../eventstore/schema/readAll';
 import {
   advanceCheckpoint,
   readCheckpoint,
@@ -34,6 +35,19 @@ export interface EngineOptions {
   /** Tells a waiting retry to give up (runner stopping). */
   isStopped?: () => boolean;
 }
+
+/**
+ * Which checkpoint row a step moves: the projection's own (the default), or one segment's,
+ * which reads only its segment's streams.
+ */
+export interface StepTarget {
+  checkpoint: string;
+  segment?: LogSegment;
+}
+
+export const wholeProjection = (projection: Projection): StepTarget => ({
+  checkpoint: projection.name,
+});
 
 export interface StepResult {
   /** 'empty': nothing new; 'stale': someone else moved the checkpoint, read again. */
@@ -68,10 +82,14 @@ interface Cursor {
   generation: number;
 }
 
-function cursorOf(checkpoint: CheckpointRow, mode: StepMode): Cursor | undefined {
+function cursorOf(
+  projection: Projection,
+  checkpoint: CheckpointRow,
+  mode: StepMode,
+): Cursor | undefined {
   if (mode === 'live') {
     return {
-      table: generationTable(checkpoint.name, checkpoint.generation),
+      table: generationTable(projection.name, checkpoint.generation),
       position: checkpoint.position,
       generation: checkpoint.generation,
     };
@@ -79,7 +97,7 @@ function cursorOf(checkpoint: CheckpointRow, mode: StepMode): Cursor | undefined
   if (checkpoint.rebuildGeneration === null || checkpoint.rebuildPosition === null)
     return undefined;
   return {
-    table: generationTable(checkpoint.name, checkpoint.rebuildGeneration),
+    table: generationTable(projection.name, checkpoint.rebuildGeneration),
     position: checkpoint.rebuildPosition,
     generation: checkpoint.rebuildGeneration,
   };
@@ -97,16 +115,18 @@ export async function runStep(
   projection: Projection,
   mode: StepMode,
   options: EngineOptions,
+  target: StepTarget = wholeProjection(projection),
 ): Promise<StepResult> {
-  const checkpoint = await readCheckpoint(conn, projection.name);
-  if (!checkpoint) throw new Error(`no checkpoint row for projection ${projection.name}`);
-  const cursor = cursorOf(checkpoint, mode);
+  const checkpoint = await readCheckpoint(conn, target.checkpoint);
+  if (!checkpoint) throw new Error(`no checkpoint row ${target.checkpoint}`);
+  const cursor = cursorOf(projection, checkpoint, mode);
   if (!cursor) return { outcome: 'empty', applied: 0 };
   const read = await store.readAll({
     after: cursor.position,
     limit: options.batchSize,
     eventTypes: projection.eventTypes,
     archivedStreams: projection.liveOnly ? 'skip' : 'include',
+    ...(target.segment && { segment: target.segment }),
   });
   const { lastPosition } = read;
   if (lastPosition === cursor.position) return { outcome: 'empty', applied: 0 };
@@ -114,7 +134,7 @@ export async function runStep(
     mode === 'rebuild' ? await withoutDeadLetters(conn, projection, read.events) : read.events;
 
   try {
-    await applyInTransaction(conn, projection, mode, cursor, events, lastPosition, options);
+    await applyInTransaction(conn, projection, target, mode, cursor, events, lastPosition, options);
     return { outcome: 'applied', applied: events.length };
   } catch (error) {
     if (error instanceof StaleCheckpoint) return { outcome: 'stale', applied: 0 };
@@ -129,7 +149,7 @@ export async function runStep(
   let applied = 0;
   try {
     for (const event of events) {
-      await applyWithRetry(conn, projection, mode, { ...cursor, position }, event, options);
+      await applyWithRetry(conn, projection, target, mode, { ...cursor, position }, event, options);
       position = event.globalPosition;
       applied++;
     }
@@ -137,6 +157,7 @@ export async function runStep(
       await applyInTransaction(
         conn,
         projection,
+        target,
         mode,
         { ...cursor, position },
         [],
@@ -168,6 +189,7 @@ async function withoutDeadLetters(
 async function applyWithRetry(
   conn: ClientBase,
   projection: Projection,
+  target: StepTarget,
   mode: StepMode,
   cursor: Cursor,
   event: RecordedEvent,
@@ -178,6 +200,7 @@ async function applyWithRetry(
       await applyInTransaction(
         conn,
         projection,
+        target,
         mode,
         cursor,
         [event],
@@ -195,7 +218,7 @@ async function applyWithRetry(
         };
         await recordFailure(
           conn,
-          projection.name,
+          target.checkpoint,
           stuck,
           messageOf(error).slice(0, 2000),
           attempt,
@@ -216,6 +239,7 @@ async function applyWithRetry(
 async function applyInTransaction(
   conn: ClientBase,
   projection: Projection,
+  target: StepTarget,
   mode: StepMode,
   cursor: Cursor,
   events: readonly RecordedEvent[],
@@ -223,8 +247,8 @@ async function applyInTransaction(
   options: EngineOptions,
 ): Promise<void> {
   await inTransaction(conn, async () => {
-    const locked = await readCheckpoint(conn, projection.name, true);
-    const current = locked && cursorOf(locked, mode);
+    const locked = await readCheckpoint(conn, target.checkpoint, true);
+    const current = locked && cursorOf(projection, locked, mode);
     if (
       !current ||
       current.position !== cursor.position ||
@@ -232,8 +256,9 @@ async function applyInTransaction(
     ) {
       throw new StaleCheckpoint();
     }
-    for (const event of events) await projection.handle(conn, event, cursor.table);
+    if (projection.applyBatch) await projection.applyBatch(conn, events, cursor.table);
+    else for (const event of events) await projection.handle(conn, event, cursor.table);
     await options.beforeCheckpoint?.(projection.name, events);
-    await advanceCheckpoint(conn, projection.name, checkpointColumn(mode), nextPosition);
+    await advanceCheckpoint(conn, target.checkpoint, checkpointColumn(mode), nextPosition);
   });
 }

@@ -33,7 +33,8 @@ export function createInlineProjector(
           // Unknown projection, or a new version still rebuilding: leave it to catch-up.
           if (checkpoint && checkpoint.version === projection.version) {
             const table = generationTable(projection.name, checkpoint.generation);
-            for (const event of mine) await projection.handle(client, event, table);
+            if (projection.applyBatch) await projection.applyBatch(client, mine, table);
+            else for (const event of mine) await projection.handle(client, event, table);
           }
           await client.query('COMMIT');
           client.release();

@@ -1,14 +1,17 @@
-import type { ClientBase } from 'pg';
+import type { ClientBase, Pool } from 'pg';
 import type { EventStore } from '../eventstore';
 import { ALL_PROJECTIONS } from './all';
 import {
   advisoryUnlock,
   ensureProjection,
   readCheckpoint,
+  readSegmentCheckpoints,
   rebuildLockKey,
+  segmentCheckpointName,
   tryAdvisoryLock,
 } from './checkpoints';
-import { runStep, type EngineOptions } from './engine';
+import { runStep, wholeProjection, type EngineOptions, type StepTarget } from './engine';
+import { segmentCountOf } from './runnerHeartbeat';
 import { beginRebuild, trySwitchOver } from './rebuildTables';
 import { UnknownProjectionError, type Projection, type ProjectionSource } from './types';
 
@@ -19,6 +22,8 @@ export interface RebuildProgress {
   /** Events of the projection's types in the store (grows while new ones arrive). */
   total: number;
   eventsPerSecond: number;
+  /** Of a split projection: events applied per segment so far (index = segment). */
+  segments?: number[];
 }
 
 export interface RebuildResult {
@@ -36,6 +41,11 @@ export { UnknownProjectionError } from './types';
 
 export interface RebuildOptions extends Partial<Omit<EngineOptions, 'log'>> {
   projections?: readonly Projection[];
+  /**
+   * As the runners' option (PROJECTION_SEGMENTS): segments of projections without their own.
+   * Default: as many as the projection has now.
+   */
+  segments?: number;
   log?: (message: string, error?: unknown) => void;
 }
 
@@ -55,12 +65,28 @@ export async function rebuildProjection(
   const conn = await pool.connect();
   let released = false;
   try {
-    await ensureProjection(conn, projection);
+    // Unless told, the layout the runners use now (a CLI need not repeat their setting).
+    const segments = segmentCountOf(
+      projection,
+      options.segments ?? ((await readSegmentCheckpoints(conn, name)).length || 1),
+    );
+    await ensureProjection(conn, projection, segments);
     if (!(await tryAdvisoryLock(conn, rebuildLockKey(name)))) {
       throw new RebuildInProgressError(`projection ${name} is already being rebuilt`);
     }
     try {
-      return await runRebuild(conn, store, projection, engineOptions(options), onProgress);
+      return await runRebuild(
+        conn,
+        store,
+        projection,
+        engineOptions(options),
+        onProgress,
+        'fresh',
+        {
+          segments,
+          pool,
+        },
+      );
     } finally {
       await advisoryUnlock(conn, rebuildLockKey(name)).catch(() => undefined);
     }
@@ -93,6 +119,12 @@ export function engineOptions(options: Partial<EngineOptions> = {}): EngineOptio
  */
 export type RebuildStart = 'fresh' | 'resume';
 
+/** A split projection's rebuild runs its segments in parallel, each on a pool connection. */
+export interface RebuildSplit {
+  segments: number;
+  pool: Pool;
+}
+
 /** The rebuild itself, on a connection that holds the projection's rebuild lock. */
 export async function runRebuild(
   conn: ClientBase,
@@ -101,6 +133,7 @@ export async function runRebuild(
   options: EngineOptions,
   onProgress?: (progress: RebuildProgress) => void,
   start: RebuildStart = 'fresh',
+  split?: RebuildSplit,
 ): Promise<RebuildResult> {
   // A rebuild is long, legitimate work: its DDL may wait for readers and its count may scan
   // the whole log, so the pool's statement and lock timeouts are off for it (RESET restores
@@ -108,7 +141,7 @@ export async function runRebuild(
   await conn.query('SET statement_timeout = 0');
   await conn.query('SET lock_timeout = 0');
   try {
-    return await rebuildGeneration(conn, store, projection, options, onProgress, start);
+    return await rebuildGeneration(conn, store, projection, options, onProgress, start, split);
   } finally {
     await conn.query('RESET statement_timeout').catch(() => undefined);
     await conn.query('RESET lock_timeout').catch(() => undefined);
@@ -135,8 +168,11 @@ async function rebuildGeneration(
   options: EngineOptions,
   onProgress: ((progress: RebuildProgress) => void) | undefined,
   start: RebuildStart,
+  split: RebuildSplit | undefined,
 ): Promise<RebuildResult> {
   const started = performance.now();
+  const parts = partsOf(projection, split?.segments ?? 1);
+  const doneBy = parts.map(() => 0);
   // Only a progress bar needs the total, and the count scans every event of these types.
   const totalResult = onProgress
     ? await conn.query<{ total: string }>(
@@ -147,6 +183,7 @@ async function rebuildGeneration(
   let total = Number(totalResult?.rows[0]?.total ?? 0);
   let done = 0;
   const report = () => {
+    done = doneBy.reduce((sum, n) => sum + n, 0);
     total = Math.max(total, done);
     const seconds = (performance.now() - started) / 1000;
     onProgress?.({
@@ -154,6 +191,7 @@ async function rebuildGeneration(
       done,
       total,
       eventsPerSecond: seconds > 0 ? done / seconds : 0,
+      ...(parts.length > 1 && { segments: [...doneBy] }),
     });
   };
   const unfinished = start === 'resume' ? await unfinishedRebuildOf(conn, projection) : undefined;
@@ -163,12 +201,20 @@ async function rebuildGeneration(
       (projection.liveOnly ? ' (live data only: archived streams skipped)' : ''),
   );
   report();
-  for (;;) {
+  const step = async (part: number, partConn: ClientBase) => {
     if (options.isStopped?.()) throw new Error(`rebuild of ${projection.name} interrupted`);
-    const step = await runStep(conn, store, projection, 'rebuild', options);
-    done += step.applied;
-    if (step.outcome === 'applied') report();
-    if (step.outcome === 'empty' && (await trySwitchOver(conn, store, projection))) break;
+    const result = await runStep(partConn, store, projection, 'rebuild', options, parts[part]);
+    doneBy[part]! += result.applied;
+    if (result.outcome === 'applied') report();
+    return result.outcome;
+  };
+  for (;;) {
+    if (parts.length === 1) {
+      if ((await step(0, conn)) !== 'empty') continue;
+    } else {
+      await catchUpInParallel(split!.pool, parts.length, step);
+    }
+    if (await trySwitchOver(conn, store, projection, parts)) break;
   }
   report();
   const seconds = (performance.now() - started) / 1000;
@@ -176,4 +222,37 @@ async function rebuildGeneration(
     `projection ${projection.name}: generation ${generation} active after ${done} events in ${seconds.toFixed(1)} s`,
   );
   return { projection: projection.name, generation, events: done, seconds };
+}
+
+/** The checkpoints a rebuild moves: the projection's own, or one per segment. */
+function partsOf(projection: Projection, segments: number): StepTarget[] {
+  if (segments === 1) return [wholeProjection(projection)];
+  return Array.from({ length: segments }, (_, index) => ({
+    checkpoint: segmentCheckpointName(projection.name, index),
+    segment: { index, count: segments },
+  }));
+}
+
+/** Steps every segment, each on its own connection, until none has anything left. */
+async function catchUpInParallel(
+  pool: Pool,
+  parts: number,
+  step: (part: number, conn: ClientBase) => Promise<'empty' | 'applied' | 'stale'>,
+): Promise<void> {
+  await Promise.all(
+    Array.from({ length: parts }, async (_, part) => {
+      const conn = await pool.connect();
+      let failed: Error | undefined;
+      try {
+        await conn.query('SET statement_timeout = 0');
+        while ((await step(part, conn)) !== 'empty');
+        await conn.query('RESET statement_timeout');
+      } catch (error) {
+        failed = error instanceof Error ? error : new Error(String(error));
+        throw error;
+      } finally {
+        conn.release(failed);
+      }
+    }),
+  );
 }

@@ -25,13 +25,16 @@
  *   inline insert we wait on (ON CONFLICT) is the same handler's row for version 1, which
  *   we then build on. Catch-up delivers every event after C regardless: nothing is lost.
  *
- * Segments (issue 16 §1) change which checkpoint row owns a stream: lock that one instead.
+ * - A projection split into segments (runner.ts) has a checkpoint row per segment, and a
+ *   segment's batches lock only theirs: we lock every segment row too (after the
+ *   projection's own row, as a switch-over does), and take each stream's C from the row of
+ *   the segment its id hashes to.
  */
 import type { ClientBase } from 'pg';
 import type { EventStore, RecordedEvent } from '../eventstore';
 import { catchUpPointOf, type CatchUpPoint } from '../eventstore/schema/readAll';
 import { ALL_PROJECTIONS } from './all';
-import { ensureProjection, readCheckpoint } from './checkpoints';
+import { ensureProjection, readCheckpoint, readSegmentCheckpoints } from './checkpoints';
 import { deadLetteredPositions, findProjection } from './deadLetters';
 import { ReplayRefusedError } from './replayRefused';
 import { inTransaction } from './transaction';
@@ -157,7 +160,7 @@ async function rebuildChunk(
         `projection ${projection.name} serves version ${checkpoint.version}, this code is version ${projection.version}: a full rebuild is due (the projector runs it on start)`,
       );
     }
-    const point = await catchUpPointOf(conn, checkpoint.position);
+    const pointOf = await checkpointPoints(conn, projection.name, checkpoint.position);
     await options.afterCheckpointRead?.();
     const table = generationTable(projection.name, checkpoint.generation);
     const keys = streams.map((streamId) => keyOf(rows, projection.name, streamId));
@@ -165,6 +168,7 @@ async function rebuildChunk(
     let events = 0;
     let pending = 0;
     for (const streamId of streams) {
+      const point = await pointOf(streamId);
       const { applied, later } = await splitAtCheckpoint(conn, store, projection, streamId, point);
       for (const event of applied) await projection.handle(conn, event, table);
       events += applied.length;
@@ -172,6 +176,32 @@ async function rebuildChunk(
     }
     return { generation: checkpoint.generation, events, pending, checkpoint: checkpoint.position };
   });
+}
+
+/**
+ * Where the runner stands for a stream: the projection's checkpoint, or for a split
+ * projection the checkpoint of the stream's segment. Locks the segment rows (see the top).
+ */
+async function checkpointPoints(
+  conn: ClientBase,
+  name: string,
+  position: bigint,
+): Promise<(streamId: string) => Promise<CatchUpPoint>> {
+  const segments = await readSegmentCheckpoints(conn, name, true);
+  if (segments.length === 0) {
+    const point = await catchUpPointOf(conn, position);
+    return async () => point;
+  }
+  const points = await Promise.all(segments.map((row) => catchUpPointOf(conn, row.position)));
+  return async (streamId) => {
+    const { rows } = await conn.query<{ segment: number }>(
+      'SELECT abs(hashtextextended($1, 0) % $2::int)::int AS segment',
+      [streamId, segments.length],
+    );
+    const point = points[rows[0]!.segment];
+    if (!point) throw new Error(`no checkpoint row for segment ${rows[0]!.segment} of ${name}`);
+    return point;
+  };
 }
 
 /**

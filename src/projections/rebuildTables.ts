@@ -6,6 +6,7 @@
 import type { ClientBase } from 'pg';
 import type { EventStore } from '../eventstore';
 import { promoteRebuildCheckpoint, readCheckpoint, startRebuildCheckpoint } from './checkpoints';
+import { wholeProjection, type StepTarget } from './engine';
 import { inTransaction } from './transaction';
 import { generationTable, type Projection } from './types';
 
@@ -32,7 +33,8 @@ export async function beginRebuild(conn: ClientBase, projection: Projection): Pr
 }
 
 /**
- * Switches readers to the rebuilt generation when it has caught up: in one transaction
+ * Switches readers to the rebuilt generation when it has caught up (each of its segments, if
+ * it is split): in one transaction
  * the view is repointed, the checkpoint takes the rebuild's position and the old tables
  * go. Returns false (nothing changed) when there are still events to apply.
  */
@@ -40,22 +42,30 @@ export async function trySwitchOver(
   conn: ClientBase,
   store: EventStore,
   projection: Projection,
+  parts: readonly StepTarget[] = [wholeProjection(projection)],
 ): Promise<boolean> {
   return inTransaction(conn, async () => {
     const checkpoint = await readCheckpoint(conn, projection.name, true);
-    if (
-      !checkpoint ||
-      checkpoint.rebuildGeneration === null ||
-      checkpoint.rebuildPosition === null
-    ) {
+    if (!checkpoint || checkpoint.rebuildGeneration === null) {
       throw new Error(`projection ${projection.name} has no rebuild in progress`);
     }
-    const next = await store.readAll({
-      after: checkpoint.rebuildPosition,
-      limit: 1,
-      eventTypes: projection.eventTypes,
-    });
-    if (next.lastPosition !== checkpoint.rebuildPosition) return false;
+    // Every part (the whole projection, or each segment) must have read all there is.
+    for (const part of parts) {
+      const row =
+        part.checkpoint === projection.name
+          ? checkpoint
+          : await readCheckpoint(conn, part.checkpoint, true);
+      if (row?.rebuildPosition == null || row.rebuildGeneration !== checkpoint.rebuildGeneration) {
+        throw new Error(`${part.checkpoint} has no rebuild in progress`);
+      }
+      const next = await store.readAll({
+        after: row.rebuildPosition,
+        limit: 1,
+        eventTypes: projection.eventTypes,
+        ...(part.segment && { segment: part.segment }),
+      });
+      if (next.lastPosition !== row.rebuildPosition) return false;
+    }
     await pointViewAt(
       conn,
       projection,

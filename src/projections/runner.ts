@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, type Pool } from 'pg';
 import type { EventStore, RecordedEvent } from '../eventstore';
@@ -10,11 +12,19 @@ import {
   rebuildLockKey,
   recordNextRetry,
   recordRate,
+  segmentCheckpointName,
   tryAdvisoryLock,
 } from './checkpoints';
 import { RETRY_CHANNEL } from './deadLetters';
-import { messageOf, ProjectionFailedError, runStep } from './engine';
+import {
+  messageOf,
+  ProjectionFailedError,
+  runStep,
+  wholeProjection,
+  type StepTarget,
+} from './engine';
 import { engineOptions, runRebuild } from './rebuild';
+import { RunnerHeartbeat, segmentCountOf } from './runnerHeartbeat';
 import type { Projection } from './types';
 
 /** The channel append_to_stream notifies (see the event-store migration). */
@@ -47,7 +57,12 @@ export interface ProjectionRunnerOptions {
    * leaves it idle longer than a poll interval. Default: max(10 s, 5 poll intervals).
    */
   ownerIdleTimeoutMs?: number;
-  /** Opens a dedicated connection (one per projection plus one for LISTEN). */
+  /**
+   * Segments of the projections that do not set their own (PROJECTION_SEGMENTS; default 1).
+   * Every runner of a database must be given the same.
+   */
+  segments?: number;
+  /** Opens a dedicated connection (one per projection or segment, plus one for LISTEN). */
   connect?: () => Promise<Client>;
   /** Test hook: after the handler ran, before the checkpoint is written and committed. */
   beforeCheckpoint?: (projection: string, events: readonly RecordedEvent[]) => void | Promise<void>;
@@ -56,6 +71,12 @@ export interface ProjectionRunnerOptions {
 
 interface Worker {
   projection: Projection;
+  /** The checkpoint row it moves (a segment's, or the projection's own). */
+  target: StepTarget;
+  /** The projection's segment count. */
+  segments: number;
+  /** Asked to give its lock up: this runner owns more than its share. */
+  releasing: boolean;
   wakePending: boolean;
   wake?: () => void;
   done?: Promise<void>;
@@ -70,12 +91,37 @@ interface Worker {
 
 const RATE_WINDOW_MS = 10_000;
 
+/** One loop for a whole projection, or one per segment of a split one. */
+function workersOf(projection: Projection, segments: number): Worker[] {
+  const targets: StepTarget[] =
+    segments > 1
+      ? Array.from({ length: segments }, (_, index) => ({
+          checkpoint: segmentCheckpointName(projection.name, index),
+          segment: { index, count: segments },
+        }))
+      : [wholeProjection(projection)];
+  return targets.map((target) => ({
+    projection,
+    target,
+    segments,
+    releasing: false,
+    wakePending: false,
+    owned: false,
+    failureRounds: 0,
+    backingOff: false,
+    recent: [],
+    lastRateWrite: 0,
+  }));
+}
+
 /**
- * Catch-up runner: one loop per projection, each on a dedicated connection that holds the
- * projection's session-level advisory lock (one owner at a time across processes) and runs
- * its short batch transactions. When that connection dies, the lock goes with it and
- * another runner takes over within a poll interval. Loops wake on LISTEN sagaflow_events,
- * re-read until nothing is left, and poll as a fallback.
+ * Catch-up runner: one loop per projection (or per segment of a split one), each on a
+ * dedicated connection that holds its checkpoint's session-level advisory lock (one owner
+ * at a time across processes) and runs its short batch transactions. When that connection
+ * dies, the lock goes with it and another runner takes over within a poll interval. Runners
+ * share the loops: each owns at most its share, ceil(loops / live runners) (heartbeats in
+ * projection_runners), and gives up extras one per poll interval. Loops wake on LISTEN
+ * sagaflow_events, re-read until nothing is left, and poll as a fallback.
  */
 export class ProjectionRunner {
   private readonly pool: Pool;
@@ -86,6 +132,7 @@ export class ProjectionRunner {
   private readonly log: (message: string, error?: unknown) => void;
   private listener: Client | undefined;
   private listenerRetry: NodeJS.Timeout | undefined;
+  private readonly heartbeat: RunnerHeartbeat;
   private stopped = true;
 
   constructor(private readonly options: ProjectionRunnerOptions) {
@@ -95,20 +142,35 @@ export class ProjectionRunner {
     this.ownerIdleTimeoutMs =
       options.ownerIdleTimeoutMs ?? Math.max(10_000, 5 * this.pollIntervalMs);
     this.log = options.log ?? (() => {});
-    this.workers = (options.projections ?? ALL_PROJECTIONS).map((projection) => ({
-      projection,
-      wakePending: false,
-      owned: false,
-      failureRounds: 0,
-      backingOff: false,
-      recent: [],
-      lastRateWrite: 0,
-    }));
+    this.workers = (options.projections ?? ALL_PROJECTIONS).flatMap((projection) =>
+      workersOf(projection, segmentCountOf(projection, options.segments)),
+    );
+    this.heartbeat = new RunnerHeartbeat(this.pool, {
+      runnerId: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      pollIntervalMs: this.pollIntervalMs,
+      slots: this.workers.length,
+      log: this.log,
+      onTick: () => this.releaseExtras(),
+    });
   }
 
-  /** Names of the projections this runner currently owns. */
+  /** The checkpoints this runner currently owns: projection names, `<name>#<segment>`. */
   get owned(): string[] {
-    return this.workers.filter((w) => w.owned).map((w) => w.projection.name);
+    return this.workers.filter((w) => w.owned).map((w) => w.target.checkpoint);
+  }
+
+  /** This runner's share of the loops, given the live runners. */
+  get share(): number {
+    return this.heartbeat.share;
+  }
+
+  /** Owns more than its share (another runner started): one loop gives its lock up. */
+  private releaseExtras(): void {
+    const owned = this.workers.filter((w) => w.owned && !w.releasing);
+    if (owned.length <= this.heartbeat.share) return;
+    const extra = owned.find((w) => w.failureRounds === 0) ?? owned[owned.length - 1]!;
+    extra.releasing = true;
+    extra.wake?.();
   }
 
   async start(): Promise<void> {
@@ -117,10 +179,14 @@ export class ProjectionRunner {
     // Checkpoint rows, tables and views exist once start() resolves (status works at once).
     const client = await this.pool.connect();
     try {
-      for (const worker of this.workers) await ensureProjection(client, worker.projection);
+      for (const worker of this.workers) {
+        if (worker.target.segment?.index ?? 0) continue; // once per projection
+        await ensureProjection(client, worker.projection, worker.segments);
+      }
     } finally {
       client.release();
     }
+    await this.heartbeat.start();
     await this.listen();
     for (const worker of this.workers) worker.done = this.loop(worker);
   }
@@ -131,6 +197,7 @@ export class ProjectionRunner {
     clearTimeout(this.listenerRetry);
     for (const worker of this.workers) worker.wake?.();
     await Promise.all(this.workers.map((worker) => worker.done ?? Promise.resolve()));
+    await this.heartbeat.stop();
     const listener = this.listener;
     this.listener = undefined;
     await listener?.end().catch(() => undefined);
@@ -146,7 +213,13 @@ export class ProjectionRunner {
 
   /** Ends a failing projection's backoff now (its stuck event was skipped). */
   retryNow(name: string): void {
-    for (const worker of this.workers) if (worker.projection.name === name) worker.wake?.();
+    for (const worker of this.workers) {
+      if (worker.projection.name === name || worker.target.checkpoint === name) worker.wake?.();
+    }
+  }
+
+  private ownedCount(): number {
+    return this.workers.filter((w) => w.owned).length;
   }
 
   private connect(): Promise<Client> {
@@ -202,7 +275,8 @@ export class ProjectionRunner {
   }
 
   private async loop(worker: Worker): Promise<void> {
-    const { projection } = worker;
+    const { projection, target } = worker;
+    const lockKey = ownerLockKey(target.checkpoint);
     const options = engineOptions({
       ...(this.options.batchSize !== undefined && { batchSize: this.options.batchSize }),
       ...(this.options.maxAttempts !== undefined && { maxAttempts: this.options.maxAttempts }),
@@ -216,7 +290,7 @@ export class ProjectionRunner {
     const drop = async () => {
       const old = conn;
       conn = undefined;
-      if (worker.owned) this.log(`projection ${projection.name}: lost ownership`);
+      if (worker.owned) this.log(`projection ${target.checkpoint}: lost ownership`);
       worker.owned = false;
       await old?.end().catch(() => undefined);
     };
@@ -236,23 +310,35 @@ export class ProjectionRunner {
           conn = client;
           await this.reapWhenSilent(client);
         }
+        if (worker.releasing) {
+          worker.releasing = false;
+          if (worker.owned) await advisoryUnlock(conn, lockKey);
+          worker.owned = false;
+          this.log(`projection ${target.checkpoint}: released to another runner`);
+          await this.wait(worker);
+          continue;
+        }
         if (!worker.owned) {
-          await ensureProjection(conn, projection);
-          worker.owned = await tryAdvisoryLock(conn, ownerLockKey(projection.name));
+          if (this.ownedCount() >= this.heartbeat.share) {
+            await this.wait(worker);
+            continue;
+          }
+          await ensureProjection(conn, projection, worker.segments);
+          worker.owned = await tryAdvisoryLock(conn, lockKey);
           if (!worker.owned) {
             await this.wait(worker);
             continue;
           }
-          this.log(`projection ${projection.name}: owned by this runner`);
+          this.log(`projection ${target.checkpoint}: owned by this runner`);
         }
-        const checkpoint = await readCheckpoint(conn, projection.name);
+        const checkpoint = await readCheckpoint(conn, target.checkpoint);
         if (checkpoint && checkpoint.version !== projection.version) {
-          await this.rebuildForNewVersion(conn, projection, options);
+          await this.rebuildForNewVersion(conn, worker, options);
           continue;
         }
         // While failing, each retry is a single attempt: the quick ones were spent already.
         const stepOptions = worker.failureRounds > 0 ? { ...options, maxAttempts: 1 } : options;
-        const step = await runStep(conn, this.store, projection, 'live', stepOptions);
+        const step = await runStep(conn, this.store, projection, 'live', stepOptions, target);
         if (worker.failureRounds > 0) {
           this.log(
             `projection ${projection.name}: recovered after ${worker.failureRounds} retries`,
@@ -277,7 +363,7 @@ export class ProjectionRunner {
       }
     }
     if (conn && worker.owned && !broken) {
-      await advisoryUnlock(conn, ownerLockKey(projection.name)).catch(() => undefined);
+      await advisoryUnlock(conn, lockKey).catch(() => undefined);
     }
     await drop();
   }
@@ -312,7 +398,7 @@ export class ProjectionRunner {
     this.log(`${error.message}; retry ${worker.failureRounds} in ${delay} ms`, error.cause);
     await recordNextRetry(
       conn,
-      worker.projection.name,
+      worker.target.checkpoint,
       error.position,
       new Date(Date.now() + delay),
     ).catch((recordError: unknown) => this.log('could not record the next retry', recordError));
@@ -332,25 +418,36 @@ export class ProjectionRunner {
   private async waitForRetry(conn: Client, worker: Worker, stuckAt: bigint, retryAt: number) {
     for (let left = retryAt - Date.now(); left > 0 && !this.stopped; left = retryAt - Date.now()) {
       await this.wait(worker, Math.min(left, this.pollIntervalMs));
-      const checkpoint = await readCheckpoint(conn, worker.projection.name);
+      const checkpoint = await readCheckpoint(conn, worker.target.checkpoint);
       if (checkpoint?.errorPosition !== stuckAt) return;
     }
   }
 
-  /** A new projection version: rebuild into a fresh generation while the old one serves. */
+  /**
+   * A new projection version: rebuild into a fresh generation while the old one serves. Of
+   * a split projection, the owner of segment 0 rebuilds all segments; the others wait.
+   */
   private async rebuildForNewVersion(
     conn: Client,
-    projection: Projection,
+    worker: Worker,
     options: ReturnType<typeof engineOptions>,
   ): Promise<void> {
+    const { projection } = worker;
     const key = rebuildLockKey(projection.name);
+    if ((worker.target.segment?.index ?? 0) !== 0) {
+      await sleep(this.pollIntervalMs);
+      return;
+    }
     if (!(await tryAdvisoryLock(conn, key))) {
       await sleep(this.pollIntervalMs); // a CLI rebuild runs
       return;
     }
     try {
       this.log(`projection ${projection.name}: version ${projection.version} needs a rebuild`);
-      await runRebuild(conn, this.store, projection, options, undefined, 'resume');
+      await runRebuild(conn, this.store, projection, options, undefined, 'resume', {
+        segments: worker.segments,
+        pool: this.pool,
+      });
     } finally {
       await advisoryUnlock(conn, key).catch(() => undefined);
     }
@@ -367,7 +464,7 @@ export class ProjectionRunner {
     const events = worker.recent.reduce((sum, entry) => sum + entry.events, 0);
     const span = Math.max(1000, now - (worker.recent[0]?.at ?? now));
     const rate = events === 0 ? 0 : (events * 1000) / span;
-    await recordRate(conn, worker.projection.name, rate);
+    await recordRate(conn, worker.target.checkpoint, rate);
     worker.lastRateWrite = rate === 0 ? -1 : now;
   }
 }

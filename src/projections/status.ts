@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import type { SqlExecutor } from '../eventstore';
 import type { ReaderHoldback } from '../eventstore';
-import { catchUpPointOf } from '../eventstore/schema/readAll';
+import { catchUpPointOf, inSegmentSql, type LogSegment } from '../eventstore/schema/readAll';
 import { readReaderHoldback } from '../eventstore/schema/readerHoldback';
 import { ALL_PROJECTIONS } from './all';
 import {
@@ -58,6 +58,25 @@ export interface ProjectionStatus {
   lastErrorAt: string | null;
   /** Progress of a rebuild in progress, else null. */
   rebuild: { generation: number; version: number; checkpoint: string } | null;
+  /**
+   * Of a projection split into segments, each one (the figures above then sum them up;
+   * `checkpoint` is the lowest); null when it is not split.
+   */
+  segments: SegmentStatus[] | null;
+}
+
+export interface SegmentStatus {
+  segment: number;
+  checkpoint: string;
+  lagEvents: number;
+  lagSeconds: number;
+  eventsPerSecond: number;
+  state: ProjectionState;
+  /** Backend pid of the runner connection that owns it (null: unowned). */
+  ownerPid: number | null;
+  /** That connection's application_name (which process). */
+  owner: string | null;
+  rebuildCheckpoint: string | null;
 }
 
 /** A rate not refreshed for this long is stale: the runner is gone or idle. */
@@ -69,18 +88,91 @@ export async function getProjectionStatuses(
 ): Promise<ProjectionStatus[]> {
   const checkpoints = await readCheckpoints(pool);
   const typesByName = new Map(projections.map((p) => [p.name, p.eventTypes]));
+  const segmentsOf = new Map<string, CheckpointRow[]>();
+  for (const row of checkpoints) {
+    if (row.segmentOf !== null) {
+      segmentsOf.set(row.segmentOf, [...(segmentsOf.get(row.segmentOf) ?? []), row]);
+    }
+  }
   return Promise.all(
     checkpoints
+      .filter((checkpoint) => checkpoint.segmentOf === null)
       .filter((checkpoint) => projections.length === 0 || typesByName.has(checkpoint.name))
-      .map((checkpoint) => statusOf(pool, checkpoint, typesByName.get(checkpoint.name))),
+      .map(async (checkpoint) => {
+        const eventTypes = typesByName.get(checkpoint.name);
+        const segments = segmentsOf.get(checkpoint.name);
+        if (!segments) return withoutOwner(await statusOf(pool, checkpoint, eventTypes));
+        const parts = await Promise.all(
+          segments.map((row) =>
+            statusOf(pool, row, eventTypes, { index: row.segment!, count: row.segments! }),
+          ),
+        );
+        return splitStatus(await statusOf(pool, checkpoint, eventTypes), segments, parts);
+      }),
   );
+}
+
+/** One checkpoint row's status, and who owns the row. */
+type RowStatus = ProjectionStatus & { ownerPid: number | null; owner: string | null };
+
+const withoutOwner = ({ ownerPid: _pid, owner: _owner, ...status }: RowStatus): ProjectionStatus =>
+  status;
+
+/** A split projection's status: its own row's version and generation, its segments' figures. */
+function splitStatus(
+  own: RowStatus,
+  rows: readonly CheckpointRow[],
+  parts: readonly RowStatus[],
+): ProjectionStatus {
+  const lowest = rows.reduce(
+    (min, row) => (row.position < min ? row.position : min),
+    rows[0]!.position,
+  );
+  const failing = parts.find((part) => part.state === 'failing');
+  const sum = (pick: (part: ProjectionStatus) => number) =>
+    parts.reduce((total, part) => total + pick(part), 0);
+  return {
+    ...withoutOwner(own),
+    checkpoint: lowest.toString(),
+    lagEvents: sum((part) => part.lagEvents),
+    heldBackEvents: sum((part) => part.heldBackEvents),
+    lagSeconds: Math.max(...parts.map((part) => part.lagSeconds)),
+    eventsPerSecond: sum((part) => part.eventsPerSecond),
+    state: failing
+      ? 'failing'
+      : own.state === 'rebuilding'
+        ? 'rebuilding'
+        : parts.some((part) => part.state === 'running')
+          ? 'running'
+          : 'idle',
+    error: failing?.error ?? null,
+    errorsTotal: sum((part) => part.errorsTotal),
+    lastErrorAt:
+      parts
+        .map((part) => part.lastErrorAt)
+        .filter((at) => at !== null)
+        .sort()
+        .pop() ?? null,
+    segments: parts.map((part, segment) => ({
+      segment,
+      checkpoint: part.checkpoint,
+      lagEvents: part.lagEvents,
+      lagSeconds: part.lagSeconds,
+      eventsPerSecond: part.eventsPerSecond,
+      state: part.state,
+      ownerPid: part.ownerPid,
+      owner: part.owner,
+      rebuildCheckpoint: part.rebuild?.checkpoint ?? null,
+    })),
+  };
 }
 
 async function statusOf(
   db: SqlExecutor,
   checkpoint: CheckpointRow,
   eventTypes: readonly string[] | undefined,
-): Promise<ProjectionStatus> {
+  segment?: LogSegment,
+): Promise<RowStatus> {
   // Same order and the same cursor resolution as readAll, so lag counts what it would hand out.
   const point = await catchUpPointOf(db, checkpoint.position);
   // Held-back events (committed, transaction at or above the horizon) are lag too: they
@@ -93,10 +185,27 @@ async function statusOf(
        FROM events
       WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
         AND global_position > $3::bigint
-        AND ($4::text[] IS NULL OR event_type = ANY($4))`,
-    [point.transactionId, point.position, point.floor, eventTypes ?? null],
+        AND ($4::text[] IS NULL OR event_type = ANY($4))
+        AND ${inSegmentSql('$5', '$6')}`,
+    [
+      point.transactionId,
+      point.position,
+      point.floor,
+      eventTypes ?? null,
+      segment?.index ?? null,
+      segment?.count ?? null,
+    ],
   );
   const owner = await advisoryLockHolder(db, ownerLockKey(checkpoint.name));
+  const ownerName =
+    owner === null
+      ? null
+      : ((
+          await db.query<{ name: string }>(
+            'SELECT application_name AS name FROM pg_stat_activity WHERE pid = $1',
+            [owner],
+          )
+        ).rows[0]?.name ?? null);
   const state: ProjectionState =
     checkpoint.errorPosition !== null
       ? 'failing'
@@ -127,6 +236,9 @@ async function statusOf(
             version: checkpoint.rebuildVersion ?? checkpoint.version,
             checkpoint: (checkpoint.rebuildPosition ?? 0n).toString(),
           },
+    segments: null,
+    ownerPid: owner,
+    owner: ownerName,
   };
 }
 

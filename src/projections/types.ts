@@ -40,6 +40,12 @@ export interface Projection {
    */
   readonly liveOnly?: boolean;
   /**
+   * Split the projection into this many segments by a stable hash of the stream id, each
+   * with its own checkpoint and owner (runners spread them over processes). Unset: the
+   * runner's `segments` option (PROJECTION_SEGMENTS), else 1.
+   */
+  readonly segments?: number;
+  /**
    * Creates the table(s) of one generation; `table` is e.g. `order_summary_g2`. The one source
    * of a read model's DDL: a change bumps `version`, and the rebuild builds the next
    * generation from here. Generation 1 of the built-in read models was also written into a
@@ -50,6 +56,12 @@ export interface Projection {
   createTables(db: SqlExecutor, table: string): Promise<void>;
   /** Applies one event to `table` inside the caller's transaction. */
   handle(db: ClientBase, event: RecordedEvent, table: string): Promise<void>;
+  /**
+   * Applies a batch of events (log order) to `table` inside the caller's transaction, with
+   * the same outcome as `handle` per event but fewer statements (see keyedRows.ts). The
+   * engine uses it when present.
+   */
+  applyBatch?(db: ClientBase, events: readonly RecordedEvent[], table: string): Promise<void>;
 }
 
 export interface StreamRows {

@@ -156,6 +156,7 @@ export function createSystem(config: SystemConfig, options: SystemOptions): Syst
     projectionRunner: (runnerOptions = {}) =>
       new ProjectionRunner({
         failureRetryMaxMs: config.PROJECTION_RETRY_MAX_MS,
+        segments: config.PROJECTION_SEGMENTS,
         ...runnerOptions,
         pool,
         eventStore,

@@ -95,6 +95,35 @@ describe('a failing projection', () => {
     });
   });
 
+  it('a segment stuck on a poison event is skipped by the projection name, the others go on', async () => {
+    const projection = {
+      ...logProjection('poison_split', { poison: marked('poison-split') }),
+      segments: 3,
+    };
+    const positions = await appendTicks(db, 30, (i) => (i === 12 ? { marker: 'poison-split' } : {}));
+    await runner({
+      projections: [projection],
+      failureRetryBaseMs: 60_000,
+      failureRetryMaxMs: 60_000,
+    }).start();
+    const stuck = await waitFor(async () => {
+      const status = await statusOf(db, projection);
+      return status.error !== null && status.segments!.every((s) => s.state !== 'idle') && status;
+    }, 'a segment to get stuck');
+    expect(stuck.error!.position).toBe(positions[12]!.toString());
+    expect(stuck.segments!.filter((segment) => segment.state === 'failing')).toHaveLength(1);
+    await skipStuckEvent(
+      db,
+      'poison_split',
+      { position: positions[12]!, reason: 'malformed', skippedBy: 'test' },
+      [projection],
+    );
+    const caughtUp = await waitCaughtUp(db, projection, 10_000);
+    expect(caughtUp.state).toBe('running');
+    const rows = await countRows(db, 'poison_split');
+    expect(rows).toEqual({ total: (await tickCount()) - 1, distinct: (await tickCount()) - 1 });
+  });
+
   it('stays stuck on a poison event, visibly, until an operator skips it', async () => {
     const projection = logProjection('poison_log', { poison: marked('poison') });
     const positions = await appendTicks(db, 8, (i) => (i === 4 ? { marker: 'poison' } : {}));

@@ -60,6 +60,30 @@ export const ProjectionStatusView = Type.Object({
     Type.Object({ generation: Type.Integer(), version: Type.Integer(), checkpoint: PositionOf() }),
     Type.Null(),
   ]),
+  segments: Type.Union(
+    [
+      Type.Array(
+        Type.Object({
+          segment: Type.Integer(),
+          checkpoint: PositionOf('Global position this segment applied up to'),
+          lagEvents: Type.Integer(),
+          lagSeconds: Type.Number(),
+          eventsPerSecond: Type.Number(),
+          state: StringEnum(PROJECTION_STATES),
+          ownerPid: Type.Union([Type.Integer(), Type.Null()], {
+            description: 'Backend pid of the owning runner connection',
+          }),
+          owner: NullableString(),
+          rebuildCheckpoint: Type.Union([PositionOf(), Type.Null()]),
+        }),
+      ),
+      Type.Null(),
+    ],
+    {
+      description:
+        'Segments of a projection split by stream (PROJECTION_SEGMENTS); null if not split',
+    },
+  ),
   rebuilding: Type.Boolean({ description: 'A rebuild this API process started is running' }),
 });
 

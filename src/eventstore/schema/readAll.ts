@@ -33,10 +33,35 @@ export type CatchUpSource = 'all_events' | 'events';
 const statementName = (name: string, source: CatchUpSource) =>
   source === 'all_events' ? name : `${name}_hot`;
 
+/**
+ * One of `count` disjoint parts of the log, by a stable hash of the stream id (hashtextextended
+ * is what hash partitioning relies on, so it does not change between server versions): all
+ * events of a stream fall in the same segment, so per-stream order holds within it.
+ */
+export interface LogSegment {
+  index: number;
+  count: number;
+}
+
+/** SQL: does `stream_id` fall in segment (index $i, count $c)? (both NULL: no segments). */
+export const inSegmentSql = (index: string, count: string): string =>
+  `(${count}::int IS NULL OR abs(hashtextextended(stream_id, 0) % ${count}::int) = ${index}::int)`;
+
 interface Page {
   rows: EventRow[];
   scannedTo: bigint;
 }
+
+/**
+ * The select list of a page: rows the filter (`matches`) leaves out still move the cursor,
+ * so they are read, but their payload is not sent: a projection of a few event types scans
+ * the whole log, and parsing every other event's JSON was most of its work.
+ */
+const pageColumns = (matches: string): string =>
+  `${EVENT_COLUMNS.replace(
+    'data, metadata',
+    `CASE WHEN ${matches} THEN data END AS data, CASE WHEN ${matches} THEN metadata END AS metadata`,
+  )}, ${matches} AS matches`;
 
 /** The page after an event's position, or `known: false` when the cursor is no event. */
 const READ_AFTER_EVENT = (source: CatchUpSource) => `
@@ -44,7 +69,7 @@ const READ_AFTER_EVENT = (source: CatchUpSource) => `
     SELECT transaction_id AS tx FROM ${source} WHERE global_position = $1
   ),
   page AS (
-    SELECT ${EVENT_COLUMNS}, ($3::text[] IS NULL OR event_type = ANY($3)) AS matches
+    SELECT ${pageColumns(`($3::text[] IS NULL OR event_type = ANY($3)) AND ${inSegmentSql('$4', '$5')}`)}
       FROM ${source}
      WHERE (EXISTS (SELECT 1 FROM exact) OR $1::bigint = 0)
        AND (transaction_id, global_position)
@@ -58,7 +83,7 @@ const READ_AFTER_EVENT = (source: CatchUpSource) => `
 
 /** The page after a point of the catch-up order, keeping only positions above `$5`. */
 const READ_AFTER_POINT = (source: CatchUpSource) => `
-  SELECT ${EVENT_COLUMNS}, ($3::text[] IS NULL OR event_type = ANY($3)) AS matches
+  SELECT ${pageColumns(`($3::text[] IS NULL OR event_type = ANY($3)) AND ${inSegmentSql('$6', '$7')}`)}
     FROM ${source}
    WHERE (transaction_id, global_position) > ($4::xid8, $1::bigint)
      AND global_position > $5::bigint
@@ -86,13 +111,17 @@ export async function readAllRows(
   limit: number,
   eventTypes?: readonly string[],
   source: CatchUpSource = 'all_events',
+  segment?: LogSegment,
 ): Promise<Page> {
   const types = eventTypes ?? null;
+  const [index, count] = segment ? [segment.index, segment.count] : [null, null];
   const first = await db.query<{ known: boolean } & Partial<PageRow>>(
     named(statementName('sagaflow_read_all', source), READ_AFTER_EVENT(source), [
       after.toString(),
       limit,
       types,
+      index,
+      count,
     ]),
   );
   if (first.rows[0]?.known) {
@@ -109,6 +138,8 @@ export async function readAllRows(
       types,
       point.transactionId,
       point.floor,
+      index,
+      count,
     ]),
   );
   return pageOf(rest.rows, after);

@@ -1,12 +1,64 @@
-import type { ClientBase } from 'pg';
 import type { AccountEvent, AccountStatus } from '../../domain/account';
 import { ACCOUNT_EVENT_TYPES } from '../../domain/account';
-import type { RecordedEvent, SqlExecutor } from '../../eventstore';
+import type { SqlExecutor } from '../../eventstore';
+import { keyedRowHandlers, type KeyedRowModel } from '../keyedRows';
 import type { Projection } from '../types';
 
 // The domain's spelling (ACCOUNT_STATUSES): what the account decider's state says, too.
 const OPEN: AccountStatus = 'OPEN';
 const FROZEN: AccountStatus = 'FROZEN';
+
+interface AccountBalanceRow {
+  account_id: string;
+  owner_id: string;
+  balance: number;
+  status: AccountStatus;
+  version: number;
+  last_changed_at: Date;
+  last_position: number;
+}
+
+/**
+ * Every event of the stream bumps the version (the chain must not break); only some change
+ * the figures. Unknown future types just bump the version. A stream must start with
+ * AccountOpened.
+ */
+const accountBalanceRows: KeyedRowModel<AccountBalanceRow> = {
+  columns: [
+    ['account_id', 'text'],
+    ['owner_id', 'text'],
+    ['balance', 'bigint'],
+    ['status', 'text'],
+    ['version', 'integer'],
+    ['last_changed_at', 'timestamptz'],
+    ['last_position', 'bigint'],
+  ],
+  keyOf: (recorded) => (recorded.data as { accountId: string }).accountId,
+  fold(row, recorded) {
+    const event = recorded as unknown as AccountEvent;
+    const stamp = {
+      version: recorded.version,
+      last_changed_at: recorded.createdAt,
+      last_position: Number(recorded.globalPosition),
+    };
+    if (event.type === 'AccountOpened') {
+      if (row) return undefined;
+      const { accountId, ownerId } = event.data;
+      return { account_id: accountId, owner_id: ownerId, balance: 0, status: OPEN, ...stamp };
+    }
+    if (!row) return undefined;
+    switch (event.type) {
+      case 'FundsDeposited':
+      case 'AccountDebited':
+      case 'AccountCredited':
+        return { ...row, balance: event.data.balanceAfter, ...stamp };
+      case 'AccountFrozen':
+        return { ...row, status: FROZEN, ...stamp };
+      default:
+        return { ...row, ...stamp };
+    }
+  },
+};
 
 /** Balance and status per account (stream `account-<id>`). */
 export const accountBalanceProjection: Projection = {
@@ -27,41 +79,5 @@ export const accountBalanceProjection: Projection = {
     )`);
   },
 
-  async handle(db: ClientBase, recorded: RecordedEvent, table: string) {
-    const event = recorded as unknown as AccountEvent;
-    const position = recorded.globalPosition.toString();
-    if (event.type === 'AccountOpened') {
-      if (recorded.version !== 1) return;
-      await db.query(
-        `INSERT INTO ${table} (account_id, owner_id, balance, status, version, last_changed_at, last_position)
-         VALUES ($1, $2, 0, $3, 1, $4, $5) ON CONFLICT (account_id) DO NOTHING`,
-        [event.data.accountId, event.data.ownerId, OPEN, recorded.createdAt, position],
-      );
-      return;
-    }
-    if (recorded.version === 1) return; // a stream must start with AccountOpened
-    // Every event of the stream bumps the version (the chain must not break); only some
-    // change the figures. Unknown future types just bump the version.
-    let balance: number | null = null;
-    let status: AccountStatus | null = null;
-    switch (event.type) {
-      case 'FundsDeposited':
-      case 'AccountDebited':
-      case 'AccountCredited':
-        balance = event.data.balanceAfter;
-        break;
-      case 'AccountFrozen':
-        status = FROZEN;
-        break;
-      default:
-        break;
-    }
-    await db.query(
-      `UPDATE ${table}
-          SET balance = coalesce($3, balance), status = coalesce($4, status),
-              version = $2, last_changed_at = $5, last_position = $6
-        WHERE account_id = $1 AND version = $2 - 1`,
-      [event.data.accountId, recorded.version, balance, status, recorded.createdAt, position],
-    );
-  },
+  ...keyedRowHandlers(accountBalanceRows),
 };

@@ -1,8 +1,50 @@
-import type { ClientBase } from 'pg';
 import type { InventoryEvent } from '../../domain/inventory';
 import { INVENTORY_EVENT_TYPES } from '../../domain/inventory';
-import type { RecordedEvent, SqlExecutor } from '../../eventstore';
+import type { SqlExecutor } from '../../eventstore';
+import { keyedRowHandlers, type KeyedRowModel } from '../keyedRows';
 import type { Projection } from '../types';
+
+interface InventoryLevelRow {
+  sku: string;
+  available: number;
+  reserved: number;
+  committed: number;
+  received: number;
+  version: number;
+  last_position: number;
+}
+
+const inventoryLevelRows: KeyedRowModel<InventoryLevelRow> = {
+  columns: [
+    ['sku', 'text'],
+    ['available', 'bigint'],
+    ['reserved', 'bigint'],
+    ['committed', 'bigint'],
+    ['received', 'bigint'],
+    ['version', 'integer'],
+    ['last_position', 'bigint'],
+  ],
+  keyOf: (recorded) => (recorded.data as { sku: string }).sku,
+  fold(row, recorded) {
+    const [available, reserved, committed, received] = inventoryDeltas(
+      recorded as unknown as InventoryEvent,
+    );
+    const stamp = { version: recorded.version, last_position: Number(recorded.globalPosition) };
+    // Any event type may open a SKU's stream (the first restock or reservation).
+    if (!row) {
+      const sku = (recorded.data as { sku: string }).sku;
+      return { sku, available, reserved, committed, received, ...stamp };
+    }
+    return {
+      ...row,
+      available: row.available + available,
+      reserved: row.reserved + reserved,
+      committed: row.committed + committed,
+      received: row.received + received,
+      ...stamp,
+    };
+  },
+};
 
 /** Stock figures per SKU (stream `inventory-<sku>`). */
 export const inventoryLevelProjection: Projection = {
@@ -23,28 +65,7 @@ export const inventoryLevelProjection: Projection = {
     )`);
   },
 
-  async handle(db: ClientBase, recorded: RecordedEvent, table: string) {
-    const [available, reserved, committed, received] = inventoryDeltas(
-      recorded as unknown as InventoryEvent,
-    );
-    const sku = (recorded.data as { sku: string }).sku;
-    const position = recorded.globalPosition.toString();
-    if (recorded.version === 1) {
-      await db.query(
-        `INSERT INTO ${table} (sku, available, reserved, committed, received, version, last_position)
-         VALUES ($1, $2, $3, $4, $5, 1, $6) ON CONFLICT (sku) DO NOTHING`,
-        [sku, available, reserved, committed, received, position],
-      );
-      return;
-    }
-    await db.query(
-      `UPDATE ${table}
-          SET available = available + $3, reserved = reserved + $4, committed = committed + $5,
-              received = received + $6, version = $2, last_position = $7
-        WHERE sku = $1 AND version = $2 - 1`,
-      [sku, recorded.version, available, reserved, committed, received, position],
-    );
-  },
+  ...keyedRowHandlers(inventoryLevelRows),
 };
 
 /** [available, reserved, committed, received] changes of one event. */

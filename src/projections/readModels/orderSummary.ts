@@ -1,7 +1,7 @@
-import type { ClientBase } from 'pg';
 import type { OrderEvent, OrderStatus } from '../../domain/order';
 import { ORDER_EVENT_TYPES } from '../../domain/order';
-import type { RecordedEvent, SqlExecutor } from '../../eventstore';
+import type { SqlExecutor } from '../../eventstore';
+import { keyedRowHandlers, type KeyedRowModel } from '../keyedRows';
 import type { Projection } from '../types';
 
 /** Status after each event type; null keeps the current one (OrderApproved). */
@@ -16,6 +16,77 @@ const ORDER_STATUS: Record<OrderEvent['type'], OrderStatus | null> = {
   OrderCompleted: 'COMPLETED',
   OrderCancelled: 'CANCELLED',
   OrderCompensationFailed: 'COMPENSATION_FAILED',
+};
+
+interface OrderSummaryRow {
+  order_id: string;
+  customer_id: string;
+  payment_account_id: string;
+  status: OrderStatus;
+  lines: Array<{ sku: string; quantity: number; unitPrice: number }>;
+  total: number;
+  failure_reason: string | null;
+  timeline: Array<{ status: OrderStatus; at: string }>;
+  placed_at: Date | string;
+  updated_at: Date;
+  version: number;
+  last_position: number;
+}
+
+const orderSummaryRows: KeyedRowModel<OrderSummaryRow> = {
+  columns: [
+    ['order_id', 'text'],
+    ['customer_id', 'text'],
+    ['payment_account_id', 'text'],
+    ['status', 'text'],
+    ['lines', 'jsonb'],
+    ['total', 'bigint'],
+    ['failure_reason', 'text'],
+    ['timeline', 'jsonb'],
+    ['placed_at', 'timestamptz'],
+    ['updated_at', 'timestamptz'],
+    ['version', 'integer'],
+    ['last_position', 'bigint'],
+  ],
+  keyOf: (recorded) => (recorded.data as { orderId: string }).orderId,
+  fold(row, recorded) {
+    const event = recorded as unknown as OrderEvent;
+    const at = recorded.createdAt.toISOString();
+    const stamp = {
+      version: recorded.version,
+      updated_at: recorded.createdAt,
+      last_position: Number(recorded.globalPosition),
+    };
+    if (event.type === 'OrderPlaced') {
+      if (row) return undefined;
+      const { orderId, customerId, paymentAccountId, items, total, placedAt } = event.data;
+      return {
+        order_id: orderId,
+        customer_id: customerId,
+        payment_account_id: paymentAccountId,
+        status: 'PLACED',
+        lines: items.map(({ sku, quantity, unitPrice }) => ({ sku, quantity, unitPrice })),
+        total,
+        failure_reason: null,
+        timeline: [{ status: 'PLACED', at }],
+        placed_at: placedAt,
+        ...stamp,
+      };
+    }
+    if (!row) return undefined;
+    const status = ORDER_STATUS[event.type] ?? null;
+    const reason =
+      event.type === 'OrderCancelled' || event.type === 'OrderCompensationFailed'
+        ? event.data.reason
+        : null;
+    return {
+      ...row,
+      status: status ?? row.status,
+      failure_reason: reason ?? row.failure_reason,
+      timeline: status === null ? row.timeline : [...row.timeline, { status, at }],
+      ...stamp,
+    };
+  },
 };
 
 /**
@@ -54,48 +125,5 @@ export const orderSummaryProjection: Projection = {
     );
   },
 
-  async handle(db: ClientBase, recorded: RecordedEvent, table: string) {
-    const event = recorded as unknown as OrderEvent;
-    const position = recorded.globalPosition.toString();
-    const at = recorded.createdAt.toISOString();
-    if (event.type === 'OrderPlaced') {
-      if (recorded.version !== 1) return;
-      const { orderId, customerId, paymentAccountId, items, total, placedAt } = event.data;
-      const lines = items.map(({ sku, quantity, unitPrice }) => ({ sku, quantity, unitPrice }));
-      await db.query(
-        `INSERT INTO ${table} (order_id, customer_id, payment_account_id, status, lines, total,
-                               failure_reason, timeline, placed_at, updated_at, version, last_position)
-         VALUES ($1, $2, $3, 'PLACED', $4, $5, NULL, $6, $7, $8, 1, $9)
-         ON CONFLICT (order_id) DO NOTHING`,
-        [
-          orderId,
-          customerId,
-          paymentAccountId,
-          JSON.stringify(lines),
-          total,
-          JSON.stringify([{ status: 'PLACED', at }]),
-          placedAt,
-          recorded.createdAt,
-          position,
-        ],
-      );
-      return;
-    }
-    if (recorded.version === 1) return;
-    const status = ORDER_STATUS[event.type] ?? null;
-    const reason =
-      event.type === 'OrderCancelled' || event.type === 'OrderCompensationFailed'
-        ? event.data.reason
-        : null;
-    await db.query(
-      `UPDATE ${table}
-          SET status = coalesce($3, status),
-              failure_reason = coalesce($4, failure_reason),
-              timeline = CASE WHEN $3::text IS NULL THEN timeline
-                              ELSE timeline || jsonb_build_array(jsonb_build_object('status', $3::text, 'at', $5::text)) END,
-              version = $2, updated_at = $6, last_position = $7
-        WHERE order_id = $1 AND version = $2 - 1`,
-      [event.data.orderId, recorded.version, status, reason, at, recorded.createdAt, position],
-    );
-  },
+  ...keyedRowHandlers(orderSummaryRows),
 };

@@ -1,7 +1,7 @@
-import type { ClientBase } from 'pg';
 import type { TransferEvent, TransferStatus } from '../../domain/transfer';
 import { TRANSFER_EVENT_TYPES } from '../../domain/transfer';
-import type { RecordedEvent, SqlExecutor } from '../../eventstore';
+import type { SqlExecutor } from '../../eventstore';
+import { keyedRowHandlers, type KeyedRowModel } from '../keyedRows';
 import type { Projection } from '../types';
 
 /** Status changes per event type; TransferCredited keeps DEBITED until TransferCompleted. */
@@ -13,6 +13,62 @@ const TRANSFER_STATUS: Record<TransferEvent['type'], TransferStatus | null> = {
   TransferFailed: 'FAILED',
   TransferCompensated: 'COMPENSATED',
   TransferCompensationFailed: 'COMPENSATION_FAILED',
+};
+
+interface TransferSummaryRow {
+  transfer_id: string;
+  from_account_id: string;
+  to_account_id: string;
+  amount: number;
+  status: TransferStatus;
+  reason: string | null;
+  updated_at: Date;
+  version: number;
+  last_position: number;
+}
+
+const transferSummaryRows: KeyedRowModel<TransferSummaryRow> = {
+  columns: [
+    ['transfer_id', 'text'],
+    ['from_account_id', 'text'],
+    ['to_account_id', 'text'],
+    ['amount', 'bigint'],
+    ['status', 'text'],
+    ['reason', 'text'],
+    ['updated_at', 'timestamptz'],
+    ['version', 'integer'],
+    ['last_position', 'bigint'],
+  ],
+  keyOf: (recorded) => (recorded.data as { transferId: string }).transferId,
+  fold(row, recorded) {
+    const event = recorded as unknown as TransferEvent;
+    const stamp = {
+      version: recorded.version,
+      updated_at: recorded.createdAt,
+      last_position: Number(recorded.globalPosition),
+    };
+    if (event.type === 'TransferRequested') {
+      if (row) return undefined;
+      const { transferId, fromAccountId, toAccountId, amount } = event.data;
+      return {
+        transfer_id: transferId,
+        from_account_id: fromAccountId,
+        to_account_id: toAccountId,
+        amount,
+        status: 'REQUESTED',
+        reason: null,
+        ...stamp,
+      };
+    }
+    if (!row) return undefined;
+    const reason = 'reason' in event.data ? event.data.reason : null;
+    return {
+      ...row,
+      status: TRANSFER_STATUS[event.type] ?? row.status,
+      reason: reason ?? row.reason,
+      ...stamp,
+    };
+  },
 };
 
 /** One row per money transfer (stream `transfer-<id>`). */
@@ -36,34 +92,5 @@ export const transferSummaryProjection: Projection = {
     )`);
   },
 
-  async handle(db: ClientBase, recorded: RecordedEvent, table: string) {
-    const event = recorded as unknown as TransferEvent;
-    const position = recorded.globalPosition.toString();
-    if (event.type === 'TransferRequested') {
-      if (recorded.version !== 1) return;
-      const { transferId, fromAccountId, toAccountId, amount } = event.data;
-      await db.query(
-        `INSERT INTO ${table} (transfer_id, from_account_id, to_account_id, amount, status, reason, updated_at, version, last_position)
-         VALUES ($1, $2, $3, $4, 'REQUESTED', NULL, $5, 1, $6) ON CONFLICT (transfer_id) DO NOTHING`,
-        [transferId, fromAccountId, toAccountId, amount, recorded.createdAt, position],
-      );
-      return;
-    }
-    if (recorded.version === 1) return;
-    const reason = 'reason' in event.data ? event.data.reason : null;
-    await db.query(
-      `UPDATE ${table}
-          SET status = coalesce($3, status), reason = coalesce($4, reason),
-              version = $2, updated_at = $5, last_position = $6
-        WHERE transfer_id = $1 AND version = $2 - 1`,
-      [
-        event.data.transferId,
-        recorded.version,
-        TRANSFER_STATUS[event.type] ?? null,
-        reason,
-        recorded.createdAt,
-        position,
-      ],
-    );
-  },
+  ...keyedRowHandlers(transferSummaryRows),
 };
