@@ -53,6 +53,8 @@ const RATE_WINDOW_MS = 10_000;
 /** Events turned into messages between two turns of the event loop. */
 const PREPARE_SLICE = 100;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** First look again when committed events wait behind an open transaction (then doubling). */
+const HELD_BACK_FIRST_RETRY_MS = 10;
 
 /** A page read and translated, ready to publish. */
 interface PreparedPage {
@@ -114,6 +116,9 @@ export class IntegrationRelay {
   private listenerRetry: NodeJS.Timeout | undefined;
   private recent: Array<{ at: number; messages: number }> = [];
   private lastRateWrite = 0;
+  /** The checkpoint as the last step left it. */
+  private position = 0n;
+  private heldBackRetryMs = HELD_BACK_FIRST_RETRY_MS;
   /** The next page, read while the current one publishes. */
   private ahead: { after: bigint; page: Promise<PreparedPage> } | undefined;
   /** Whether this relay holds the owner lock now. */
@@ -237,7 +242,9 @@ export class IntegrationRelay {
         failures = 0;
         if (published === undefined) {
           await this.trackRate(conn, undefined);
-          await this.wait();
+          await this.wait(await this.idleWaitMs());
+        } else {
+          this.heldBackRetryMs = HELD_BACK_FIRST_RETRY_MS;
         }
       } catch (error) {
         this.ahead = undefined;
@@ -297,8 +304,28 @@ export class IntegrationRelay {
       // After a publish failure: the pages acknowledged before it still get their checkpoint.
       await checkpoints.settled();
     }
+    this.position = position;
     if (position === checkpoint.position) return undefined;
     return checkpoints.done();
+  }
+
+  /**
+   * How long to wait for a notification when there was nothing to publish. Committed events
+   * past the checkpoint that the catch-up order does not hand out yet wait behind an older
+   * transaction that is still open (on any database of the server: transaction ids are the
+   * server's). Their notification has come and gone, and such a transaction usually ends
+   * within milliseconds: look again soon, doubling up to the poll interval, instead of a
+   * whole poll later.
+   */
+  private async idleWaitMs(): Promise<number> {
+    const head = await this.options.eventStore.headPosition();
+    if (head <= this.position) {
+      this.heldBackRetryMs = HELD_BACK_FIRST_RETRY_MS;
+      return this.pollIntervalMs;
+    }
+    const delay = Math.min(this.heldBackRetryMs, this.pollIntervalMs);
+    this.heldBackRetryMs = Math.min(this.pollIntervalMs, this.heldBackRetryMs * 2);
+    return delay;
   }
 
   /** The page after `position`: the one read ahead when it starts there, and reads the next. */
