@@ -128,6 +128,26 @@ describe('CheckpointChain', () => {
     expect(chain.going).toBe(false);
   });
 
+  it('tells the relay when fewer than n writes are queued', async () => {
+    const chain = new CheckpointChain();
+    const gates: Array<() => void> = [];
+    for (let i = 0; i < 3; i++) {
+      chain.add(() => new Promise<number>((resolve) => gates.push(() => resolve(1))));
+    }
+    let room = false;
+    void chain.fewerThan(2).then(() => (room = true));
+    await turn();
+    expect(room).toBe(false);
+    gates[0]!();
+    await turn();
+    expect(room).toBe(false); // two still queued
+    gates[1]!();
+    await turn();
+    expect(room).toBe(true);
+    gates[2]!();
+    await expect(chain.done()).resolves.toBe(3);
+  });
+
   it('stops at a write that finds the checkpoint moved, and counts what was checkpointed', async () => {
     const chain = new CheckpointChain();
     chain.add(async () => 5);

@@ -6,6 +6,8 @@
  */
 export class CheckpointChain {
   private tail: Promise<void> = Promise.resolve();
+  /** Writes queued and not finished, oldest first. */
+  private readonly queued: Array<Promise<void>> = [];
   private acked = 0;
   private failure: { error: unknown } | undefined;
   private halted = false;
@@ -17,16 +19,25 @@ export class CheckpointChain {
 
   /** Queues a page's write; it returns the messages it checkpointed, or undefined to halt. */
   add(write: () => Promise<number | undefined>): void {
-    this.tail = this.tail.then(async () => {
-      if (!this.going) return;
+    const link = this.tail.then(async () => {
       try {
+        if (!this.going) return;
         const acked = await write();
         if (acked === undefined) this.halted = true;
         else this.acked += acked;
       } catch (error) {
         this.failure = { error };
+      } finally {
+        void this.queued.shift(); // this link: they finish in order
       }
     });
+    this.queued.push(link);
+    this.tail = link;
+  }
+
+  /** Resolves once fewer than `count` writes are queued (the oldest ones finished). */
+  async fewerThan(count: number): Promise<void> {
+    while (this.queued.length >= count) await this.queued[0];
   }
 
   /** Resolves when every queued write ran (or was skipped). */

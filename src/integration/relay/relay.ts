@@ -53,6 +53,8 @@ const RATE_WINDOW_MS = 10_000;
 /** Events turned into messages between two turns of the event loop. */
 const PREPARE_SLICE = 100;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** Pages published and not checkpointed yet, at most. */
+const PAGES_PAST_CHECKPOINT = 3;
 /** First look again when committed events wait behind an open transaction (then doubling). */
 const HELD_BACK_FIRST_RETRY_MS = 10;
 
@@ -284,6 +286,10 @@ export class IntegrationRelay {
     let position = checkpoint.position;
     try {
       while (!this.stopped && checkpoints.going) {
+        // A crash re-publishes what is past the checkpoint: keep that to a few pages, also
+        // when checkpoint writes are slow or stuck.
+        await checkpoints.fewerThan(PAGES_PAST_CHECKPOINT);
+        if (!checkpoints.going) break;
         const page = await this.pageAfter(position);
         if (page.lastPosition === position) break;
         const sent = await publisher.send(page.messages);
