@@ -194,7 +194,17 @@ export const integrationSuite: BenchSuite = {
           } else {
             ours.push(await measured(() => relayRun(pool, store, nc, head, `bench-${round}`)));
           }
-          if ((await streamCount(nc)) !== messages.length) throw new Error(`${side} lost messages`);
+          const stored = await streamCount(nc);
+          if (stored !== messages.length) {
+            const duplicates =
+              side === 'relay'
+                ? (await readRelayCheckpoint(pool, `bench-${round}`)).duplicatesTotal
+                : 'n/a';
+            throw new Error(
+              `${side}: ${stored} messages in the stream, ${messages.length} published ` +
+                `(PubAcks saying duplicate: ${duplicates})`,
+            );
+          }
         }
         context.log(
           `round ${round + 1}: relay ${ours[round]!.seconds.toFixed(2)} s, bare ${bare[round]!.seconds.toFixed(2)} s ` +
