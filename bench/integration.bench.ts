@@ -8,16 +8,18 @@ import { createEventStore } from '../src/application/eventStore';
 import { createPool, migrate, type EventStore } from '../src/eventstore';
 import { startNatsServer } from '../src/infra/natsServer';
 import { connectNats, ensureStreams, SAGAFLOW_STREAM } from '../src/integration';
-import { readRelayCheckpoint } from '../src/integration/relay/checkpoint';
+import { DEFAULT_RELAY, readRelayCheckpoint } from '../src/integration/relay/checkpoint';
 import { IntegrationRelay, messagesOf } from '../src/integration/relay/relay';
 import { headersOf, type OutgoingMessage } from '../src/integration/relay/publisher';
 import { TRANSLATED_EVENT_TYPES, Translator } from '../src/integration/translation';
-import { percentile } from './support/stats';
+import { processCpuSeconds, settle } from './support/cpuAccounting';
+import { appendToEffect, publishToInboxRow } from './support/loyaltyLatency';
 import { compare, type BenchContext, type BenchEntries, type BenchSuite } from './support/suite';
 
 const WINDOW = 256;
 const BATCH = 1000;
 const ACK_TIMEOUT_MS = 10_000;
+const ROUNDS = 3;
 
 /**
  * Orders in one bulk INSERT: every order's OrderPlaced, then every order's OrderCompleted
@@ -63,26 +65,41 @@ async function allMessages(store: EventStore): Promise<OutgoingMessage[]> {
 
 /**
  * The baseline: the same messages to the same stream through the same connection, with the
- * same Nats-Msg-Id and headers, WINDOW of them awaiting their PubAck at once. No reading,
- * translating, ordering or checkpointing.
+ * same Nats-Msg-Id and headers, WINDOW of them awaiting their PubAck at once (a counter and
+ * one waiter, as the relay's publisher keeps its window). No reading, translating, ordering
+ * or checkpointing.
  */
 async function bareLoop(js: JetStreamClient, messages: readonly OutgoingMessage[]): Promise<void> {
-  const inFlight = new Set<Promise<unknown>>();
+  let inFlight = 0;
+  let room: (() => void) | undefined;
+  let failure: Error | undefined;
+  const settled = () => {
+    inFlight--;
+    const wake = room;
+    room = undefined;
+    wake?.();
+  };
   for (const item of messages) {
-    while (inFlight.size >= WINDOW) await Promise.race(inFlight);
-    const publish = js
-      .publish(item.subject, item.payload, {
-        msgID: item.message.id,
-        headers: headersOf(item.message),
-        timeout: ACK_TIMEOUT_MS,
-      })
-      .then((ack) => {
-        inFlight.delete(publish);
-        if (ack.duplicate) throw new Error('bare loop: duplicate');
-      });
-    inFlight.add(publish);
+    while (inFlight >= WINDOW) await new Promise<void>((resolve) => (room = resolve));
+    if (failure) throw failure;
+    inFlight++;
+    js.publish(item.subject, item.payload, {
+      msgID: item.message.id,
+      headers: headersOf(item.message),
+      timeout: ACK_TIMEOUT_MS,
+    }).then(
+      (ack) => {
+        if (ack.duplicate) failure ??= new Error('bare loop: duplicate');
+        settled();
+      },
+      (error: unknown) => {
+        failure ??= error instanceof Error ? error : new Error(String(error));
+        settled();
+      },
+    );
   }
-  await Promise.all(inFlight);
+  while (inFlight > 0) await new Promise<void>((resolve) => (room = resolve));
+  if (failure) throw failure;
 }
 
 async function freshStream(nc: NatsConnection): Promise<void> {
@@ -95,11 +112,19 @@ async function streamCount(nc: NatsConnection): Promise<number> {
   return (await (await jetstreamManager(nc)).streams.info(SAGAFLOW_STREAM)).state.messages;
 }
 
-async function relayRun(pool: Pool, store: EventStore, nc: NatsConnection, head: bigint) {
+/** One relay, with a checkpoint row of its own (from position 0), run until it reaches `head`. */
+async function relayRun(
+  pool: Pool,
+  store: EventStore,
+  nc: NatsConnection,
+  head: bigint,
+  name: string,
+) {
   const relay = new IntegrationRelay({
     pool,
     eventStore: store,
     nats: nc,
+    name,
     batchSize: BATCH,
     window: WINDOW,
     ackTimeoutMs: ACK_TIMEOUT_MS,
@@ -108,7 +133,7 @@ async function relayRun(pool: Pool, store: EventStore, nc: NatsConnection, head:
   const started = performance.now();
   await relay.start();
   try {
-    while ((await readRelayCheckpoint(pool)).position !== head) {
+    while ((await readRelayCheckpoint(pool, name).catch(() => undefined))?.position !== head) {
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     return (performance.now() - started) / 1000;
@@ -117,58 +142,25 @@ async function relayRun(pool: Pool, store: EventStore, nc: NatsConnection, head:
   }
 }
 
-/** Append -> message delivered to a JetStream consumer, one order at a time, relay running. */
-async function endToEnd(pool: Pool, store: EventStore, nc: NatsConnection, orders: number) {
-  await freshStream(nc);
-  const relay = new IntegrationRelay({ pool, eventStore: store, nats: nc, window: WINDOW });
-  await relay.start();
-  const consumer = await jetstream(nc).consumers.get(SAGAFLOW_STREAM, {
-    filter_subjects: ['sagaflow.order.*.placed.v1'],
-  });
-  const delivered = await consumer.consume();
-  const appendedAt = new Map<string, number>();
-  const latencies: number[] = [];
-  const done = (async () => {
-    for await (const m of delivered) {
-      const at = appendedAt.get(m.subject.split('.')[2]!);
-      if (at !== undefined) latencies.push(performance.now() - at);
-      if (latencies.length === orders) break;
-    }
-  })();
-  try {
-    for (let i = 0; i < orders; i++) {
-      const orderId = `e2e-${i}`;
-      appendedAt.set(orderId, performance.now());
-      await store.append(
-        `order-${orderId}`,
-        [
-          {
-            eventId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-            type: 'OrderPlaced',
-            schemaVersion: 2,
-            data: {
-              orderId,
-              customerId: 'c-1',
-              paymentAccountId: 'acc',
-              items: [{ sku: 'sku-1', quantity: 1, unitPrice: 250, currency: 'EUR' }],
-              total: 250,
-              shippingAddress: { name: 'n', line1: 'l', city: 'c', postalCode: 'p', country: 'GB' },
-              placedAt: '2026-01-01T00:00:00.000Z',
-            },
-          },
-        ],
-        { expectedVersion: 'no_stream' },
-      );
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    await done;
-  } finally {
-    await delivered.close();
-    await relay.stop();
-  }
-  latencies.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+/** Wall seconds and CPU seconds (this process, nats-server, Postgres) of one side's run. */
+interface Run {
+  seconds: number;
+  cpu: { self: number; nats: number; postgres: number };
 }
+
+async function measured(run: () => Promise<number>): Promise<Run> {
+  const before = processCpuSeconds();
+  const seconds = await run();
+  const after = processCpuSeconds();
+  const used = (name: string) => (after[name] ?? 0) - (before[name] ?? 0);
+  return {
+    seconds,
+    cpu: { self: used('self'), nats: used('nats-server'), postgres: used('postgres') },
+  };
+}
+
+const total = (runs: readonly Run[], pick: (run: Run) => number) =>
+  runs.reduce((sum, run) => sum + pick(run), 0);
 
 export const integrationSuite: BenchSuite = {
   name: 'integration',
@@ -188,37 +180,94 @@ export const integrationSuite: BenchSuite = {
       const head = await store.headPosition();
       const messages = await allMessages(store);
 
-      context.log(`bare loop: ${messages.length} messages`);
-      await freshStream(nc);
-      const started = performance.now();
-      await bareLoop(jetstream(nc), messages);
-      const bareSeconds = (performance.now() - started) / 1000;
-      if ((await streamCount(nc)) !== messages.length) throw new Error('bare loop lost messages');
-
-      context.log('relay');
-      await freshStream(nc);
-      const oursSeconds = await relayRun(pool, store, nc, head);
-      if ((await streamCount(nc)) !== messages.length) throw new Error('relay lost messages');
-
-      context.log('end-to-end latency (append -> consumer), 200 orders');
-      const latency = await endToEnd(pool, store, nc, context.scaled(200, 20));
-
-      const ours = messages.length / oursSeconds;
-      const bare = messages.length / bareSeconds;
+      // Rounds alternate which side goes first (a fresh stream each), so neither always
+      // meets a cold server or a warm one; the ratio is of the summed times.
+      const bare: Run[] = [];
+      const ours: Run[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const sides = round % 2 === 0 ? (['bare', 'relay'] as const) : (['relay', 'bare'] as const);
+        for (const side of sides) {
+          await freshStream(nc);
+          await settle(2_000);
+          if (side === 'bare') {
+            bare.push(await measured(() => timed(() => bareLoop(jetstream(nc), messages))));
+          } else {
+            ours.push(await measured(() => relayRun(pool, store, nc, head, `bench-${round}`)));
+          }
+          const stored = await streamCount(nc);
+          if (stored !== messages.length) {
+            const duplicates =
+              side === 'relay'
+                ? (await readRelayCheckpoint(pool, `bench-${round}`)).duplicatesTotal
+                : 'n/a';
+            throw new Error(
+              `${side}: ${stored} messages in the stream, ${messages.length} published ` +
+                `(PubAcks saying duplicate: ${duplicates})`,
+            );
+          }
+        }
+        context.log(
+          `round ${round + 1}: relay ${ours[round]!.seconds.toFixed(2)} s, bare ${bare[round]!.seconds.toFixed(2)} s ` +
+            `(${(bare[round]!.seconds / ours[round]!.seconds).toFixed(2)})`,
+        );
+      }
+      const perMessage = (runs: readonly Run[], pick: (run: Run) => number) =>
+        (total(runs, pick) * 1e6) / (runs.length * messages.length);
+      const cpu = (runs: readonly Run[]) => ({
+        self: perMessage(runs, (r) => r.cpu.self),
+        nats: perMessage(runs, (r) => r.cpu.nats),
+        postgres: perMessage(runs, (r) => r.cpu.postgres),
+      });
+      const oursRate = (ROUNDS * messages.length) / total(ours, (r) => r.seconds);
+      const bareRate = (ROUNDS * messages.length) / total(bare, (r) => r.seconds);
+      const oursCpu = cpu(ours);
+      const bareCpu = cpu(bare);
       context.log(
-        `relay ${Math.round(ours)} msg/s (${oursSeconds.toFixed(2)} s), bare ${Math.round(bare)} msg/s (${bareSeconds.toFixed(2)} s); ` +
-          `append -> consumer p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms`,
+        `relay ${Math.round(oursRate)} msg/s, bare ${Math.round(bareRate)} msg/s; CPU µs a message ` +
+          `(this process / nats-server / postgres): relay ${fmt(oursCpu)}, bare ${fmt(bareCpu)}`,
+      );
+
+      const latencyOrders = context.scaled(200, 20);
+      context.log(`end-to-end latency, ${latencyOrders} orders one at a time`);
+      await freshStream(nc);
+      await pool.query('UPDATE integration_relay_checkpoints SET position = $1 WHERE name = $2', [
+        head.toString(),
+        DEFAULT_RELAY,
+      ]);
+      const latency = await appendToEffect({ url, pool, store, nc, orders: latencyOrders });
+      const bareLatency = await publishToInboxRow({ url, nc, orders: latencyOrders });
+      context.log(
+        `append -> receipt p50 ${latency.receipt.p50Ms.toFixed(1)} ms, p99 ${latency.receipt.p99Ms.toFixed(1)} ms; ` +
+          `append -> loyalty effect p50 ${latency.effect.p50Ms.toFixed(1)} ms, p99 ${latency.effect.p99Ms.toFixed(1)} ms; ` +
+          `bare publish -> inbox row p50 ${bareLatency.p50Ms.toFixed(1)} ms, p99 ${bareLatency.p99Ms.toFixed(1)} ms`,
       );
       return {
-        relay_publish_vs_bare: compare({ rate: ours }, { rate: bare }, 'messages/s', {
+        relay_publish_vs_bare: compare({ rate: oursRate }, { rate: bareRate }, 'messages/s', {
           goal: 0.8,
           events,
           messages: messages.length,
+          rounds: ROUNDS,
           window: WINDOW,
           batchSize: BATCH,
-          appendToConsumerP50Ms: latency.p50,
-          appendToConsumerP99Ms: latency.p99,
+          relayCpuUsPerMessage: oursCpu,
+          bareCpuUsPerMessage: bareCpu,
         }),
+        // One at a time, so a rate is 1000 / p50: the ratio is baseline p50 ÷ ours.
+        append_to_loyalty_effect: compare(
+          {
+            rate: 1000 / latency.effect.p50Ms,
+            p50Ms: latency.effect.p50Ms,
+            p99Ms: latency.effect.p99Ms,
+          },
+          { rate: 1000 / bareLatency.p50Ms, p50Ms: bareLatency.p50Ms, p99Ms: bareLatency.p99Ms },
+          'effects/s, one at a time (1000 / p50)',
+          {
+            orders: latencyOrders,
+            baselineIs: 'bare JetStream publish -> bare durable consumer committing an inbox row',
+            appendToReceiptP50Ms: latency.receipt.p50Ms,
+            appendToReceiptP99Ms: latency.receipt.p99Ms,
+          },
+        ),
       };
     } finally {
       await nc.close();
@@ -228,3 +277,12 @@ export const integrationSuite: BenchSuite = {
     }
   },
 };
+
+async function timed(run: () => Promise<void>): Promise<number> {
+  const started = performance.now();
+  await run();
+  return (performance.now() - started) / 1000;
+}
+
+const fmt = (cpu: { self: number; nats: number; postgres: number }) =>
+  `${cpu.self.toFixed(0)} / ${cpu.nats.toFixed(0)} / ${cpu.postgres.toFixed(0)}`;

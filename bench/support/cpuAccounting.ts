@@ -95,3 +95,21 @@ export async function settle(maxMs = 10_000): Promise<void> {
     if (busy.worker + busy.temporal + busy.postgres < 0.025) return; // under 10% of a core
   }
 }
+
+/**
+ * CPU seconds used so far by this process (`self`) and by every process of the machine,
+ * summed by command name (`nats-server`, `postgres`, ...). For tools that compare two
+ * readings taken around one run (processes that exit in between are lost, as above).
+ */
+export function processCpuSeconds(): Record<string, number> {
+  const own = process.cpuUsage();
+  const totals: Record<string, number> = { self: (own.user + own.system) / 1e6 };
+  if (!cpuAccountingAvailable()) return totals;
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid) || pid === String(process.pid)) continue;
+    const name = commandName(pid);
+    const seconds = processSeconds(pid);
+    if (name !== undefined && seconds !== undefined) totals[name] = (totals[name] ?? 0) + seconds;
+  }
+  return totals;
+}

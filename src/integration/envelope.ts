@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash as hashOnce } from 'node:crypto';
 import { SAGAFLOW_NAMESPACE } from '../eventstore/eventIds';
 import { Compile, Type, type CompiledSchema, type TSchema } from '../infra/typebox';
 import { CONTRACTS, contractOf, type ContractData, type ContractType } from './contracts';
@@ -57,18 +57,23 @@ export type InboundMessage<T extends ContractType = ContractType> = Pick<
     >
   >;
 
-const NAMESPACE_BYTES = Buffer.from(SAGAFLOW_NAMESPACE.replaceAll('-', ''), 'hex');
+/** The UUID v5 namespace, then room for the name (one buffer, reused: hashed synchronously). */
+const NAME_BUFFER = Buffer.alloc(1024);
+const NAMESPACE_LENGTH = NAME_BUFFER.write(SAGAFLOW_NAMESPACE.replaceAll('-', ''), 'hex');
 
 /**
  * The deterministic message id of one contract translated from one domain event: the UUID v5
- * `deterministicId('integration', sourceEventId, type)` names, computed with node's SHA-1
- * (the uuid package's v5 took 30 µs a message, a fifth of the relay's time).
+ * `deterministicId('integration', sourceEventId, type)` names, computed with node's one-shot
+ * SHA-1 over a reused buffer (the uuid package's v5 took 30 µs a message, a fifth of the
+ * relay's time; a createHash object per message, a third of what is left).
  */
 export function messageIdFor(sourceEventId: string, type: ContractType): string {
-  const hash = createHash('sha1')
-    .update(NAMESPACE_BYTES)
-    .update(`integration/${sourceEventId}/${type}`, 'utf8')
-    .digest();
+  const name = `integration/${sourceEventId}/${type}`;
+  const input =
+    name.length * 3 <= NAME_BUFFER.length - NAMESPACE_LENGTH
+      ? NAME_BUFFER.subarray(0, NAMESPACE_LENGTH + NAME_BUFFER.write(name, NAMESPACE_LENGTH))
+      : Buffer.concat([NAME_BUFFER.subarray(0, NAMESPACE_LENGTH), Buffer.from(name, 'utf8')]);
+  const hash = hashOnce('sha1', input, 'buffer');
   hash[6] = (hash[6]! & 0x0f) | 0x50;
   hash[8] = (hash[8]! & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString('hex');

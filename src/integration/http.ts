@@ -1,8 +1,6 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { EventStore } from '../eventstore';
-import { CatchUpHeadWatcher } from '../api/catchUpHeadWatcher';
 import type { RoutePlugin } from '../api/context';
-import { HttpProblem } from '../api/plugins/problem';
+import { SseFeeds } from '../api/sseFeed';
 import { problems } from '../api/schemas/common';
 import { Type } from '../api/schemas/typebox';
 import { buildAsyncApiDocument } from './asyncapi';
@@ -61,11 +59,9 @@ const RelayStatusView = Type.Object({
   ownerPid: Type.Union([Type.Integer(), Type.Null()]),
 });
 
-const MAX_UNREAD_BYTES = 4 * 1024 * 1024;
-
 interface Page {
   messages: IntegrationMessage[];
-  /** The SSE id after each source event's last message: its position. */
+  /** SSE blocks; only the last message of a source event carries an id (its position). */
   blocks: string[];
   lastPosition: bigint;
 }
@@ -78,7 +74,9 @@ async function readPage(
 ): Promise<Page> {
   const read = await store.readAll({ after, limit, eventTypes: TRANSLATED_EVENT_TYPES });
   const page: Page = { messages: [], blocks: [], lastPosition: read.lastPosition };
-  const translations = await translator.translatePage(read.events);
+  const translations = await translator.translatePage(read.events, (streamId, toVersion) =>
+    store.readStream(streamId, { toVersion, sealedPersonalData: true }),
+  );
   for (const [index, event] of read.events.entries()) {
     const messages = messagesOf(event, translations[index]!).map((m) => m.message);
     // A reconnecting client resumes after the last id it saw: only the last message of an
@@ -92,31 +90,25 @@ async function readPage(
   return page;
 }
 
-function lastEventIdOf(request: FastifyRequest): bigint | undefined {
-  const header = request.headers['last-event-id'];
-  if (header === undefined || header === '') return undefined;
-  const value = Array.isArray(header) ? header.join(',') : header;
-  if (!/^[0-9]{1,18}$/.test(value))
-    throw new HttpProblem(400, 'Bad Request', 'Last-Event-ID must be a global position', {
-      code: 'VALIDATION',
-      errors: [{ field: 'last-event-id', in: 'headers', message: 'must be a decimal position' }],
-    });
-  return BigInt(value);
-}
-
-export const integrationRoutes: RoutePlugin = async (app, { deps, options }) => {
-  const translator = new Translator((streamId, toVersion) =>
-    deps.eventStore.readStream(streamId, { toVersion, sealedPersonalData: true }),
-  );
-  const feeds = new Set<AbortController>();
-  const head = new CatchUpHeadWatcher(
-    () => deps.eventStore.catchUpHead(),
-    options.ssePollMs,
-    (error) => app.log.warn({ err: error }, 'integration feed head poll failed'),
-  );
-  app.addHook('onClose', async () => {
-    head.close();
-    for (const feed of feeds) feed.abort();
+/**
+ * Pages and feed read where /events does: on the read side (a standby with
+ * DATABASE_READ_URL, else the primary), the source streams' earlier events included.
+ */
+export const integrationRoutes: RoutePlugin = async (app, { deps, reads, options }) => {
+  // Its facts cache serves every feed; each page reads the prefixes it misses from the
+  // source it was read from (a standby that lags must not answer for the primary's page).
+  const translator = new Translator(() => {
+    throw new Error('integration feed: a page reads prefixes from its own source');
+  });
+  const read = (after: bigint, limit: number) =>
+    reads.read(({ eventStore }) => readPage(eventStore, translator, after, limit));
+  const feeds = new SseFeeds(app, {
+    maxFeeds: deps.config.SSE_MAX_CONNECTIONS,
+    ssePollMs: options.ssePollMs,
+    sseHeartbeatMs: options.sseHeartbeatMs,
+    readHead: () => reads.read(({ eventStore }) => eventStore.catchUpHead()),
+    pagesRoute: 'GET /integration-events',
+    name: 'integration feed',
   });
   const asyncApi = buildAsyncApiDocument();
 
@@ -170,72 +162,15 @@ export const integrationRoutes: RoutePlugin = async (app, { deps, options }) => 
     },
     async (request, reply) => {
       const { after, limit } = request.query;
-      if (request.headers.accept?.includes('text/event-stream'))
-        return stream(request, reply, lastEventIdOf(request) ?? BigInt(after), limit);
-      const page = await readPage(deps.eventStore, translator, BigInt(after), limit);
+      if (request.headers.accept?.includes('text/event-stream')) {
+        // Up to date when a read moves the cursor no further.
+        return feeds.serve(request, reply, BigInt(after), async (position) => {
+          const page = await read(position, limit);
+          return { ...page, caughtUp: page.lastPosition === position };
+        });
+      }
+      const page = await read(BigInt(after), limit);
       return { messages: page.messages, lastPosition: page.lastPosition.toString() };
     },
   );
-
-  async function stream(request: FastifyRequest, reply: FastifyReply, from: bigint, limit: number) {
-    if (feeds.size >= deps.config.SSE_MAX_CONNECTIONS)
-      throw new HttpProblem(503, 'Service Unavailable', 'Too many live feeds; retry later', {
-        code: 'SSE_CAPACITY',
-        headers: { 'retry-after': '5' },
-      });
-    const feed = new AbortController();
-    feeds.add(feed);
-    let position = from;
-    let seen = head.version;
-    let page: Page;
-    try {
-      page = await readPage(deps.eventStore, translator, position, limit);
-    } catch (error) {
-      feeds.delete(feed);
-      throw error;
-    }
-    const raw = reply.raw;
-    reply.hijack();
-    raw.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-      'x-correlation-id': request.id,
-    });
-    raw.write('retry: 2000\n\n');
-    const stop = () => feed.abort();
-    request.raw.on('close', stop);
-    raw.on('close', stop);
-    if (raw.destroyed || request.raw.destroyed) stop();
-    let lastWrite = Date.now();
-    try {
-      while (!feed.signal.aborted) {
-        for (const block of page.blocks) raw.write(block);
-        if (raw.writableLength > MAX_UNREAD_BYTES) break; // it resumes with Last-Event-ID
-        if (page.blocks.length > 0) lastWrite = Date.now();
-        const caughtUp = page.lastPosition === position;
-        position = page.lastPosition;
-        if (caughtUp) {
-          const untilHeartbeat = Math.max(0, lastWrite + options.sseHeartbeatMs - Date.now());
-          await head.waitForChange(seen, untilHeartbeat, feed.signal);
-          if (feed.signal.aborted) break;
-          if (Date.now() - lastWrite >= options.sseHeartbeatMs) {
-            raw.write(': keep-alive\n\n');
-            lastWrite = Date.now();
-          }
-        }
-        seen = head.version;
-        page = await readPage(deps.eventStore, translator, position, limit);
-      }
-    } catch (error) {
-      request.log.warn({ err: error }, 'integration feed stopped');
-    } finally {
-      feeds.delete(feed);
-      request.raw.off('close', stop);
-      raw.off('close', stop);
-      if (!raw.writableEnded) raw.end();
-    }
-    return reply;
-  }
 };

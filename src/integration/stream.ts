@@ -94,6 +94,10 @@ export function connectNats(settings: NatsSettings): Promise<NatsConnection> {
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     waitOnFirstConnect: true,
+    // Without it every request (each JetStream publish) builds two Error objects up front for
+    // their stack traces, in case it fails: a quarter of the relay's CPU. Failures still carry
+    // their message and cause.
+    noAsyncTraces: true,
   });
 }
 

@@ -334,9 +334,13 @@ export class Translator {
   /**
    * A page of events in catch-up order: the facts of the streams the cache does not hold are
    * read first, several at once (after a restart most streams miss: one round trip each would
-   * set the pace), then the events are translated in order.
+   * set the pace), then the events are translated in order. `readPrefix` replaces the
+   * constructor's reader for this page (the HTTP feed reads prefixes where it read the page).
    */
-  async translatePage(events: readonly RecordedEvent[]): Promise<Translation[][]> {
+  async translatePage(
+    events: readonly RecordedEvent[],
+    readPrefix = this.readPrefix,
+  ): Promise<Translation[][]> {
     const missing = new Map<string, RecordedEvent>();
     for (const event of events) {
       const translator = byStreamType.get(event.streamType);
@@ -348,7 +352,7 @@ export class Translator {
     const worker = async () => {
       for (let event = queue.shift(); event; event = queue.shift()) {
         const translator = byStreamType.get(event.streamType)!;
-        const facts = await this.foldPrefix(translator, event);
+        const facts = await this.foldPrefix(translator, event, readPrefix);
         this.remember(event.streamId, { version: event.version - 1, facts });
       }
     };
@@ -356,14 +360,14 @@ export class Translator {
       Array.from({ length: Math.min(this.prefetchConcurrency, queue.length) }, worker),
     );
     const out: Translation[][] = [];
-    for (const event of events) out.push(await this.translate(event));
+    for (const event of events) out.push(await this.translate(event, readPrefix));
     return out;
   }
 
-  async translate(event: RecordedEvent): Promise<Translation[]> {
+  async translate(event: RecordedEvent, readPrefix = this.readPrefix): Promise<Translation[]> {
     const translator = byStreamType.get(event.streamType);
     if (!translator || !translator.eventTypes.includes(event.type)) return [];
-    const before = await this.factsBefore(translator, event);
+    const before = await this.factsBefore(translator, event, readPrefix);
     const translations = translator.translate(event, before);
     this.remember(event.streamId, {
       version: event.version,
@@ -375,18 +379,20 @@ export class Translator {
   private async factsBefore(
     translator: AnyStreamTranslator,
     event: RecordedEvent,
+    readPrefix: StreamPrefixReader,
   ): Promise<unknown> {
     const cached = this.cache.get(event.streamId);
     if (cached && cached.version < event.version) return cached.facts;
     if (event.version === 1) return translator.initial;
-    return this.foldPrefix(translator, event);
+    return this.foldPrefix(translator, event, readPrefix);
   }
 
   private async foldPrefix(
     translator: AnyStreamTranslator,
     event: RecordedEvent,
+    readPrefix: StreamPrefixReader,
   ): Promise<unknown> {
-    const earlier = await this.readPrefix(event.streamId, event.version - 1);
+    const earlier = await readPrefix(event.streamId, event.version - 1);
     return earlier
       .filter((e) => translator.eventTypes.includes(e.type))
       .reduce((facts, e) => translator.learn(facts, e), translator.initial);

@@ -120,6 +120,12 @@ describe('subjects and ids', () => {
       messageIdFor('e-1', 'order.completed.v1'),
     );
     expect(messageIdFor('e-1', 'order.placed.v1')).not.toBe(messageIdFor('e-2', 'order.placed.v1'));
+    // Names longer than the reused buffer, and multi-byte ones, hash the same way.
+    for (const eventId of ['é'.repeat(400), 'x'.repeat(2000)]) {
+      expect(messageIdFor(eventId, 'order.placed.v1')).toBe(
+        deterministicId('integration', eventId, 'order.placed.v1'),
+      );
+    }
   });
 
   it('takes the reason code of a reason, never its free text', () => {

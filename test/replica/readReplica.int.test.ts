@@ -7,10 +7,12 @@
  * primary's read model at once, so an answer without it can only come from the standby.
  */
 import '../api/support/esmShim';
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
+import { createEventStore } from '../../src/application/eventStore';
 import { loadConfig } from '../../src/config';
 import { migrate } from '../../src/eventstore';
 import type { ReadSide } from '../../src/infra/readReplica';
@@ -163,6 +165,52 @@ describe('a read replica (DATABASE_READ_URL)', () => {
     await cluster.waitForReplay();
     expect((await system.app.inject({ url: `/accounts/${accountId}` })).json().balance).toBe(150);
     expect(fallbackCount()).toBe(fallbacksBefore);
+  });
+
+  it('serves the integration-event feed from the standby', async () => {
+    const store = createEventStore(system.pool);
+    const placed = (orderId: string) => ({
+      eventId: randomUUID(),
+      type: 'OrderPlaced',
+      schemaVersion: 2,
+      data: {
+        orderId,
+        customerId: 'cust-replica',
+        paymentAccountId: accountId,
+        items: [{ sku: 'sku-1', quantity: 1, unitPrice: 250, currency: 'EUR' }],
+        total: 250,
+        shippingAddress: { name: 'n', line1: 'l', city: 'c', postalCode: 'p', country: 'GB' },
+        placedAt: '2026-01-01T00:00:00.000Z',
+      },
+    });
+    const types = async () =>
+      (
+        (await system.app.inject({ url: '/integration-events?after=0&limit=1000' })).json()
+          .messages as Array<{ type: string; subject: string }>
+      ).map((m) => `${m.type} ${m.subject}`);
+    await store.append('order-o-replica-1', [placed('o-replica-1')], {
+      expectedVersion: 'no_stream',
+    });
+    await cluster.waitForReplay();
+    expect(await types()).toEqual(['order.placed.v1 o-replica-1']);
+
+    await pauseReplay();
+    try {
+      await store.append(
+        'order-o-replica-1',
+        [{ eventId: randomUUID(), type: 'OrderCompleted', data: { orderId: 'o-replica-1' } }],
+        { expectedVersion: 1 },
+      );
+      // Only the paused standby can still answer without the completion.
+      expect(await types()).toEqual(['order.placed.v1 o-replica-1']);
+    } finally {
+      await resumeReplay();
+    }
+    await cluster.waitForReplay();
+    expect(await types()).toEqual([
+      'order.placed.v1 o-replica-1',
+      'order.completed.v1 o-replica-1',
+    ]);
   });
 
   it('the live SSE feed runs off the standby and moves on when it replays', async () => {

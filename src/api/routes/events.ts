@@ -1,10 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ReadAllResult, RecordedEvent } from '../../eventstore';
+import type { RecordedEvent } from '../../eventstore';
 import type { RoutePlugin } from '../context';
 import { HttpProblem, notFound } from '../plugins/problem';
 import { problems } from '../schemas/common';
 import { AllEvents, AllQuery, StreamEvents, StreamParams, StreamQuery } from '../schemas/events';
-import { CatchUpHeadWatcher } from '../catchUpHeadWatcher';
+import { SseFeeds } from '../sseFeed';
 
 export function eventView(event: RecordedEvent) {
   return {
@@ -21,57 +21,17 @@ export function eventView(event: RecordedEvent) {
   };
 }
 
-/** Postgres bigint's largest value: a larger position would fail in the query, too late. */
-const MAX_POSITION = 9_223_372_036_854_775_807n;
-/** Bytes written to an SSE client and not yet taken by it, beyond which the feed ends. */
-const MAX_UNREAD_BYTES = 4 * 1024 * 1024;
-/** Seconds a client turned away for capacity is told to wait before reconnecting. */
-const RETRY_AFTER_SECONDS = 5;
-
-/** The Last-Event-ID header as a position, or undefined when absent; 400 when malformed. */
-function lastEventIdOf(request: FastifyRequest): bigint | undefined {
-  const header = request.headers['last-event-id'];
-  if (header === undefined || header === '') return undefined;
-  const value = Array.isArray(header) ? header.join(',') : header;
-  if (!/^[0-9]{1,19}$/.test(value) || BigInt(value) > MAX_POSITION) {
-    throw new HttpProblem(400, 'Bad Request', 'Last-Event-ID must be a global position', {
-      code: 'VALIDATION',
-      errors: [
-        {
-          field: 'last-event-id',
-          in: 'headers',
-          message: `must be a decimal position from 0 to ${MAX_POSITION}`,
-        },
-      ],
-    });
-  }
-  return BigInt(value);
-}
-
-function tooManyFeeds(max: number): HttpProblem {
-  return new HttpProblem(
-    503,
-    'Service Unavailable',
-    `This server already serves its ${max} live event feeds; retry later or read pages of GET /events`,
-    { code: 'SSE_CAPACITY', headers: { 'retry-after': String(RETRY_AFTER_SECONDS) } },
-  );
-}
-
 const sseBlock = (event: RecordedEvent) =>
   `id: ${event.globalPosition}\nevent: ${event.type}\ndata: ${JSON.stringify(eventView(event))}\n\n`;
 
 export const eventRoutes: RoutePlugin = async (app, { deps, reads, options }) => {
-  /** Open SSE feeds, ended when the app closes so close() does not wait on them. */
-  const feeds = new Set<AbortController>();
-  const maxFeeds = deps.config.SSE_MAX_CONNECTIONS;
-  const head = new CatchUpHeadWatcher(
-    () => reads.read(({ eventStore }) => eventStore.catchUpHead()),
-    options.ssePollMs,
-    (error) => app.log.warn({ err: error }, 'event feed head poll failed'),
-  );
-  app.addHook('onClose', async () => {
-    head.close();
-    for (const feed of feeds) feed.abort();
+  const feeds = new SseFeeds(app, {
+    maxFeeds: deps.config.SSE_MAX_CONNECTIONS,
+    ssePollMs: options.ssePollMs,
+    sseHeartbeatMs: options.sseHeartbeatMs,
+    readHead: () => reads.read(({ eventStore }) => eventStore.catchUpHead()),
+    pagesRoute: 'GET /events',
+    name: 'event feed',
   });
 
   app.get(
@@ -150,80 +110,22 @@ export const eventRoutes: RoutePlugin = async (app, { deps, reads, options }) =>
     },
   );
 
-  async function streamEvents(
+  /** Less than a full page: up to date. */
+  function streamEvents(
     request: FastifyRequest,
     reply: FastifyReply,
     after: string,
     limit: number,
   ) {
-    // Everything that can fail with a 4xx or 5xx is settled before the 200 goes out.
-    let position = lastEventIdOf(request) ?? BigInt(after);
-    if (feeds.size >= maxFeeds) throw tooManyFeeds(maxFeeds);
-    const feed = new AbortController();
-    feeds.add(feed);
-    let seen = head.version;
-    let page: ReadAllResult;
-    const readPage = () =>
-      reads.read(({ eventStore }) => eventStore.readAll({ after: position, limit }));
-    try {
-      page = await readPage();
-    } catch (error) {
-      feeds.delete(feed);
-      throw error;
-    }
-
-    const raw = reply.raw;
-    reply.hijack();
-    raw.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-      'x-correlation-id': request.id,
+    return feeds.serve(request, reply, BigInt(after), async (position) => {
+      const page = await reads.read(({ eventStore }) =>
+        eventStore.readAll({ after: position, limit }),
+      );
+      return {
+        blocks: page.events.map(sseBlock),
+        lastPosition: page.lastPosition,
+        caughtUp: page.events.length < limit,
+      };
     });
-    raw.write(`retry: 2000\n\n`);
-    const stop = () => feed.abort();
-    request.raw.on('close', stop);
-    raw.on('close', stop);
-    // A client that left during the first read has already fired 'close'.
-    if (raw.destroyed || request.raw.destroyed) stop();
-    let lastWrite = Date.now();
-    try {
-      while (!feed.signal.aborted) {
-        for (const event of page.events) {
-          if (feed.signal.aborted) break;
-          raw.write(sseBlock(event));
-        }
-        // A client that does not read would make us buffer the log for it: drop it instead;
-        // it resumes with Last-Event-ID when it reconnects.
-        if (raw.writableLength > MAX_UNREAD_BYTES) {
-          request.log.warn({ buffered: raw.writableLength }, 'event feed client is not reading');
-          break;
-        }
-        position = page.lastPosition;
-        if (page.events.length > 0) lastWrite = Date.now();
-        // Less than a full page: up to date, so wait for the shared watcher (or the
-        // heartbeat, which also re-reads in case the watcher's polls are failing).
-        if (page.events.length < limit) {
-          const untilHeartbeat = Math.max(0, lastWrite + options.sseHeartbeatMs - Date.now());
-          await head.waitForChange(seen, untilHeartbeat, feed.signal);
-          if (feed.signal.aborted) break;
-          if (Date.now() - lastWrite >= options.sseHeartbeatMs) {
-            raw.write(`: keep-alive\n\n`);
-            lastWrite = Date.now();
-          }
-        }
-        seen = head.version;
-        page = await readPage();
-      }
-    } catch (error) {
-      request.log.warn({ err: error }, 'event feed stopped');
-    } finally {
-      feeds.delete(feed);
-      request.raw.off('close', stop);
-      raw.off('close', stop);
-      if (!raw.writableEnded) raw.end();
-    }
-    return reply;
   }
 };

@@ -35,54 +35,139 @@ export interface PublishResult {
   duplicates: number;
 }
 
+/** A batch handed to the publisher: `acked` settles once each of its messages has. */
+export interface SentBatch {
+  acked: Promise<PublishResult>;
+}
+
+/** A batch in flight: its counts, and how to settle its `acked`. */
+interface Batch extends PublishResult {
+  /** Sent and not settled yet. */
+  pending: number;
+  /** Every message was sent (or sending stopped at a failure). */
+  closed: boolean;
+  complete: boolean;
+  failure?: { error: unknown };
+  resolve(result: PublishResult): void;
+  reject(error: unknown): void;
+}
+
 /**
- * Publishes messages with `Nats-Msg-Id` = message id, up to `window` awaiting their PubAck at
- * once, and resolves when every one is acknowledged (rejects at the first failure, once the
- * ones in flight settled). Per-aggregate order holds even when a publish fails: a message
- * waits for the PubAck of the previous message with its ordering key before it is sent, so
- * a failed one is never overtaken by a later one of the same aggregate (the caller retries
- * from its checkpoint, and the stream drops what it already stored as duplicates).
+ * Publishes with `Nats-Msg-Id` = message id, up to `window` messages awaiting their PubAck at
+ * once, across batches: the next batch goes out while the last PubAcks of the previous one
+ * are on their way, so the window never drains between pages. (The window is a counter and
+ * one waiter: a Promise.race over the messages in flight costs `window` reactions a message.)
+ *
+ * Per-aggregate order holds even when a publish fails: a message waits for the PubAck of the
+ * previous message with its ordering key (in this batch or an earlier one) before it is
+ * sent, so a failed one is never overtaken by a later one of the same aggregate. After the
+ * first failure nothing more is sent: `send` throws it, and every batch not fully
+ * acknowledged rejects (the caller retries from its checkpoint, and the stream drops what it
+ * already stored as duplicates).
  */
-export async function publishInOrder(
-  js: JetStreamClient,
-  messages: readonly OutgoingMessage[],
-  options: PublishOptions,
-): Promise<PublishResult> {
-  const inFlight = new Set<Promise<void>>();
-  const lastOfKey = new Map<string, Promise<void>>();
-  const result: PublishResult = { acked: 0, duplicates: 0 };
-  let failure: { error: unknown } | undefined;
-  for (const item of messages) {
-    if (failure) break;
-    while (inFlight.size >= options.window) await Promise.race(inFlight);
-    if (failure) break;
-    const before = lastOfKey.get(item.orderingKey);
+export class OrderedPublisher {
+  private inFlight = 0;
+  /** Wakes the sender waiting for room in the window. */
+  private room: (() => void) | undefined;
+  /** Wake when nothing is in flight. */
+  private idle: Array<() => void> = [];
+  private readonly lastOfKey = new Map<string, Promise<void>>();
+  private failure: { error: unknown } | undefined;
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly options: PublishOptions,
+  ) {}
+
+  /**
+   * Sends a batch in order (waiting for room in the window as it goes) and returns once every
+   * message of it is sent; its `acked` settles when their PubAcks are in.
+   */
+  async send(messages: readonly OutgoingMessage[]): Promise<SentBatch> {
+    let batch!: Batch;
+    const acked = new Promise<PublishResult>((resolve, reject) => {
+      batch = {
+        acked: 0,
+        duplicates: 0,
+        pending: 0,
+        closed: false,
+        complete: false,
+        resolve,
+        reject,
+      };
+    });
+    acked.catch(() => undefined); // the caller sees it when it awaits `acked` (or `send` throws)
+    for (const item of messages) {
+      while (!this.failure && this.inFlight >= this.options.window) {
+        await new Promise<void>((resolve) => (this.room = resolve));
+      }
+      if (this.failure) break;
+      this.publish(item, batch);
+    }
+    batch.complete = !this.failure;
+    batch.closed = true;
+    this.settle(batch);
+    if (this.failure) {
+      await this.settled();
+      throw this.failure.error;
+    }
+    return { acked };
+  }
+
+  /** Resolves once nothing is in flight (after a failure: once the rest has settled). */
+  settled(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  /** One message: sent once the previous one of its aggregate is acknowledged. */
+  private publish(item: OutgoingMessage, batch: Batch): void {
+    const before = this.lastOfKey.get(item.orderingKey);
+    this.inFlight++;
+    batch.pending++;
     const publish = (async () => {
       if (before) await before;
-      const ack = await js.publish(item.subject, item.payload, {
+      if (this.failure) throw this.failure.error;
+      const ack = await this.js.publish(item.subject, item.payload, {
         msgID: item.message.id,
         headers: headersOf(item.message),
-        timeout: options.ackTimeoutMs,
+        timeout: this.options.ackTimeoutMs,
       });
-      result.acked++;
-      if (ack.duplicate) result.duplicates++;
+      batch.acked++;
+      if (ack.duplicate) batch.duplicates++;
     })();
-    const tracked = publish.then(
+    this.lastOfKey.set(item.orderingKey, publish);
+    publish.then(
       () => {
-        inFlight.delete(tracked);
-        if (lastOfKey.get(item.orderingKey) === publish) lastOfKey.delete(item.orderingKey);
+        if (this.lastOfKey.get(item.orderingKey) === publish)
+          this.lastOfKey.delete(item.orderingKey);
+        this.done(batch);
       },
       (error: unknown) => {
-        inFlight.delete(tracked);
-        failure ??= { error };
+        batch.failure ??= { error };
+        this.failure ??= { error };
+        this.done(batch);
       },
     );
-    inFlight.add(tracked);
-    lastOfKey.set(item.orderingKey, publish);
   }
-  await Promise.all(inFlight);
-  if (failure) throw failure.error;
-  return result;
+
+  private done(batch: Batch): void {
+    this.inFlight--;
+    batch.pending--;
+    this.settle(batch);
+    const room = this.room;
+    this.room = undefined;
+    room?.();
+    if (this.inFlight === 0) for (const resolve of this.idle.splice(0)) resolve();
+  }
+
+  /** Settles a batch's `acked` once it is closed and nothing of it is in flight. */
+  private settle(batch: Batch): void {
+    if (!batch.closed || batch.pending > 0) return;
+    const failure = batch.failure ?? (batch.complete ? undefined : this.failure);
+    if (failure) batch.reject(failure.error);
+    else batch.resolve({ acked: batch.acked, duplicates: batch.duplicates });
+  }
 }
 
 export function headersOf(message: IntegrationMessage) {

@@ -21,7 +21,8 @@ import {
   recordRelayRate,
   relayOwnerLockKey,
 } from './checkpoint';
-import { outgoing, publishInOrder, type OutgoingMessage } from './publisher';
+import { CheckpointChain } from './checkpointChain';
+import { OrderedPublisher, outgoing, type OutgoingMessage } from './publisher';
 
 export interface RelayOptions {
   pool: Pool;
@@ -49,6 +50,13 @@ export interface RelayOptions {
 }
 
 const RATE_WINDOW_MS = 10_000;
+/** Events turned into messages between two turns of the event loop. */
+const PREPARE_SLICE = 100;
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** Pages published and not checkpointed yet, at most. */
+const PAGES_PAST_CHECKPOINT = 3;
+/** First look again when committed events wait behind an open transaction (then doubling). */
+const HELD_BACK_FIRST_RETRY_MS = 10;
 
 /** A page read and translated, ready to publish. */
 interface PreparedPage {
@@ -110,6 +118,9 @@ export class IntegrationRelay {
   private listenerRetry: NodeJS.Timeout | undefined;
   private recent: Array<{ at: number; messages: number }> = [];
   private lastRateWrite = 0;
+  /** The checkpoint as the last step left it. */
+  private position = 0n;
+  private heldBackRetryMs = HELD_BACK_FIRST_RETRY_MS;
   /** The next page, read while the current one publishes. */
   private ahead: { after: bigint; page: Promise<PreparedPage> } | undefined;
   /** Whether this relay holds the owner lock now. */
@@ -231,8 +242,12 @@ export class IntegrationRelay {
         }
         const published = await this.step(conn);
         failures = 0;
-        await this.trackRate(conn, published);
-        if (published === undefined) await this.wait();
+        if (published === undefined) {
+          await this.trackRate(conn, undefined);
+          await this.wait(await this.idleWaitMs());
+        } else {
+          this.heldBackRetryMs = HELD_BACK_FIRST_RETRY_MS;
+        }
       } catch (error) {
         this.ahead = undefined;
         if (this.stopped) break;
@@ -254,35 +269,83 @@ export class IntegrationRelay {
   }
 
   /**
-   * One page: read after the checkpoint, translate, publish, wait for the PubAcks, advance.
-   * The next page is read and translated while this one publishes (Postgres and NATS work
-   * at once); it is used only if the checkpoint then stands where it starts.
+   * Publishes from the checkpoint to the head, page after page, through one publish window:
+   * a page goes out while the last PubAcks of the one before are on their way, and the page
+   * after it is read and translated meanwhile (Postgres, NATS and this process work at once).
+   * A page's checkpoint is written once every message of it, and of every page before it,
+   * is acknowledged: the writes are chained in page order, off the publishing path.
    * Returns the messages acknowledged, or undefined when there was nothing new.
    */
   private async step(conn: Client): Promise<number | undefined> {
     const checkpoint = await readRelayCheckpoint(conn, this.name);
-    const ahead = this.ahead;
-    this.ahead = undefined;
-    let page = ahead?.after === checkpoint.position ? await ahead.page : undefined;
-    if (!page || page.lastPosition === page.after) page = await this.prepare(checkpoint.position);
-    if (page.lastPosition === checkpoint.position) return undefined;
-    const next = this.prepare(page.lastPosition);
-    next.catch(() => undefined); // a failure shows when (if) the page is used
-    this.ahead = { after: page.lastPosition, page: next };
-    const result = await publishInOrder(this.js, page.messages, {
+    const publisher = new OrderedPublisher(this.js, {
       window: this.options.window ?? 256,
       ackTimeoutMs: this.options.ackTimeoutMs ?? 5000,
     });
-    await this.options.beforeCheckpoint?.(page.messages.map((m) => m.message));
-    const moved = await advanceRelayCheckpoint(
-      conn,
-      this.name,
-      checkpoint.position,
-      page.lastPosition,
-      result,
-    );
-    if (!moved) this.log('relay: the checkpoint moved under this relay; reading again');
-    return result.acked;
+    const checkpoints = new CheckpointChain();
+    let position = checkpoint.position;
+    try {
+      while (!this.stopped && checkpoints.going) {
+        // A crash re-publishes what is past the checkpoint: keep that to a few pages, also
+        // when checkpoint writes are slow or stuck.
+        await checkpoints.fewerThan(PAGES_PAST_CHECKPOINT);
+        if (!checkpoints.going) break;
+        const page = await this.pageAfter(position);
+        if (page.lastPosition === position) break;
+        const sent = await publisher.send(page.messages);
+        const from = position;
+        position = page.lastPosition;
+        checkpoints.add(async () => {
+          const result = await sent.acked;
+          await this.options.beforeCheckpoint?.(page.messages.map((m) => m.message));
+          if (!(await advanceRelayCheckpoint(conn, this.name, from, page.lastPosition, result))) {
+            this.log('relay: the checkpoint moved under this relay; reading again');
+            return undefined;
+          }
+          await this.trackRate(conn, result.acked);
+          return result.acked;
+        });
+      }
+    } finally {
+      // After a publish failure: the pages acknowledged before it still get their checkpoint.
+      await checkpoints.settled();
+    }
+    this.position = position;
+    if (position === checkpoint.position) return undefined;
+    return checkpoints.done();
+  }
+
+  /**
+   * How long to wait for a notification when there was nothing to publish. Committed events
+   * past the checkpoint that the catch-up order does not hand out yet wait behind an older
+   * transaction that is still open (on any database of the server: transaction ids are the
+   * server's). Their notification has come and gone, and such a transaction usually ends
+   * within milliseconds: look again soon, doubling up to the poll interval, instead of a
+   * whole poll later.
+   */
+  private async idleWaitMs(): Promise<number> {
+    const head = await this.options.eventStore.headPosition();
+    if (head <= this.position) {
+      this.heldBackRetryMs = HELD_BACK_FIRST_RETRY_MS;
+      return this.pollIntervalMs;
+    }
+    const delay = Math.min(this.heldBackRetryMs, this.pollIntervalMs);
+    this.heldBackRetryMs = Math.min(this.pollIntervalMs, this.heldBackRetryMs * 2);
+    return delay;
+  }
+
+  /** The page after `position`: the one read ahead when it starts there, and reads the next. */
+  private async pageAfter(position: bigint): Promise<PreparedPage> {
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    let page = ahead?.after === position ? await ahead.page : undefined;
+    if (!page || page.lastPosition === page.after) page = await this.prepare(position);
+    if (page.lastPosition !== position) {
+      const next = this.prepare(page.lastPosition);
+      next.catch(() => undefined); // a failure shows when (if) the page is used
+      this.ahead = { after: page.lastPosition, page: next };
+    }
+    return page;
   }
 
   /** Reads and translates the page after `after` (catch-up order). */
@@ -293,11 +356,14 @@ export class IntegrationRelay {
       eventTypes: TRANSLATED_EVENT_TYPES,
     });
     const translations = await this.translator.translatePage(read.events);
-    return {
-      after,
-      lastPosition: read.lastPosition,
-      messages: read.events.flatMap((event, index) => messagesOf(event, translations[index]!)),
-    };
+    const messages: OutgoingMessage[] = [];
+    for (let index = 0; index < read.events.length; index++) {
+      // Let PubAcks in between: a page's messages take tens of milliseconds to build, and a
+      // publish window that waits on them meanwhile is NATS idle.
+      if (index % PREPARE_SLICE === PREPARE_SLICE - 1) await yieldToEventLoop();
+      messages.push(...messagesOf(read.events[index]!, translations[index]!));
+    }
+    return { after, lastPosition: read.lastPosition, messages };
   }
 
   /** As the projection runner does: a half-open owner connection must not keep the lock. */
