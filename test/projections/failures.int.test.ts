@@ -100,7 +100,9 @@ describe('a failing projection', () => {
       ...logProjection('poison_split', { poison: marked('poison-split') }),
       segments: 3,
     };
-    const positions = await appendTicks(db, 30, (i) => (i === 12 ? { marker: 'poison-split' } : {}));
+    const positions = await appendTicks(db, 30, (i) =>
+      i === 12 ? { marker: 'poison-split' } : {},
+    );
     await runner({
       projections: [projection],
       failureRetryBaseMs: 60_000,
