@@ -92,11 +92,12 @@ async function lockRows<Row extends KeyedRow>(
   events: readonly RecordedEvent[],
   table: string,
 ): Promise<Map<string, Folded<Row>>> {
+  const sql = sqlOf(model);
   const keyColumn = model.columns[0]![0];
   const keys = [...new Set(events.map((event) => model.keyOf(event)))];
   const result = await db.query<Record<string, unknown>>(
-    `SELECT ${model.columns.map(([name]) => name).join(', ')} FROM ${table}
-      WHERE ${keyColumn} = ANY($1::text[]) FOR UPDATE`,
+    `SELECT ${sql.columns} FROM ${table}
+      WHERE ${sql.key} = ANY($1::text[]) FOR UPDATE`,
     [keys],
   );
   const rows = new Map<string, Folded<Row>>();
@@ -138,33 +139,63 @@ async function writeRows<Row extends KeyedRow>(
   changed: readonly Folded<Row>[],
   table: string,
 ): Promise<Set<string>> {
-  const names = model.columns.map(([name]) => name);
-  const [keyColumn, ...rest] = names;
+  const sql = sqlOf(model);
   const arrays = model.columns.map(([name, type]) =>
     changed.map((entry) => encode(entry.row![name], type)),
   );
   const params = [...arrays, changed.map((entry) => entry.base)];
-  const unnest = model.columns.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ');
-  const baseParam = `$${model.columns.length + 1}::integer[]`;
   const result = await db.query<{ key: string }>(
     `WITH input AS (
-       SELECT * FROM unnest(${unnest}, ${baseParam}) AS u(${names.join(', ')}, base_version)
+       SELECT * FROM unnest(${sql.unnest}) AS u(${sql.columns}, base_version)
      ),
      updated AS (
-       UPDATE ${table} AS t SET ${rest.map((name) => `${name} = input.${name}`).join(', ')}
+       UPDATE ${table} AS t SET ${sql.assignments}
          FROM input
-        WHERE input.base_version > 0 AND t.${keyColumn} = input.${keyColumn}
+        WHERE input.base_version > 0 AND t.${sql.key} = input.${sql.key}
           AND t.version = input.base_version
-       RETURNING t.${keyColumn} AS key
+       RETURNING t.${sql.key} AS key
      ),
      inserted AS (
-       INSERT INTO ${table} (${names.join(', ')})
-       SELECT ${names.join(', ')} FROM input WHERE base_version = 0
-       ON CONFLICT (${keyColumn}) DO NOTHING
-       RETURNING ${keyColumn} AS key
+       INSERT INTO ${table} (${sql.columns})
+       SELECT ${sql.columns} FROM input WHERE base_version = 0
+       ON CONFLICT (${sql.key}) DO NOTHING
+       RETURNING ${sql.key} AS key
      )
      SELECT key FROM updated UNION ALL SELECT key FROM inserted`,
     params,
   );
   return new Set(result.rows.map((row) => String(row.key)));
+}
+
+/** The SQL fragments of a model's statements: only its declared, checked column names. */
+interface ModelSql {
+  columns: string;
+  key: string;
+  assignments: string;
+  unnest: string;
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+const modelSql = new WeakMap<object, ModelSql>();
+
+/** Built once per model; a column name that is not a plain identifier is a defect, refused. */
+function sqlOf<Row extends KeyedRow>(model: KeyedRowModel<Row>): ModelSql {
+  const known = modelSql.get(model);
+  if (known) return known;
+  const names = model.columns.map(([name]) => name);
+  const bad = names.find((name) => !IDENTIFIER.test(name));
+  if (bad !== undefined)
+    throw new Error(`read-model column ${JSON.stringify(bad)} is not an identifier`);
+  const [key, ...rest] = names;
+  const sql: ModelSql = {
+    columns: names.join(', '),
+    key: key!,
+    assignments: rest.map((name) => `${name} = input.${name}`).join(', '),
+    unnest: [
+      ...model.columns.map(([, type], i) => `$${i + 1}::${type}[]`),
+      `$${model.columns.length + 1}::integer[]`,
+    ].join(', '),
+  };
+  modelSql.set(model, sql);
+  return sql;
 }

@@ -77,6 +77,10 @@ export async function rebuildStreams(
       `projection ${name} does not say where a stream's row is (streamRows): rebuild it whole`,
     );
   }
+  // Interpolated into the DELETE below: a code constant, but checked like one.
+  if (!/^[a-z_][a-z0-9_]*$/.test(rows.column)) {
+    throw new Error(`projection ${name}: streamRows.column is not an identifier`);
+  }
   const streams = [...new Set(streamIds)];
   if (streams.length === 0) throw new ReplayRefusedError('--stream needs at least one stream id');
   for (const streamId of streams) keyOf(rows, name, streamId);

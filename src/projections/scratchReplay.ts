@@ -176,7 +176,7 @@ async function prepareTable(conn: ClientBase, projection: Projection, selection:
     }
     await projection.createTables(conn, selection.into);
     await conn.query(
-      `COMMENT ON TABLE ${selection.into} IS ${quoteLiteral(describe(projection, selection, 'building'))}`,
+      `COMMENT ON TABLE ${selection.into} IS ${conn.escapeLiteral(describe(projection, selection, 'building'))}`,
     );
   });
 }
@@ -184,8 +184,6 @@ async function prepareTable(conn: ClientBase, projection: Projection, selection:
 function describe(projection: Projection, selection: Selection, state: string): string {
   return `${SCRATCH_MARK} (${state}): ${projection.name} v${projection.version}, recorded ${selection.from?.toISOString() ?? 'start'} .. ${selection.to?.toISOString() ?? 'end'}, types ${selection.eventTypes.join(',')}`;
 }
-
-const quoteLiteral = (text: string): string => `'${text.replaceAll("'", "''")}'`;
 
 /** A point of the catch-up order: (transaction id, global position). */
 interface Point {
@@ -248,7 +246,7 @@ async function replay(
     report();
   }
   await conn.query(
-    `COMMENT ON TABLE ${selection.into} IS ${quoteLiteral(describe(projection, selection, 'complete'))}`,
+    `COMMENT ON TABLE ${selection.into} IS ${conn.escapeLiteral(describe(projection, selection, 'complete'))}`,
   );
   return {
     projection: projection.name,
@@ -311,17 +309,17 @@ async function boundsOf(
   conn: ClientBase,
   selection: Selection,
 ): Promise<{ after: bigint; last: Point } | undefined> {
-  const edge = async (order: 'ASC' | 'DESC') => {
+  const edge = async (descending: boolean) => {
     const result = await conn.query<{ tx: string; pos: string }>(
       `SELECT transaction_id AS tx, global_position AS pos FROM all_events WHERE ${TIME_FILTER}
-        ORDER BY transaction_id ${order}, global_position ${order} LIMIT 1`,
+        ORDER BY transaction_id ${descending ? 'DESC' : 'ASC'}, global_position ${descending ? 'DESC' : 'ASC'} LIMIT 1`,
       timeParameters(selection),
     );
     const row = result.rows[0];
     return row && { tx: BigInt(row.tx), position: BigInt(row.pos) };
   };
-  const first = await edge('ASC');
-  const last = await edge('DESC');
+  const first = await edge(false);
+  const last = await edge(true);
   if (!first || !last) return undefined;
   const before = await conn.query<{ pos: string }>(
     `SELECT global_position AS pos FROM all_events

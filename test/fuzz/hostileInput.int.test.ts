@@ -630,6 +630,11 @@ const ALLOWED_INTERPOLATIONS = [
   /^generationTable\([^)]*\)$/,
   /^inbox\.table$/, // a consumer's inbox table: a code constant (src/messaging/inbox.ts)
   /^\w+ \? '[^'$]*' : '[^'$]*'$/, // a choice between two fixed fragments
+  /^sql\.\w+$/, // a read model's statement fragments: its declared columns, checked (keyedRows.ts sqlOf)
+  /^rows\.column$/, // a projection's streamRows column: checked as an identifier (rebuildStreams.ts)
+  /^selection\.into$/, // a scratch table: refused unless a safe identifier (scratchReplay.ts)
+  /^\w+\.escapeLiteral\(/, // pg's literal escaping, where SQL takes no parameter (COMMENT ON)
+  /^inSegmentSql\('\$\d+', '\$\d+'\)$/, // a fixed fragment over placeholders (readAll.ts)
 ];
 
 function sourceFiles(dir: string): string[] {
