@@ -11,7 +11,6 @@
  * Both entries alternate short rounds of each side, at the same concurrency.
  */
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import autocannon from 'autocannon';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -25,6 +24,7 @@ import { buildApi } from '../src/system/components';
 import { createSystem, type System } from '../src/system/createSystem';
 import { PROCESS_ROLES } from '../src/system/roles';
 import { registerBarePlaceOrder } from './support/barePlaceOrder';
+import { listenOnFreePort } from './support/listen';
 import { round } from './support/stats';
 import { compare, type BenchContext, type BenchEntries, type BenchSuite } from './support/suite';
 
@@ -113,11 +113,6 @@ async function alternate(
   }
   return { ours: combine(oursRounds), baseline: combine(baselineRounds) };
 }
-
-const listen = async (app: FastifyInstance) => {
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-};
 
 const orderBody = (sku: string) =>
   JSON.stringify({
@@ -222,8 +217,8 @@ export const httpSuite: BenchSuite = {
         client: new Client({ connection: bareConnection, namespace: config.TEMPORAL_NAMESPACE }),
         config,
       });
-      const oursUrl = await listen(ours);
-      const bareUrl = await listen(bare);
+      const oursUrl = await listenOnFreePort(ours);
+      const bareUrl = await listenOnFreePort(bare);
 
       const get = { method: 'GET' as const, path: () => `/orders/${randomOrder()}` };
       const post = {

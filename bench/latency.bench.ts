@@ -8,10 +8,8 @@
  *    Goal: ours at most 1.2 × the no-op workflow's p50, i.e. a ratio (baseline p50 ÷ ours)
  *    of at least 0.83.
  */
-import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { Client } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Pool } from 'pg';
 import { DirectCommands } from '../src/application/directCommands';
@@ -25,8 +23,10 @@ import { createSystem, type System } from '../src/system/createSystem';
 import { PROCESS_ROLES } from '../src/system/roles';
 import { sagaWorkerParts } from '../src/worker/createWorker';
 import * as noopActivities from './fixtures/noopActivities';
+import { listenOnFreePort } from './support/listen';
 import { round, summarizeLatencies } from './support/stats';
 import type { BenchContext, BenchSuite } from './support/suite';
+import { bundleBenchWorkflows } from './support/workflowBatch';
 
 const SAGAS = 50;
 const WARM_UP = 5;
@@ -79,10 +79,7 @@ export const latencySuite: BenchSuite = {
       const worker = await Worker.create({
         connection,
         taskQueue: TASK_QUEUE,
-        workflowBundle: await bundleWorkflowCode({
-          workflowsPath: path.join(__dirname, 'fixtures', 'workflows.ts'),
-          logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
-        }),
+        workflowBundle: await bundleBenchWorkflows(),
         activities: {
           ...sagaWorkerParts({
             commands: systems.activities.commands,
@@ -236,8 +233,8 @@ async function noopUntilDone(url: string): Promise<number> {
   return performance.now() - began;
 }
 
-async function listen(app: FastifyInstance, apps: FastifyInstance[]): Promise<string> {
+/** Listens like every bench app, remembering it to close at the end. */
+function listen(app: FastifyInstance, apps: FastifyInstance[]): Promise<string> {
   apps.push(app);
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  return listenOnFreePort(app);
 }

@@ -1,7 +1,5 @@
-import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { DirectCommands } from '../src/application/directCommands';
 import { openMerchantAccount } from '../src/application/merchantAccount';
 import { placeOrderAndStartSaga, startTransferSaga } from '../src/application/sagaStarter';
@@ -16,6 +14,7 @@ import { cpuAccountingAvailable, type CpuTotals } from './support/cpuAccounting'
 import { round, summarizeLatencies } from './support/stats';
 import { compare, type BenchContext, type BenchSuite } from './support/suite';
 import {
+  bundleBenchWorkflows,
   runWorkflowBatch,
   workflowsPerBatch,
   type BatchWorker,
@@ -171,10 +170,7 @@ export const sagasSuite: BenchSuite = {
     const direct = new DirectCommands(seeder.commands);
     const worker: BatchWorker = {
       taskQueue: TASK_QUEUE,
-      bundle: await bundleWorkflowCode({
-        workflowsPath: path.join(__dirname, 'fixtures', 'workflows.ts'),
-        logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
-      }),
+      bundle: await bundleBenchWorkflows(),
       // The production worker's activities (guarded, on the system's store) plus the no-ops.
       activities: {
         ...sagaWorkerParts({ commands, eventStore: system.eventStore, config }).activities,

@@ -11,9 +11,7 @@
  *
  * Not a suite of `npm run bench`: a tool for whoever tunes the sagas.
  */
-import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import type { SagaActivities } from '../../activities';
 import { DirectCommands } from '../../src/application/directCommands';
@@ -28,7 +26,12 @@ import { sagaWorkerParts } from '../../src/worker/createWorker';
 import * as noopActivities from '../fixtures/noopActivities';
 import type { CpuTotals } from '../support/cpuAccounting';
 import { DatabaseFactory } from '../support/database';
-import { runWorkflowBatch, workflowsPerBatch, type StartWorkflow } from '../support/workflowBatch';
+import {
+  bundleBenchWorkflows,
+  runWorkflowBatch,
+  workflowsPerBatch,
+  type StartWorkflow,
+} from '../support/workflowBatch';
 
 const ACTIVITIES_PER_ORDER = 11;
 
@@ -75,10 +78,7 @@ async function main(): Promise<void> {
   // have: the worker's handler starts with none of them remembered.
   const seeder = createSystem(config, { applicationName: 'saga-costs-seed', logger, poolMax: 2 });
   const direct = new DirectCommands(seeder.commands);
-  const bundle = await bundleWorkflowCode({
-    workflowsPath: path.join(__dirname, '..', 'fixtures', 'workflows.ts'),
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
-  });
+  const bundle = await bundleBenchWorkflows();
   // The production worker's activities (guarded), every country served.
   const real = sagaWorkerParts({
     commands,

@@ -7,9 +7,7 @@
  *
  * Not a suite of `npm run bench`: a tool for whoever changes what sagas ask of Temporal.
  */
-import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import {
   CORRELATION_ID,
   CUSTOMER_ID,
@@ -19,7 +17,11 @@ import {
 import type { Shape } from '../fixtures/shapeWorkflow';
 import * as noopActivities from '../fixtures/noopActivities';
 import type { CpuTotals } from '../support/cpuAccounting';
-import { runWorkflowBatch, type StartWorkflow } from '../support/workflowBatch';
+import {
+  bundleBenchWorkflows,
+  runWorkflowBatch,
+  type StartWorkflow,
+} from '../support/workflowBatch';
 
 const ACTIVITIES = 11;
 const plain: Shape = { activities: ACTIVITIES, upsertBefore: [], patch: false };
@@ -60,10 +62,7 @@ async function main(): Promise<void> {
   const rounds = Number(process.argv[3] ?? 5);
   const worker = {
     taskQueue: 'shapes',
-    bundle: await bundleWorkflowCode({
-      workflowsPath: path.join(__dirname, '..', 'fixtures', 'workflows.ts'),
-      logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
-    }),
+    bundle: await bundleBenchWorkflows(),
     activities: noopActivities,
   };
   const cpu: Record<string, CpuTotals[]> = {};

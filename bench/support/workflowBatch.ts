@@ -1,5 +1,11 @@
 import type { Client } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import path from 'node:path';
+import {
+  bundleWorkflowCode,
+  NativeConnection,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { startTemporalDevServer } from '../../src/infra/temporalDevServer';
 import { cpuPerUnit, sampleCpu, settle, type CpuTotals } from './cpuAccounting';
 import { createProgress } from './progress';
@@ -92,3 +98,11 @@ export async function runWorkflowBatch(
 
 /** Workflows each batch runs: its warm-up plus `count`. */
 export const workflowsPerBatch = (count: number) => count + WARM_UP;
+
+/** The bench's one workflow bundle (the real sagas, the no-op baseline, the shape workflow), built quietly. */
+export function bundleBenchWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({
+    workflowsPath: path.join(__dirname, '..', 'fixtures', 'workflows.ts'),
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
+  });
+}
